@@ -1,0 +1,46 @@
+"""Run every ``benchmarks/bench_*.py`` and print one table of measured ratios against their targets.
+
+Each benchmark module defines ``run() -> list[dict]`` with rows
+``{"name", "ratio", "target", "better": "lower"|"higher", "detail"}``; ratios are measured in one run
+on the same model and batch. The table is also written to ``results/bench/bench.json`` for the book appendix.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pathlib
+import sys
+
+import torch
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    sys.path.insert(0, str(HERE.parent))
+    torch.manual_seed(0)
+    rows = []
+    for path in sorted(HERE.glob("bench_*.py")):
+        if argv and not any(a in path.stem for a in argv):
+            continue
+        module = importlib.import_module(f"benchmarks.{path.stem}")
+        for row in module.run():
+            ok = row["ratio"] <= row["target"] if row["better"] == "lower" else row["ratio"] >= row["target"]
+            rows.append({**row, "module": path.stem, "ok": bool(ok)})
+    width = max((len(r["name"]) for r in rows), default=10)
+    print(f"{'benchmark':<{width}}  {'ratio':>8}  {'target':>10}  ok   detail")
+    for r in rows:
+        sign = "<=" if r["better"] == "lower" else ">="
+        print(f"{r['name']:<{width}}  {r['ratio']:>8.3f}  {sign + format(r['target'], '.2f'):>10}  {'yes' if r['ok'] else 'NO ':<4} {r.get('detail', '')}")
+    out = HERE.parent / "results" / "bench" / "bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}, indent=2))
+    tmp.replace(out)
+    print(f"wrote {out.relative_to(HERE.parent)}")
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,24 @@
+"""marginlib: margins, attacks and margin-based training methods behind margin-book.
+
+Submodules are imported on first use (``marginlib.data``, ``marginlib.attacks``, ...),
+so ``import marginlib`` stays cheap and never imports torchvision.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "analysis", "attacks", "cli", "context", "data", "evaluate", "margins", "methods",
+    "models", "notebook", "plots", "results", "train", "validate",
+)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"marginlib.{name}")
+    raise AttributeError(f"module 'marginlib' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_SUBMODULES]
