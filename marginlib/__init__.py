@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "analysis", "attacks", "cli", "context", "data", "evaluate", "margins", "methods",
+    "analysis", "attacks", "book", "cli", "context", "data", "evaluate", "margins", "methods",
     "models", "notebook", "plots", "results", "train", "validate",
 )
 

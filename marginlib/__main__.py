@@ -1,0 +1,3 @@
+from marginlib.cli import main
+
+raise SystemExit(main())

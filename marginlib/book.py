@@ -1,0 +1,127 @@
+"""Execute notebooks with papermill and build the Jupyter Book from the executed copies.
+
+``execute`` writes the executed notebook next to its results record (``results/<stem>/<profile>.ipynb``).
+``stage`` assembles the book sources in ``_build/src`` with the same layout as the repository (``book/``
+pages, ``notebooks/<stem>.ipynb`` now executed), so launch and download buttons point at the real
+notebook paths; ``build`` runs ``jupyter-book build -W -n --keep-going`` on it with execution off.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import nbformat
+
+from marginlib import notebook as nb_params
+from marginlib.results import RESULTS_ENV, record_path, repo_root
+
+KERNEL = "margin-book"
+KERNEL_HINT = f"register it with: python -m ipykernel install --sys-prefix --name {KERNEL}"
+HIDDEN_TAGS = {"injected-parameters": "remove-cell"}
+
+
+def kernel_name() -> str:
+    """The project's Jupyter kernel, or a clear error saying how to register it."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if KERNEL not in KernelSpecManager().find_kernel_specs():
+        raise RuntimeError(f"Jupyter kernel {KERNEL!r} is not registered; {KERNEL_HINT} (make book does this)")
+    return KERNEL
+
+
+def executed_path(notebook: str | pathlib.Path, profile: str) -> pathlib.Path:
+    return record_path(notebook, profile).with_suffix(".ipynb")
+
+
+def execute(
+    notebook: str | pathlib.Path,
+    *,
+    profile: str,
+    overrides: Mapping[str, Any] | None = None,
+    timeout: int = 1800,
+    progress: bool = True,
+) -> tuple[pathlib.Path, float]:
+    """Validate parameters, execute ``notebook`` at ``profile`` with papermill; return (executed path, seconds).
+
+    The notebook writes its own results record (``results/<stem>/<profile>.json``) through
+    :func:`marginlib.notebook.start_run`; every cell may run for at most ``timeout`` seconds.
+    """
+    import papermill
+
+    source = nb_params.find(notebook)
+    params = nb_params.resolve(source, profile, overrides)  # fails here, before any work, on a bad name/value
+    kernel = kernel_name()
+    out = executed_path(source, profile)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.ipynb")
+    os.environ.setdefault(RESULTS_ENV, str(repo_root() / "results"))
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(source), str(tmp), parameters=params, kernel_name=kernel, cwd=str(source.parent),
+            progress_bar=progress, execution_timeout=timeout,
+        )
+    finally:
+        seconds = time.perf_counter() - t0
+    os.replace(tmp, out)
+    return out, seconds
+
+
+def stage(profile: str, *, root: pathlib.Path | None = None) -> pathlib.Path:
+    """Assemble ``_build/src``: config, ``book/`` pages, the executed notebooks, and a local MathJax."""
+    root = root or repo_root()
+    src = root / "_build" / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, src / name)
+    shutil.copytree(root / "book", src / "book")
+    (src / "notebooks").mkdir()
+    for source in nb_params.toc_notebooks(root):
+        executed = executed_path(source, profile)
+        if not executed.is_file():
+            raise FileNotFoundError(f"{executed} is missing: execute {source.name} at profile {profile!r} first")
+        _write_for_book(executed, src / "notebooks" / source.name)
+    _copy_mathjax(src / "_static" / "mathjax")
+    return src
+
+
+def _write_for_book(executed: pathlib.Path, target: pathlib.Path) -> None:
+    """Copy an executed notebook, hiding papermill's injected-parameters cell from readers."""
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        extra = [HIDDEN_TAGS[t] for t in tags if t in HIDDEN_TAGS and HIDDEN_TAGS[t] not in tags]
+        if extra:
+            cell.metadata["tags"] = tags + extra
+    nbformat.write(nb, target)
+
+
+def _copy_mathjax(target: pathlib.Path) -> None:
+    """MathJax 3 (shipped by the ``django-static-mathjax`` wheel) so the built book renders math offline."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("local MathJax not found: pip install django-static-mathjax (the [book] extra has it)")
+    es5 = pathlib.Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    shutil.copytree(es5, target, ignore=shutil.ignore_patterns("*.map", "sre", "a11y", "adaptors", "ui"))
+
+
+def build(profile: str, *, root: pathlib.Path | None = None) -> pathlib.Path:
+    """Stage and build the HTML book with warnings as errors; returns ``_build/html``."""
+    root = root or repo_root()
+    src = stage(profile, root=root)
+    jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jb is None:
+        raise RuntimeError("jupyter-book is not installed: pip install -e '.[book]' -c constraints.txt")
+    cmd = [jb, "build", str(src), "--path-output", str(root), "-W", "-n", "--keep-going"]
+    subprocess.run(cmd, check=True, cwd=root)
+    return root / "_build" / "html"

@@ -1,0 +1,120 @@
+"""``python -m marginlib list | run NOTEBOOK --profile P [-p name value ...] | book --profile P | claims --profile P``."""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+from marginlib import book as book_mod
+from marginlib import notebook as nb_params
+from marginlib import results
+from marginlib.results import PROFILES
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    for path in nb_params.toc_notebooks():
+        s = nb_params.spec(path)
+        print(f"{path.relative_to(results.repo_root())}: {s.description}")
+        width = max(len(n) for n in s.defaults)
+        print(f"    {'parameter':<{width}}  {'demo (default)':<22}  " + "  ".join(f"{p:<16}" for p in ("smoke", "paper")))
+        for name, default in s.defaults.items():
+            if name == "profile":
+                continue
+            cols = [repr(s.presets.get(p, {}).get(name, default)) for p in ("smoke", "paper")]
+            choices = f"  choices: {s.choices[name]}" if name in s.choices else ""
+            print(f"    {name:<{width}}  {default!r:<22}  " + "  ".join(f"{c:<16}" for c in cols) + choices)
+    return 0
+
+
+def _overrides(pairs: list[list[str]] | None) -> dict[str, str]:
+    return {name: value for name, value in (pairs or [])}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    out, seconds = book_mod.execute(
+        args.notebook, profile=args.profile, overrides=_overrides(args.param), timeout=args.timeout, progress=not args.quiet
+    )
+    record = results.record_path(args.notebook, args.profile)
+    print(f"executed {out} in {seconds:.1f} s; results record: {record}")
+    return 0
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    notebooks = nb_params.toc_notebooks()
+    timings = []
+    if not args.no_execute:
+        for path in notebooks:
+            print(f"== executing {path.name} at profile {args.profile}", flush=True)
+            _, seconds = book_mod.execute(path, profile=args.profile, timeout=args.timeout, progress=not args.quiet)
+            timings.append((path.name, seconds))
+    t0 = time.perf_counter()
+    html = book_mod.build(args.profile)
+    timings.append(("jupyter-book build", time.perf_counter() - t0))
+    print("\nseconds  step")
+    for name, seconds in timings:
+        print(f"{seconds:7.1f}  {name}")
+    print(f"{sum(s for _, s in timings):7.1f}  total")
+    print(f"\nThe book is at {html / 'index.html'}")
+    return 0
+
+
+def _cmd_claims(args: argparse.Namespace) -> int:
+    failures, checked = [], 0
+    for path in nb_params.toc_notebooks():
+        try:
+            record = results.load(path.stem, args.profile)
+        except FileNotFoundError as err:
+            failures.append(f"{path.stem}: {err}")
+            continue
+        for name, c in record["claims"].items():
+            required = args.profile in c.get("required_at", ())
+            checked += required
+            mark = "ok  " if c["holds"] else ("FAIL" if required else "no  ")
+            print(f"{mark} {path.stem}: {name}{'' if required else ' (not required at ' + args.profile + ')'}  {c.get('detail', '')}")
+        failures += [f"{path.stem}: {name}" for name in results.failed_claims(record)]
+    if failures:
+        print(f"\n{len(failures)} required claim(s) failed at profile {args.profile}:", *failures, sep="\n  ", file=sys.stderr)
+        return 1
+    print(f"\nall {checked} required claims hold at profile {args.profile}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m marginlib", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="each notebook with its parameters, defaults and profiles").set_defaults(func=_cmd_list)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--profile", default="demo", choices=PROFILES)
+        q.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
+        q.add_argument("--quiet", action="store_true", help="no papermill progress bar")
+
+    run = sub.add_parser("run", help="execute one notebook; writes results/<stem>/<profile>.{ipynb,json}")
+    run.add_argument("notebook", help="path, file name or stem, e.g. notebooks/01_minavg_linear.ipynb")
+    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="override a parameter")
+    common(run)
+    run.set_defaults(func=_cmd_run)
+
+    bk = sub.add_parser("book", help="execute every notebook in _toc.yml, then build the HTML book")
+    bk.add_argument("--no-execute", action="store_true", help="build from the executed notebooks already in results/")
+    common(bk)
+    bk.set_defaults(func=_cmd_book)
+
+    cl = sub.add_parser("claims", help="fail if a claim required at the profile is false in the last results")
+    cl.add_argument("--profile", default="demo", choices=PROFILES)
+    cl.set_defaults(func=_cmd_claims)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

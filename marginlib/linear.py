@@ -1,0 +1,122 @@
+"""Binary linear classifiers in closed form: full-batch gradient descent on the logistic loss and the
+hard-margin SVM it converges to in direction (paper 000 §3, Theorem 1, after Soudry et al. 2018).
+
+For a linear score ``z(x) = w·x + b`` the signed L2 margin is exact (paper 000 §2):
+``m(x, y) = s (w·x + b) / ||w||_2`` with ``s = +1`` for label 1 and ``-1`` for label 0, so it is the
+distance to the decision hyperplane, positive when ``x`` is classified correctly.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from marginlib import validate
+
+
+def signed_margins(w: torch.Tensor, b: torch.Tensor | float, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Exact signed L2 margins ``s (w·x + b) / ||w||`` of the binary linear classifier (paper 000 §2)."""
+    s = 2.0 * y.to(w.dtype) - 1.0
+    return s * (x.flatten(1).to(w.dtype) @ w + b) / w.norm()
+
+
+@dataclass
+class Trajectory:
+    """What :func:`logistic_gd` recorded. Arrays are indexed like ``epochs`` (the recorded epochs)."""
+
+    epochs: np.ndarray
+    loss: np.ndarray
+    train_error: np.ndarray
+    test_error: np.ndarray
+    min_margin_train: np.ndarray
+    avg_margin_train: np.ndarray
+    min_margin_test: np.ndarray
+    avg_margin_test: np.ndarray
+    histograms: dict[int, dict[str, np.ndarray]]
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+
+def log_epochs(epochs: int, *, points: int = 200) -> np.ndarray:
+    """About ``points`` distinct epochs from 1 to ``epochs``, evenly spaced in log scale (for log-x plots)."""
+    return np.unique(np.round(np.logspace(0, np.log10(epochs), points)).astype(int))
+
+
+def logistic_gd(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    record_epochs: Sequence[int],
+    histogram_epochs: Sequence[int] = (),
+    dtype: torch.dtype = torch.float64,
+) -> Trajectory:
+    """Train ``z = w·x + b`` by full-batch gradient descent on the mean logistic loss, from ``w = 0, b = 0``.
+
+    One epoch is one gradient step on all training points (paper 000 §3 / Soudry et al.: gradient descent
+    with a small constant step). At each epoch in ``record_epochs`` (1-based, measured *after* that many
+    steps) it records the loss, train/test error, and the minimum and average exact signed margin on
+    train and test; full margin arrays are kept at ``histogram_epochs``.
+    """
+    validate.positive("epochs", epochs)
+    validate.positive("lr", lr)
+    for name, y in (("y_train", y_train), ("y_test", y_test)):
+        if not set(torch.unique(y).tolist()) <= {0, 1}:
+            raise ValueError(f"{name} must hold binary labels 0/1")
+    xtr, xte = x_train.flatten(1).to(dtype), x_test.flatten(1).to(dtype)
+    s_tr, s_te = 2.0 * y_train.to(dtype) - 1.0, 2.0 * y_test.to(dtype) - 1.0
+    n = xtr.shape[0]
+    w = torch.zeros(xtr.shape[1], dtype=dtype)
+    b = torch.zeros((), dtype=dtype)
+    record = set(int(e) for e in record_epochs) | set(int(e) for e in histogram_epochs)
+    rows: list[tuple[float, ...]] = []
+    hist: dict[int, dict[str, np.ndarray]] = {}
+    for epoch in range(1, epochs + 1):
+        sz = s_tr * (xtr @ w + b)
+        # d/dz of log(1 + exp(-s z)) = -s * sigmoid(-s z)
+        g = -s_tr * torch.sigmoid(-sz) / n
+        w = w - lr * (xtr.T @ g)
+        b = b - lr * g.sum()
+        if epoch in record:
+            m_tr = s_tr * (xtr @ w + b) / w.norm()
+            m_te = s_te * (xte @ w + b) / w.norm()
+            loss = torch.nn.functional.softplus(-m_tr * w.norm()).mean()
+            rows.append((epoch, float(loss), float((m_tr <= 0).double().mean()), float((m_te <= 0).double().mean()),
+                         float(m_tr.min()), float(m_tr.mean()), float(m_te.min()), float(m_te.mean())))
+            if epoch in histogram_epochs:
+                hist[epoch] = {"train": m_tr.numpy().copy(), "test": m_te.numpy().copy()}
+    cols = np.array(rows, dtype=float).T if rows else np.zeros((8, 0))
+    return Trajectory(cols[0].astype(int), *cols[1:], histograms=hist, weight=w, bias=b)
+
+
+@dataclass
+class SVM:
+    """A fitted linear SVM: weight, bias, and its exact signed margins on the training points."""
+
+    weight: torch.Tensor
+    bias: float
+    train_margins: torch.Tensor
+
+    @property
+    def min_margin(self) -> float:
+        return float(self.train_margins.min())
+
+
+def hard_margin_svm(x: torch.Tensor, y: torch.Tensor, *, C: float = 1e6) -> SVM:
+    """The max-minimum-margin separator: scikit-learn's linear SVM with a large ``C`` (hard margin in the limit).
+
+    On separable data its minimum signed L2 margin is the largest any linear classifier attains.
+    """
+    from sklearn.svm import SVC
+
+    validate.positive("C", C)
+    xf = x.flatten(1).double()
+    svc = SVC(kernel="linear", C=C, tol=1e-6).fit(xf.numpy(), y.numpy())
+    w = torch.tensor(svc.coef_[0], dtype=torch.float64)
+    b = float(svc.intercept_[0])
+    return SVM(w, b, signed_margins(w, b, xf, y))

@@ -1,0 +1,157 @@
+"""Notebook parameters and profiles.
+
+Each notebook's ``parameters`` cell holds the ``demo`` defaults (papermill reads it); the ``smoke`` and
+``paper`` presets live beside it in ``notebooks/params/<stem>.yaml``::
+
+    description: one line shown by `python -m marginlib list`
+    profiles:
+      smoke: {epochs: 20}
+      paper: {epochs: 1000}
+    choices:            # optional: allowed values of string parameters
+      norm: [l2, linf]
+
+:func:`resolve` merges a profile's preset with user overrides and validates every name and value before
+anything runs. Values derived from parameters are computed after the parameters cell, in the notebook.
+"""
+from __future__ import annotations
+
+import ast
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from marginlib.results import PROFILES, Run, repo_root
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A notebook's parameters (demo defaults), its profile presets and value choices."""
+
+    path: pathlib.Path
+    description: str
+    defaults: dict[str, Any]
+    presets: dict[str, dict[str, Any]]
+    choices: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    def profile(self, name: str) -> dict[str, Any]:
+        """The full parameter set of profile ``name``: demo defaults updated by its preset."""
+        if name not in PROFILES:
+            raise ValueError(f"profile={name!r} is not valid; choose one of: {', '.join(PROFILES)}")
+        return {**self.defaults, **self.presets.get(name, {}), "profile": name}
+
+
+def toc_notebooks(root: pathlib.Path | None = None) -> list[pathlib.Path]:
+    """The notebooks listed in ``_toc.yml``, in book order."""
+    root = root or repo_root()
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            if isinstance(node.get("file"), str):
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return [root / f"{f.removesuffix('.ipynb')}.ipynb" for f in files if f.startswith("notebooks/")]
+
+
+def find(notebook: str | pathlib.Path, root: pathlib.Path | None = None) -> pathlib.Path:
+    """Resolve a notebook given as a path, a file name or a stem (``01_minavg_linear``)."""
+    root = root or repo_root()
+    known = toc_notebooks(root)
+    path = pathlib.Path(notebook)
+    for candidate in (path, root / path, root / "notebooks" / path, root / "notebooks" / f"{path.stem}.ipynb"):
+        if candidate.suffix == ".ipynb" and candidate.is_file():
+            return candidate.resolve()
+    names = ", ".join(p.stem for p in known)
+    raise ValueError(f"notebook={str(notebook)!r} not found; choose one of: {names}")
+
+
+def spec(notebook: str | pathlib.Path) -> Spec:
+    """Read a notebook's parameters cell (through papermill) and its ``params/<stem>.yaml`` presets."""
+    import papermill
+
+    path = find(notebook)
+    inferred = papermill.inspect_notebook(str(path))
+    defaults = {name: ast.literal_eval(p["default"]) for name, p in inferred.items()}
+    preset_file = path.parent / "params" / f"{path.stem}.yaml"
+    meta = yaml.safe_load(preset_file.read_text()) if preset_file.is_file() else {}
+    presets = meta.get("profiles", {}) or {}
+    unknown_profiles = set(presets) - set(PROFILES)
+    if unknown_profiles:
+        raise ValueError(f"{preset_file}: unknown profiles {sorted(unknown_profiles)}; valid: {PROFILES}")
+    for profile, values in presets.items():
+        _check_names(values, defaults, where=f"{preset_file} profile {profile!r}")
+    return Spec(path, meta.get("description", ""), defaults, presets, meta.get("choices", {}) or {})
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value as YAML (``5`` -> int, ``0.1`` -> float, ``[1, 2]`` -> list, ``true`` -> bool)."""
+    return yaml.safe_load(text) if isinstance(text, str) else text
+
+
+def resolve(notebook: str | pathlib.Path, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The validated parameters to inject: profile preset, then ``overrides`` (strings parsed by :func:`parse_value`)."""
+    s = spec(notebook)
+    params = s.profile(profile)
+    overrides = {k: parse_value(v) for k, v in (overrides or {}).items()}
+    if "profile" in overrides:
+        raise ValueError("set the profile with --profile, not as a parameter override")
+    _check_names(overrides, s.defaults, where=f"notebook {s.stem}")
+    params.update(overrides)
+    for name, value in params.items():
+        params[name] = _check_value(name, value, s.defaults[name], s.choices.get(name))
+    return params
+
+
+def _check_names(values: Mapping[str, Any], defaults: Mapping[str, Any], *, where: str) -> None:
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {', '.join(unknown)}; valid names: {', '.join(sorted(defaults))}")
+
+
+def _check_value(name: str, value: Any, default: Any, choices: list[Any] | None) -> Any:
+    """``value`` converted to the type of ``default`` (int -> float allowed), or a ``ValueError``."""
+    if name == "profile":
+        if value not in PROFILES:
+            raise ValueError(f"profile={value!r} is not valid; choose one of: {', '.join(PROFILES)}")
+        return value
+    kind = type(default)
+    if isinstance(default, bool) or default is None:
+        ok = isinstance(value, bool) if isinstance(default, bool) else True
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+        value = list(value) if ok else value
+    else:
+        ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
+    if not ok:
+        raise ValueError(f"parameter {name}={value!r} has the wrong type: expected {kind.__name__} like the default {default!r}")
+    if choices is not None and value not in choices:
+        raise ValueError(f"parameter {name}={value!r} is not valid; choose one of: {', '.join(map(repr, choices))}")
+    return value
+
+
+def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
+    """Start the results record of a notebook from inside it: ``run = start_run("01_minavg_linear", globals())``.
+
+    The parameter names come from the notebook's own parameters cell, their values from ``namespace``
+    (the notebook's globals after papermill injected the overrides).
+    """
+    s = spec(notebook)
+    params = {name: namespace[name] for name in s.defaults}
+    return Run(s.stem, profile=params["profile"], params=params)

@@ -1,0 +1,85 @@
+"""One seaborn theme for the whole book, and the figure helpers the notebooks share.
+
+Figures are glued into pages with myst-nb (``show``), so each number and figure on a page comes from the
+executed notebook that computed it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: book builds and tests have no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+PALETTE = "colorblind"
+TRAIN_TEST = {"train": "C0", "test": "C1"}
+
+
+def theme() -> None:
+    """Apply the book's theme (seaborn ``whitegrid``, colorblind palette, compact fonts)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.95)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+
+
+def show(name: str, fig: matplotlib.figure.Figure) -> None:
+    """Glue ``fig`` under ``name`` for the page (``{glue:figure} name``) and close it."""
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)
+
+
+def number(name: str, value, *, display: bool = False) -> None:
+    """Glue a number (or text) under ``name`` for ``{glue:text}`` in the prose."""
+    from myst_nb import glue
+
+    glue(name, value, display=display)
+
+
+def curves(
+    ax: plt.Axes,
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logx: bool = False,
+    reference: tuple[str, float] | None = None,
+) -> plt.Axes:
+    """Line plot of several named series over ``x``; ``reference=(label, y)`` adds a dashed horizontal line."""
+    for label, ys in series.items():
+        ax.plot(x, ys, label=label, color=TRAIN_TEST.get(label))
+    if reference is not None:
+        ax.axhline(reference[1], ls="--", color="0.3", lw=1.2, label=reference[0])
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(frameon=False)
+    return ax
+
+
+def histograms(
+    values: Mapping[str, np.ndarray], *, xlabel: str = "margin", ncols: int = 5, bins: int | np.ndarray = 30,
+    color: str = "C0", height: float = 1.9,
+) -> matplotlib.figure.Figure:
+    """A grid of histograms, one per named array, on shared bins so the shift of the distribution shows."""
+    names = list(values)
+    nrows = int(np.ceil(len(names) / ncols))
+    if isinstance(bins, int):
+        lo = min(float(np.min(v)) for v in values.values())
+        hi = max(float(np.max(v)) for v in values.values())
+        bins = np.linspace(lo, hi, bins + 1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, height * nrows), sharex=True, sharey=True, squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        sns.histplot(np.asarray(values[name]), bins=bins, ax=ax, color=color, edgecolor="white", linewidth=0.3)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,160 @@
+"""One JSON record per notebook run: ``results/<notebook stem>/<profile>.json`` (DESIGN.md, RobustBench-style cards).
+
+A record holds ``notebook``, ``profile``, ``params``, ``metrics`` (the numbers behind every figure and table),
+``claims`` (each headline claim of the paper, true/false, computed from ``metrics``, with the profiles at
+which it is required to hold), ``environment`` (python, torch, device, git commit), ``started`` and ``seconds``.
+Records are written atomically (temporary file + rename), so an interrupted run never leaves half a record.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import pathlib
+import platform
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+PROFILES = ("smoke", "demo", "paper")
+RESULTS_ENV = "MARGINLIB_RESULTS"
+
+
+def repo_root(start: str | os.PathLike | None = None) -> pathlib.Path:
+    """The margin-book checkout containing ``start`` (default: the working directory), found by its ``_toc.yml``.
+
+    Falls back to the checkout this package was installed from (editable installs), then to ``start``.
+    """
+    here = pathlib.Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents, pathlib.Path(__file__).resolve().parent.parent):
+        if (folder / "_toc.yml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    return here
+
+
+def results_dir() -> pathlib.Path:
+    """``$MARGINLIB_RESULTS`` if set, else ``<repo root>/results``."""
+    env = os.environ.get(RESULTS_ENV)
+    return pathlib.Path(env) if env else repo_root() / "results"
+
+
+def record_path(notebook: str, profile: str, *, root: str | os.PathLike | None = None) -> pathlib.Path:
+    return pathlib.Path(root or results_dir()) / pathlib.Path(notebook).stem / f"{profile}.json"
+
+
+def environment() -> dict[str, Any]:
+    """Python, torch, device and git commit of this run."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=repo_root(), timeout=10
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "git commit": commit,
+    }
+
+
+def claim(holds: bool, *, required_at: Iterable[str] = (), detail: str = "") -> dict[str, Any]:
+    """One claim entry: whether it holds, at which profiles it must hold, and the numbers behind it."""
+    required_at = tuple(required_at)
+    for profile in required_at:
+        if profile not in PROFILES:
+            raise ValueError(f"required_at={required_at!r}: {profile!r} is not a profile; choose from {PROFILES}")
+    return {"holds": bool(holds), "required_at": list(required_at), "detail": detail}
+
+
+def jsonable(value: Any) -> Any:
+    """Convert tensors, numpy values and tuples to plain JSON types; non-finite floats become ``None``."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, pathlib.Path):
+        return str(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in a results record")
+
+
+def write_json(path: str | os.PathLike, data: Any) -> pathlib.Path:
+    """Write ``data`` as JSON atomically: a temporary file in the same folder, then ``os.replace``."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(jsonable(data), indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load(notebook: str, profile: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read the record of ``notebook`` at ``profile``; a clear error if the notebook has not been run."""
+    path = record_path(notebook, profile, root=root)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no results record at {path}: run `python -m marginlib run notebooks/{pathlib.Path(notebook).stem}.ipynb "
+            f"--profile {profile}` first"
+        )
+    return json.loads(path.read_text())
+
+
+def failed_claims(record: Mapping[str, Any]) -> list[str]:
+    """Names of the claims required at the record's profile that do not hold."""
+    return [
+        name for name, c in record.get("claims", {}).items()
+        if record["profile"] in c.get("required_at", ()) and not c.get("holds")
+    ]
+
+
+class Run:
+    """The record of one notebook run, started when created and written by :meth:`save`.
+
+    >>> run = Run("01_minavg_linear", profile="demo", params={"epochs": 100})  # doctest: +SKIP
+    >>> run.save(metrics={...}, claims={"min_margin_increases": claim(True, required_at=["demo"])})  # doctest: +SKIP
+    """
+
+    def __init__(self, notebook: str, *, profile: str, params: Mapping[str, Any]):
+        if profile not in PROFILES:
+            raise ValueError(f"profile={profile!r} is not valid; choose one of: {', '.join(PROFILES)}")
+        self.notebook = pathlib.Path(notebook).stem
+        self.profile = profile
+        self.params = dict(params)
+        self.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self._t0 = time.perf_counter()
+
+    @property
+    def path(self) -> pathlib.Path:
+        return record_path(self.notebook, self.profile)
+
+    def save(self, *, metrics: Mapping[str, Any], claims: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """Assemble and atomically write the record; returns it."""
+        record = {
+            "notebook": self.notebook,
+            "profile": self.profile,
+            "params": self.params,
+            "metrics": dict(metrics),
+            "claims": dict(claims),
+            "environment": environment(),
+            "started": self.started,
+            "seconds": round(time.perf_counter() - self._t0, 2),
+        }
+        write_json(self.path, record)
+        return jsonable(record)
