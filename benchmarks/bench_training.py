@@ -1,0 +1,53 @@
+"""Training-step cost of the margin regularizers relative to a standard step (issue 4's speed targets).
+
+All ratios are measured in one run on the same small MLP (784-64-64-10, MNIST-shaped inputs) and batch of 32
+on CPU: one step = forward, loss, backward and SGD update.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from benchmarks.timing import best_time
+from marginlib import methods
+
+K_STEPS = 5
+
+
+def _setup():
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    x = torch.rand(32, 1, 28, 28, generator=gen)
+    y = torch.randint(0, 10, (32,), generator=gen)
+    return model, x, y
+
+
+def _step_time(method: methods.Method, model, x, y) -> float:
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    method.setup(device="cpu", seed=0)
+
+    def step():
+        loss, _ = method.loss(model, x, y, index=torch.arange(len(x)))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return best_time(step, repeat=20, warmup=3)
+
+
+def run() -> list[dict]:
+    model, x, y = _setup()
+    standard = _step_time(methods.Standard(), model, x, y)
+    exact = _step_time(methods.EMR(weight=0.1), model, x, y)
+    approx = _step_time(methods.EMR(weight=0.1, mode="approx"), model, x, y)
+    pgd = _step_time(methods.PGDAT(eps=0.1, steps=K_STEPS), model, x, y)
+    detail = f"MLP 784-64-64-10, batch 32, standard step {standard * 1e3:.2f} ms"
+    return [
+        {"name": "exact EMR step / standard step (10 classes)", "ratio": exact / standard, "target": 3.0,
+         "better": "lower", "detail": detail},
+        {"name": "Approx-EMR step / standard step", "ratio": approx / standard, "target": 1.5, "better": "lower",
+         "detail": detail},
+        {"name": f"PGD-AT step (k={K_STEPS}) / ((k+1) standard steps)", "ratio": pgd / ((K_STEPS + 1) * standard),
+         "target": 1.2, "better": "lower", "detail": detail},
+    ]

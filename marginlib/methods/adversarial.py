@@ -1,0 +1,155 @@
+"""Adversarial training objectives: PGD-AT (Madry et al.), FGSM-AT (paper 004, B.6), TRADES (Zhang et al.)
+and MART (Wang et al.), the baselines of papers 001, 002 and 004.
+
+Conventions: adversarial examples are crafted with the model in eval mode and parameter gradients off
+(:mod:`marginlib.attacks`' contract), then the loss is taken in train mode with clean and adversarial
+batches passed separately (so batch-norm statistics are never pooled across them, as in the authors' code);
+images stay in [0, 1]; every ``eps`` is in pixel units. Random starts draw from the method's generator (seeded by the trainer).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from marginlib import validate
+from marginlib.context import noparamgrad_and_eval
+from marginlib.methods.base import Method
+
+
+class PGDAT(Method):
+    """PGD adversarial training (Madry et al. 2018): cross-entropy at ``pgd(x, y; eps, step_size, steps)``.
+
+    ``clean_weight`` mixes in the clean loss: ``(1 - w) * CE(x_adv) + w * CE(x)`` (0 = Madry's objective).
+    """
+
+    name = "pgd_at"
+
+    def __init__(self, *, eps: float, step_size: float | None = None, steps: int = 10, norm: str = "linf",
+                 random_start: bool = True, clean_weight: float = 0.0) -> None:
+        super().__init__()
+        self.eps = validate.nonnegative("eps", eps)
+        self.steps = validate.positive("steps", steps)
+        self.step_size = step_size if step_size is not None else 2.5 * eps / steps
+        self.norm = validate.norm(norm)
+        self.random_start = random_start
+        self.clean_weight = validate.nonnegative("clean_weight", clean_weight)
+
+    def adversary(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        from marginlib.attacks import pgd
+
+        return pgd(model, x, y, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
+                   random_start=self.random_start, generator=self.generator).detach()
+
+    def loss(self, model, x, y, *, index=None):
+        x_adv = self.adversary(model, x, y)
+        if self.clean_weight:
+            logits_adv, logits = model(x_adv), model(x)
+            adv, clean = F.cross_entropy(logits_adv, y), F.cross_entropy(logits, y)
+            loss = (1 - self.clean_weight) * adv + self.clean_weight * clean
+            return loss, {"adv_ce": adv.detach(), "ce": clean.detach()}
+        logits_adv = model(x_adv)
+        adv = F.cross_entropy(logits_adv, y)
+        return adv, {"adv_ce": adv.detach(), "adv_error": (logits_adv.argmax(1) != y).float().mean().detach()}
+
+    def __repr__(self) -> str:
+        return f"PGDAT(eps={self.eps}, step_size={self.step_size}, steps={self.steps}, norm={self.norm!r})"
+
+
+class FGSMAT(PGDAT):
+    """FGSM adversarial training (paper 004, B.6): cross-entropy at the single-step ``fgsm(x, y; eps)``."""
+
+    name = "fgsm_at"
+
+    def __init__(self, *, eps: float, norm: str = "linf", clean_weight: float = 0.0) -> None:
+        super().__init__(eps=eps, step_size=eps, steps=1, norm=norm, random_start=False, clean_weight=clean_weight)
+
+    def adversary(self, model, x, y):
+        from marginlib.attacks import fgsm
+
+        return fgsm(model, x, y, eps=self.eps, norm=self.norm).detach()
+
+    def __repr__(self) -> str:
+        return f"FGSMAT(eps={self.eps}, norm={self.norm!r})"
+
+
+def _project(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    if norm == "linf":
+        return delta.clamp(-eps, eps)
+    flat = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return delta * (eps / flat).clamp(max=1.0).view(-1, *[1] * (delta.dim() - 1))
+
+
+def _ascent(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    if norm == "linf":
+        return grad.sign()
+    return grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (grad.dim() - 1))
+
+
+def kl_adversary(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: float, steps: int, norm: str,
+                 generator: torch.Generator | None = None, init_std: float = 0.001) -> torch.Tensor:
+    """TRADES' inner maximization: PGD on ``KL(p(x) || p(x'))`` from ``x + init_std * N(0, I)``
+    (Zhang et al. 2019, Alg. 1), projected onto the ``eps`` ball and [0, 1]."""
+    with noparamgrad_and_eval(model):
+        p_clean = F.softmax(model(x), dim=1).detach()
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        x_adv = (x + init_std * noise).clamp(0, 1)
+        for _ in range(steps):
+            x_adv.requires_grad_(True)
+            kl = F.kl_div(F.log_softmax(model(x_adv), dim=1), p_clean, reduction="sum")
+            (grad,) = torch.autograd.grad(kl, x_adv)
+            x_adv = x + _project(x_adv.detach() + step_size * _ascent(grad, norm) - x, eps, norm)
+            x_adv = x_adv.clamp(0, 1)
+    return x_adv.detach()
+
+
+class TRADES(Method):
+    """TRADES (Zhang et al. 2019, eq. (5)): ``CE(f(x), y) + beta * KL(p(x) || p(x'))``, the KL averaged over
+    the batch, ``x'`` from :func:`kl_adversary`."""
+
+    name = "trades"
+
+    def __init__(self, *, eps: float, beta: float = 6.0, step_size: float | None = None, steps: int = 10,
+                 norm: str = "linf") -> None:
+        super().__init__()
+        self.eps = validate.nonnegative("eps", eps)
+        self.beta = validate.nonnegative("beta", beta)
+        self.steps = validate.positive("steps", steps)
+        self.step_size = step_size if step_size is not None else 2.5 * eps / steps
+        self.norm = validate.norm(norm)
+
+    def loss(self, model, x, y, *, index=None):
+        x_adv = kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
+                             generator=self.generator)
+        logits, logits_adv = model(x), model(x_adv)
+        ce = F.cross_entropy(logits, y)
+        kl = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="batchmean")
+        return ce + self.beta * kl, {"ce": ce.detach(), "kl": kl.detach()}
+
+    def __repr__(self) -> str:
+        return f"TRADES(eps={self.eps}, beta={self.beta}, steps={self.steps}, norm={self.norm!r})"
+
+
+class MART(PGDAT):
+    """MART (Wang et al. 2020, eq. (9)): boosted cross-entropy at the PGD example
+    ``-log p_y(x') - log(1 - max_{k != y} p_k(x'))`` plus ``beta * KL(p(x) || p(x')) * (1 - p_y(x))``."""
+
+    name = "mart"
+
+    def __init__(self, *, eps: float, beta: float = 6.0, step_size: float | None = None, steps: int = 10,
+                 norm: str = "linf") -> None:
+        super().__init__(eps=eps, step_size=step_size, steps=steps, norm=norm, random_start=True)
+        self.beta = validate.nonnegative("beta", beta)
+
+    def loss(self, model, x, y, *, index=None):
+        x_adv = self.adversary(model, x, y)
+        logits, logits_adv = model(x), model(x_adv)
+        p_adv, p = F.softmax(logits_adv, dim=1), F.softmax(logits, dim=1)
+        other = p_adv.scatter(1, y[:, None], 0.0).amax(dim=1)
+        bce = F.cross_entropy(logits_adv, y) - torch.log1p(-other.clamp(max=1 - 1e-12)).mean()
+        kl = (p * (torch.log(p.clamp_min(1e-12)) - F.log_softmax(logits_adv, dim=1))).sum(1)
+        weighted = (kl * (1 - p.gather(1, y[:, None]).squeeze(1))).mean()
+        return bce + self.beta * weighted, {"bce": bce.detach(), "kl": weighted.detach()}
+
+    def __repr__(self) -> str:
+        return f"MART(eps={self.eps}, beta={self.beta}, steps={self.steps}, norm={self.norm!r})"

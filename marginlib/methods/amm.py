@@ -1,0 +1,160 @@
+"""Adversarial margin maximization (AMM, paper 003, §3) and the Elsayed et al. baseline (§4.3.1).
+
+AMM adds ``lambda * L_DD`` to the classification loss (eq. (7)) with, per eq. (6) (the unnormalized form
+the paper adopts), ``L_DD = (1/n) [sum_{k in T} R(-c ||r_k||) + sum_{k in F} R(d ||r_k||)]``: ``r_k`` is the
+L2 DeepFool perturbation of ``x_k`` (:func:`marginlib.attacks.deepfool`, differentiable), untargeted for
+correctly classified samples ``T`` (pushed away from the boundary) and targeted to the true label for
+misclassified ones ``F`` (pulled towards it). Conventions, each selectable:
+
+* ``aggregation="avg"`` keeps every sample (Deep Defense); ``"min"`` keeps a correct sample only when its
+  ``||r||`` is the smallest among the batch's correct samples of its class *and* among the smallest
+  ``min_fraction`` (20%) of the batch's correct samples (§3.3.1); misclassified samples are always kept.
+  ``n`` is the batch size either way.
+* ``shrinkage``: ``"lin"`` ``R(t) = t``, ``"exp"`` ``R(t) = exp(t)``, ``"inv"`` ``R(t) = 1 / (1 - t)`` with
+  ``t`` truncated at ``inv_max`` < 1 (§3.3.2).
+* ``high_order=False`` masks the gradient through the input gradients ``grad f`` (§4.3.1): the penalty uses
+  the first-order distance ``|f_k(x) - f_y(x)| / ||grad_x (f_k - f_y)||`` with the denominator detached and
+  its value replaced by ``||r||`` (``k``: the class DeepFool ends in for correct samples, the predicted
+  class for misclassified ones), so only the logits carry gradient.
+* DeepFool: ``steps=6`` (u = 6, §4.1), overshoot 0.02 on the total perturbation; samples DeepFool fails to
+  move across the boundary (or where it finds no finite step) are dropped, as in the released code. The regularizer pass runs in eval mode.
+* Gradients are clipped at norm 10 (§4.1) through ``max_grad_norm``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from marginlib import validate
+from marginlib.context import eval_mode
+from marginlib.methods.base import Method
+
+AGGREGATIONS = ("avg", "min")
+SHRINKAGES = ("lin", "exp", "inv")
+
+
+def shrink(t: torch.Tensor, kind: str, *, inv_max: float = 0.9) -> torch.Tensor:
+    """The shrinkage function ``R`` of paper 003 §3.3.2 (``inv`` truncates ``t`` at ``inv_max``)."""
+    if kind == "lin":
+        return t
+    if kind == "exp":
+        return torch.exp(t)
+    return 1 / (1 - t.clamp(max=inv_max))
+
+
+def min_aggregation_mask(norms: torch.Tensor, y: torch.Tensor, correct: torch.Tensor, *,
+                         fraction: float = 0.2) -> torch.Tensor:
+    """Correct samples kept by the MIN aggregation (paper 003 §3.3.1), a boolean (B,) mask: smallest
+    ``norms`` among the correct samples of the same class and within the smallest ``fraction`` of the
+    batch's correct samples."""
+    masked = torch.where(correct, norms, torch.full_like(norms, float("inf")))
+    class_min = masked.new_full((int(y.max()) + 1,), float("inf")).scatter_reduce(0, y, masked, reduce="amin")
+    n_correct = int(correct.sum())
+    if n_correct == 0:
+        return correct.clone()
+    keep = max(1, int(fraction * n_correct))
+    threshold = masked.kthvalue(keep).values
+    return correct & (masked <= class_min[y]) & (masked <= threshold)
+
+
+def first_order_distance(logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``|f_k(x) - f_y(x)| / ||grad_x (f_k - f_y)||_2`` per sample with the denominator detached: the linear
+    distance whose gradient ignores the curvature of ``f`` (no high-order gradients)."""
+    gap = logits.gather(1, k[:, None]).squeeze(1) - logits.gather(1, y[:, None]).squeeze(1)
+    (grad,) = torch.autograd.grad(gap.sum(), x, retain_graph=True)
+    return gap.abs() / grad.flatten(1).norm(dim=1).clamp_min(1e-12)
+
+
+class AMM(Method):
+    """AMM / Deep Defense regularizer (paper 003, eqs. (6)-(7)); see the module docstring.
+
+    Appendix Table 1 lists the MLP settings of ``(lam, c, d)``: AVG+LIN (1, 4, 4), AVG+INV (32, 4, 2),
+    AVG+EXP (32, 2, 2), MIN+LIN (1, 0.5, 4), MIN+INV (32, 1, 0.5), MIN+EXP (32, 2, 1).
+    """
+
+    name = "amm"
+
+    def __init__(self, *, lam: float, c: float, d: float, aggregation: str = "min", shrinkage: str = "exp",
+                 high_order: bool = True, steps: int = 6, overshoot: float = 0.02, min_fraction: float = 0.2,
+                 inv_max: float = 0.9, max_grad_norm: float | None = 10.0) -> None:
+        super().__init__()
+        self.lam = validate.nonnegative("lam", lam)
+        self.c = validate.positive("c", c)
+        self.d = validate.positive("d", d)
+        self.aggregation = validate.choice("aggregation", aggregation, AGGREGATIONS)
+        self.shrinkage = validate.choice("shrinkage", shrinkage, SHRINKAGES)
+        self.high_order = high_order
+        self.steps = validate.positive("steps", steps)
+        self.overshoot = validate.nonnegative("overshoot", overshoot)
+        self.min_fraction = validate.positive("min_fraction", min_fraction)
+        if not inv_max < 1:
+            raise ValueError(f"inv_max must be < 1, got {inv_max!r}")
+        self.inv_max = inv_max
+        self.max_grad_norm = max_grad_norm
+
+    def regularizer(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """``L_DD`` of eq. (6) on the batch (differentiable in the parameters) and its statistics."""
+        from marginlib.attacks import deepfool
+
+        x = x.detach().requires_grad_(True)
+        with eval_mode(model):
+            logits = model(x)
+            correct = logits.argmax(1) == y
+            target = torch.where(correct, torch.full_like(y, -1), y)
+            r, fooled = deepfool(model, x, norm="l2", steps=self.steps, overshoot=self.overshoot, target=target,
+                                 differentiable=self.high_order, return_success=True)
+            norms = r.flatten(1).norm(dim=1)
+            if not self.high_order:
+                with torch.no_grad():
+                    k = torch.where(correct, model(x + r).argmax(1), logits.argmax(1))
+                linear = first_order_distance(logits, x, y, k)
+                norms = norms.detach() + linear - linear.detach()
+        finite = torch.isfinite(norms)  # a dead network (zero input gradient) gives DeepFool no direction
+        norms = torch.where(finite, norms, torch.zeros_like(norms))
+        signed = torch.where(correct, -self.c * norms, self.d * norms)
+        keep = fooled & finite
+        if self.aggregation == "min":
+            keep = keep & (~correct | min_aggregation_mask(norms.detach(), y, correct, fraction=self.min_fraction))
+        value = torch.where(keep, shrink(signed, self.shrinkage, inv_max=self.inv_max), 0.0).sum() / len(x)
+        stats = {"deepfool_norm": norms[correct].mean().detach() if correct.any() else norms.sum().detach(),
+                 "kept": keep.float().mean()}
+        return value, stats
+
+    def loss(self, model, x, y, *, index=None):
+        ce = F.cross_entropy(model(x), y)
+        reg, stats = self.regularizer(model, x, y)
+        return ce + self.reg_scale * self.lam * reg, {"ce": ce.detach(), "l_dd": reg.detach(), **stats}
+
+    def __repr__(self) -> str:
+        return (f"AMM(lam={self.lam}, c={self.c}, d={self.d}, aggregation={self.aggregation!r}, "
+                f"shrinkage={self.shrinkage!r}, high_order={self.high_order})")
+
+
+class Elsayed(Method):
+    """Elsayed et al. (2018) large-margin baseline as paper 003 §4.3.1 implements it: single-step linearized
+    distance to the closest other class, ``d_i = (f_y - f_k) / ||grad_x (f_y - f_k)||_2`` with
+    ``k = argmax_{j != y} f_j`` and the denominator detached (no high-order gradients), penalized by the
+    threshold hinge ``lam * mean_i max(0, gamma - d_i)``."""
+
+    name = "elsayed"
+
+    def __init__(self, *, lam: float, gamma: float, max_grad_norm: float | None = 10.0) -> None:
+        super().__init__()
+        self.lam = validate.nonnegative("lam", lam)
+        self.gamma = validate.positive("gamma", gamma)
+        self.max_grad_norm = max_grad_norm
+
+    def loss(self, model, x, y, *, index=None):
+        x = x.detach().requires_grad_(True)
+        logits = model(x)
+        ce = F.cross_entropy(logits, y)
+        k = logits.detach().scatter(1, y[:, None], float("-inf")).argmax(1)
+        distance = first_order_distance(logits, x, y, k) * torch.where(
+            logits.gather(1, y[:, None]).squeeze(1) >= logits.gather(1, k[:, None]).squeeze(1), 1.0, -1.0)
+        hinge = (self.gamma - distance).clamp_min(0).mean()
+        return ce + self.reg_scale * self.lam * hinge, {"ce": ce.detach(), "hinge": hinge.detach(),
+                                                        "linear_distance": distance.mean().detach()}
+
+    def __repr__(self) -> str:
+        return f"Elsayed(lam={self.lam}, gamma={self.gamma})"

@@ -1,0 +1,168 @@
+"""The training-method interface shared by every objective in :mod:`marginlib.methods`.
+
+A method turns a batch into a scalar loss (plus statistics for the history) and may act on the model
+between optimizer steps (Parseval retraction) or epochs (spectral normalization). Methods that add a
+regularizer to another objective (EMR on top of PGD-AT, spectral normalization around any method) hold
+that objective as ``base`` and delegate to it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from marginlib import validate
+from marginlib.context import eval_mode
+
+_MODE_DEPENDENT = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
+
+
+def mode_free(model: nn.Module) -> bool:
+    """True when ``model`` has no batch-norm or dropout layer (train and eval modes then agree)."""
+    return not any(isinstance(m, _MODE_DEPENDENT) for m in model.modules())
+
+Stats = dict[str, torch.Tensor]
+
+
+class Method:
+    """Base class: a training objective ``loss(model, x, y, *, index) -> (loss, stats)``.
+
+    ``index`` holds the dataset positions of the batch (for per-sample memories such as MMA's eps).
+    ``stats`` maps names to detached scalar tensors; the trainer averages them over the epoch.
+    ``reg_scale`` multiplies every regularizer weight; the trainer divides it with the learning rate
+    when asked (paper 002 divides lambda_EMR at each LR milestone). ``max_grad_norm``, when set, makes the
+    trainer clip the gradient norm before each step (paper 003 clips at 10).
+    """
+
+    name = "method"
+    max_grad_norm: float | None = None
+
+    def __init__(self) -> None:
+        self.reg_scale = 1.0
+        self.generator: torch.Generator | None = None
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
+        raise NotImplementedError
+
+    def setup(self, *, device: torch.device | str, seed: int) -> None:
+        """Create the method's random generator on ``device`` (the trainer calls this before training)."""
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def set_reg_scale(self, scale: float) -> None:
+        self.reg_scale = float(scale)
+
+    def after_step(self, model: nn.Module) -> None:
+        """Called after every optimizer step."""
+
+    def after_epoch(self, model: nn.Module, epoch: int) -> None:
+        """Called after every epoch (1-based) and before evaluation and checkpointing."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors, lists and numbers only, so that checkpoints load with ``weights_only=True``."""
+        state: dict[str, Any] = {"reg_scale": self.reg_scale}
+        if self.generator is not None:
+            state["generator"] = self.generator.get_state()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reg_scale = state["reg_scale"]
+        if "generator" in state and self.generator is not None:
+            self.generator.set_state(state["generator"])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Extends(Method):
+    """A method that adds to another objective ``base``: hooks, generator and state reach the base too."""
+
+    def __init__(self, base: Method | None = None) -> None:
+        super().__init__()
+        self.base = base if base is not None else Standard()
+
+    def setup(self, *, device: torch.device | str, seed: int) -> None:
+        super().setup(device=device, seed=seed)
+        self.base.setup(device=device, seed=seed + 1)
+
+    def set_reg_scale(self, scale: float) -> None:
+        super().set_reg_scale(scale)
+        self.base.set_reg_scale(scale)
+
+    @property
+    def max_grad_norm(self) -> float | None:  # type: ignore[override]
+        return self.base.max_grad_norm
+
+    def after_step(self, model: nn.Module) -> None:
+        self.base.after_step(model)
+
+    def after_epoch(self, model: nn.Module, epoch: int) -> None:
+        self.base.after_epoch(model, epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "base": self.base.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.base.load_state_dict(state["base"])
+
+
+class Regularized(Extends):
+    """``base`` objective plus ``weight * mean_i values_i``, where subclasses define the per-sample
+    ``values(model, x, logits, y)`` from a forward pass whose input ``x`` requires grad.
+
+    The regularizer pass runs the network in eval mode (batch-norm running statistics, no dropout), as
+    the released code of papers 002 and 003 does, so each sample's value depends on that sample only.
+    When ``base`` is plain cross-entropy and the model has no batch-norm or dropout layer (train and eval
+    modes then compute the same function), one forward pass serves both terms.
+    """
+
+    stat = "reg"
+
+    def __init__(self, *, weight: float, base: Method | None = None) -> None:
+        super().__init__(base)
+        self.weight = validate.nonnegative("weight", weight)
+
+    def values(self, model: nn.Module, x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def reduce(self, values: torch.Tensor) -> torch.Tensor:
+        """The batch's penalty from per-sample values (their mean)."""
+        return values.mean()
+
+    def loss(self, model, x, y, *, index=None):
+        x = x.detach().requires_grad_(True)
+        if type(self.base) is Standard and mode_free(model):
+            logits = model(x)
+            base = F.cross_entropy(logits, y)
+            stats = {"ce": base.detach()}
+        else:
+            base, stats = self.base.loss(model, x.detach(), y, index=index)
+            with eval_mode(model):
+                logits = model(x)
+        values = self.values(model, x, logits, y)
+        penalty = self.reg_scale * self.weight * self.reduce(values)
+        return base + penalty, {**stats, self.stat: values.mean().detach()}
+
+
+class Standard(Method):
+    """Cross-entropy on clean inputs (weight decay lives in the optimizer: :func:`marginlib.optim.sgd`)."""
+
+    name = "standard"
+
+    def loss(self, model, x, y, *, index=None):
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        return loss, {"ce": loss.detach()}
+
+
+def weight_layers(model: nn.Module) -> list[nn.Module]:
+    """Every ``nn.Linear`` and ``nn.Conv2d`` of ``model``, in registration order."""
+    return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def as_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """A layer weight as a matrix with one row per output unit: (out, in) or (out, in * kh * kw) for convs."""
+    return weight.reshape(weight.shape[0], -1)

@@ -1,0 +1,263 @@
+"""The trainer behind every section of the book: :func:`fit` trains a model with a method.
+
+Conventions
+-----------
+* Epochs are 1-based; ``record_at`` may include 0 (the initial model). Metrics of epoch ``e`` describe the
+  model after its ``e``-th pass over the training data.
+* Shuffling uses an explicit generator seeded from ``(seed, epoch)``, so every epoch's order is known
+  without replaying earlier epochs; the method's generator (random starts) and the global torch RNG
+  (dropout) are saved in checkpoints. A run killed after epoch ``k`` and resumed ends with the same
+  weights as one uninterrupted run (CPU, same threads).
+* Checkpoints hold only tensors, dicts, lists and numbers and load with ``torch.load(weights_only=True)``;
+  they are written to a temporary file and moved into place (``os.replace``), so a kill never leaves a
+  half-written checkpoint.
+* ``train_error``/``train_loss`` are measured on the clean training set in eval mode after each epoch
+  (``eval_train=True``); ``test_error``/``test_loss`` likewise on ``eval_data``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import pathlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from marginlib import validate
+from marginlib.context import eval_mode
+from marginlib.methods.base import Method
+from marginlib.optim import multistep, sgd
+
+CHECKPOINT = "checkpoint.pt"
+Callback = Callable[[nn.Module, int], Any]
+
+
+class Dataset(Protocol):
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+@dataclasses.dataclass
+class EarlyStopping:
+    """Model selection on a per-epoch metric (paper 002 keeps the model with the best validation robust
+    accuracy). ``metric`` names a history column, e.g. ``"test_error"`` or a callback returning a number;
+    with ``patience`` set, training stops after that many epochs without improvement. With
+    ``restore_best`` the model ends with the weights of the best epoch."""
+
+    metric: str = "test_error"
+    mode: str = "min"
+    patience: int | None = None
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        validate.choice("mode", self.mode, ("min", "max"))
+        if self.patience is not None:
+            validate.positive("patience", self.patience)
+
+    def better(self, value: float, best: float | None) -> bool:
+        return best is None or (value < best if self.mode == "min" else value > best)
+
+
+@dataclasses.dataclass
+class History:
+    """Per-epoch metrics (``rows``: one dict per epoch with ``epoch``, ``lr``, ``loss``, errors and method
+    statistics) and callback outputs at the recorded epochs (``recorded[epoch][name]``)."""
+
+    rows: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    recorded: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def column(self, name: str) -> list[float]:
+        """The values of metric ``name`` over the epochs that have it."""
+        return [row[name] for row in self.rows if name in row]
+
+    @property
+    def epochs(self) -> list[int]:
+        return [int(row["epoch"]) for row in self.rows]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": [dict(r) for r in self.rows],
+                "recorded": [[e, dict(v)] for e, v in sorted(self.recorded.items())],
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> History:
+        return cls(rows=[dict(r) for r in state["rows"]], recorded={int(e): dict(v) for e, v in state["recorded"]},
+                   best_epoch=state["best_epoch"], stopped_early=state["stopped_early"])
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Dataset, *, batch_size: int = 512) -> dict[str, float]:
+    """Clean ``error`` (fraction misclassified) and mean cross-entropy ``loss`` of ``model`` in eval mode."""
+    device = next(model.parameters()).device
+    wrong, total_loss = 0.0, 0.0
+    with eval_mode(model):
+        for xb, yb in zip(data.x.split(batch_size), data.y.split(batch_size)):
+            xb, yb = xb.to(device), yb.to(device)
+            logits = model(xb)
+            wrong += float((logits.argmax(1) != yb).sum())
+            total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+    n = len(data.y)
+    return {"error": wrong / n, "loss": total_loss / n}
+
+
+def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, batch_size: int = 128,
+        lr: float = 0.01, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0,
+        milestones: Sequence[int] = (), gamma: float = 0.1, decay_regularizer: bool = False,
+        device: torch.device | str | None = None, seed: int = 0, eval_data: Dataset | None = None,
+        eval_train: bool = True, callbacks: Mapping[str, Callback] | None = None,
+        record_at: Sequence[int] | None = None, checkpoint_dir: str | os.PathLike | None = None,
+        resume: bool = True, progress: bool = True, early_stopping: EarlyStopping | None = None) -> History:
+    """Train ``model`` in place with ``method`` by SGD and return its :class:`History`.
+
+    ``lr`` is multiplied by ``gamma`` after each epoch in ``milestones`` (:func:`marginlib.optim.multistep`);
+    ``decay_regularizer=True`` scales the method's regularizer weights by the same factor (paper 002).
+    ``callbacks`` maps names to ``fn(model, epoch)``, called (model in eval mode) at the epochs in
+    ``record_at`` (default: every epoch; 0 = before training); their outputs go to ``history.recorded``,
+    and numbers also to that epoch's row (so early stopping can select on them). With ``checkpoint_dir``
+    a checkpoint is written after every epoch and, with ``resume=True``, training continues from it.
+    A non-finite loss raises ``FloatingPointError`` naming the epoch and batch.
+    """
+    validate.positive("epochs", epochs)
+    validate.positive("batch_size", batch_size)
+    validate.batch(train_data.x, train_data.y)
+    device = torch.device(device) if device is not None else default_device()
+    callbacks = dict(callbacks or {})
+    record_at = set(range(0, epochs + 1) if record_at is None else record_at)
+    was_training = model.training
+    model.to(device)
+    optimizer = sgd(model, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    method.setup(device=device, seed=seed)
+    history = History()
+    best: dict[str, Any] = {"value": None, "model": None}
+    start = 1
+    path = pathlib.Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+    if path is not None and resume and path.exists():
+        start = _restore(path, model, optimizer, method, history, best, device) + 1
+    elif 0 in record_at:
+        _record(model, 0, callbacks, history)
+
+    n = len(train_data.y)
+    bar = _progress(range(start, epochs + 1), total=epochs, initial=start - 1, enabled=progress)
+    for epoch in bar:
+        if history.stopped_early:
+            break
+        factor = multistep(epoch, milestones=milestones, gamma=gamma)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * factor
+        method.set_reg_scale(factor if decay_regularizer else 1.0)
+        t0 = time.perf_counter()
+        model.train()
+        sums: dict[str, torch.Tensor] = {}
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch)))
+        for b, index in enumerate(order.split(batch_size)):
+            x, y = train_data.x[index].to(device), train_data.y[index].to(device)
+            loss, stats = method.loss(model, x, y, index=index.to(device))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, batch {b} "
+                                         f"(method {method!r}, lr {lr * factor:g})")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if method.max_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), method.max_grad_norm)
+            optimizer.step()
+            method.after_step(model)
+            for key, value in {"loss": loss.detach(), **stats}.items():
+                sums[key] = sums.get(key, 0.0) + value.detach().float() * len(index)
+        method.after_epoch(model, epoch)
+        row: dict[str, float] = {"epoch": epoch, "lr": lr * factor, "seconds": time.perf_counter() - t0}
+        row.update({key: float(total) / n for key, total in sums.items()})
+        if eval_train:
+            row.update({f"train_{k}": v for k, v in evaluate(model, train_data).items()})
+        if eval_data is not None:
+            row.update({f"test_{k}": v for k, v in evaluate(model, eval_data).items()})
+        history.rows.append(row)
+        if epoch in record_at:
+            row.update(_record(model, epoch, callbacks, history))
+        if early_stopping is not None:
+            _select(early_stopping, model, epoch, row, history, best)
+        if progress:
+            bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "train_error", "test_error") if k in row})
+        if path is not None:
+            _save(path, model, optimizer, method, history, best, epoch)
+    if early_stopping is not None and early_stopping.restore_best and best["model"] is not None:
+        model.load_state_dict(best["model"])
+    model.train(was_training)
+    return history
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch) % (2**63)
+
+
+def _record(model: nn.Module, epoch: int, callbacks: Mapping[str, Callback], history: History) -> dict[str, float]:
+    """Run the callbacks at ``epoch``; return their numeric outputs (for the epoch's row)."""
+    if not callbacks:
+        return {}
+    with eval_mode(model):
+        outputs = {name: fn(model, epoch) for name, fn in callbacks.items()}
+    history.recorded[epoch] = outputs
+    return {k: float(v) for k, v in outputs.items()
+            if isinstance(v, (int, float)) or (isinstance(v, torch.Tensor) and v.numel() == 1)}
+
+
+def _select(rule: EarlyStopping, model: nn.Module, epoch: int, row: Mapping[str, float], history: History,
+            best: dict[str, Any]) -> None:
+    if rule.metric not in row:
+        return
+    if rule.better(row[rule.metric], best["value"]):
+        best["value"] = row[rule.metric]
+        history.best_epoch = epoch
+        if rule.restore_best:
+            best["model"] = copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
+    elif rule.patience is not None and history.best_epoch is not None and epoch - history.best_epoch >= rule.patience:
+        history.stopped_early = True
+
+
+def _save(path: pathlib.Path, model: nn.Module, optimizer: torch.optim.Optimizer, method: Method,
+          history: History, best: dict[str, Any], epoch: int) -> None:
+    state = {
+        "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "method": method.state_dict(), "history": history.to_dict(), "best": best,
+        "rng": {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _restore(path: pathlib.Path, model: nn.Module, optimizer: torch.optim.Optimizer, method: Method,
+             history: History, best: dict[str, Any], device: torch.device) -> int:
+    """Load a checkpoint written by :func:`_save` into the given objects; return its epoch."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    method.load_state_dict(state["method"])
+    restored = History.from_dict(state["history"])
+    history.rows, history.recorded = restored.rows, restored.recorded
+    history.best_epoch, history.stopped_early = restored.best_epoch, restored.stopped_early
+    best.update(state["best"])
+    torch.set_rng_state(state["rng"]["torch"].cpu())
+    if state["rng"]["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+    return int(state["epoch"])
+
+
+def _progress(iterable, *, total: int, initial: int, enabled: bool):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, initial=initial, unit="epoch", leave=False)

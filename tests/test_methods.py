@@ -1,0 +1,346 @@
+"""Training methods: regularizers on tiny cases with known values, hooks, and short smoke trainings."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from marginlib import methods
+from marginlib.train import fit
+
+
+class TinyNet(nn.Module):
+    """MLP exposing ``features`` (penultimate activations) and a final ``classifier``."""
+
+    def __init__(self, d: int = 4, h: int = 8, k: int = 3, *, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(d, h), nn.ReLU())
+        self.classifier = nn.Linear(h, k)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def linear(d: int, k: int, generator: torch.Generator) -> nn.Sequential:
+    model = nn.Sequential(nn.Flatten(), nn.Linear(d, k))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.randn(k, d, generator=generator))
+        model[1].bias.copy_(torch.randn(k, generator=generator))
+    return model
+
+
+def blobs(n: int = 96, k: int = 3, *, seed: int = 0, spread: float = 0.08) -> SimpleNamespace:
+    """``k`` Gaussian blobs in [0, 1]^4 shaped as (n, 1, 2, 2) images."""
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.rand(k, 4, generator=g) * 0.6 + 0.2
+    y = torch.arange(n) % k
+    x = (centers[y] + spread * torch.randn(n, 4, generator=g)).clamp(0, 1)
+    return SimpleNamespace(x=x.view(n, 1, 2, 2), y=y)
+
+
+# ---------------------------------------------------------------- EMR (paper 002)
+
+def test_exact_emr_on_linear_model_is_sum_of_squared_rows(generator):
+    model = linear(6, 4, generator)
+    x = torch.rand(5, 6, generator=generator, requires_grad=True)
+    values = methods.emr_exact(x, model(x))
+    expected = model[1].weight.pow(2).sum()
+    torch.testing.assert_close(values, expected.expand(5))
+
+
+def test_exact_emr_matches_per_class_jacobian_on_mlp(generator):
+    model = TinyNet(d=4, h=16, k=5)
+    x = torch.rand(3, 4, generator=generator, requires_grad=True)
+    jac = torch.stack([torch.autograd.functional.jacobian(model, xi[None]).squeeze() for xi in x.detach()])
+    torch.testing.assert_close(methods.emr_exact(x, model(x)), jac.pow(2).flatten(1).sum(1))
+
+
+def test_approx_emr_limits_in_temperature(generator):
+    model = linear(6, 4, generator)
+    w = model[1].weight
+    x = torch.rand(8, 6, generator=generator, requires_grad=True)
+    logits = model(x)
+    top = w[logits.argmax(1)].pow(2).sum(1)
+    torch.testing.assert_close(methods.emr_approx(x, logits, temperature=1e-4), top)
+    mean_row = w.mean(0).pow(2).sum().expand(8)
+    torch.testing.assert_close(methods.emr_approx(x, logits, temperature=1e6), mean_row, rtol=1e-4, atol=1e-6)
+    middle = methods.emr_approx(x, logits, temperature=1.0)
+    p = F.softmax(logits.detach(), 1)
+    torch.testing.assert_close(middle, (p @ w).pow(2).sum(1))
+
+
+def test_emr_scaling_batch_mean_is_sample_scaling_over_batch(generator):
+    model = TinyNet()
+    x, y = torch.rand(6, 4, generator=generator), torch.randint(0, 3, (6,), generator=generator)
+    ce = F.cross_entropy(model(x), y)
+    sample, stats = methods.EMR(weight=2.0).loss(model, x, y)
+    batch, _ = methods.EMR(weight=2.0, scaling="batch_mean").loss(model, x, y)
+    torch.testing.assert_close(sample - ce, 2.0 * stats["emr"])
+    torch.testing.assert_close(batch - ce, (sample - ce) / 6)
+
+
+def test_emr_regularizer_pass_uses_eval_mode_with_batchnorm(generator):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    x, y = torch.rand(6, 4, generator=generator), torch.randint(0, 3, (6,), generator=generator)
+    model.train()
+    _, stats = methods.EMR(weight=1.0).loss(model, x, y)
+    model.eval()
+    xe = x.clone().requires_grad_(True)
+    expected = methods.emr_exact(xe, model(xe)).mean()
+    torch.testing.assert_close(stats["emr"], expected.detach())
+
+
+# ---------------------------------------------------------------- AMR, Parseval, spectral norm (000, 004)
+
+def test_feature_margin_and_orthogonality_penalty_known_values():
+    w = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    phi = torch.tensor([[3.0, 1.0]])
+    # scores (3, 2, 4): true class 0 -> 3 - 4 = -1; true class 2 -> 4 - 3 = 1
+    torch.testing.assert_close(methods.feature_margin(phi.expand(2, 2), w, torch.tensor([0, 2])),
+                               torch.tensor([-1.0, 1.0]))
+    model = nn.Sequential(nn.Linear(3, 2, bias=False), nn.Linear(2, 3, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]))
+        model[1].weight.copy_(torch.tensor([[0, 1.0], [1.0, 0], [0, 0]]))
+    assert float(methods.orthogonality_penalty(model).detach()) == 0.0
+    with torch.no_grad():
+        model[0].weight.mul_(2)
+    assert float(methods.orthogonality_penalty(model).detach()) == pytest.approx(2 * 3.0**2)
+
+
+def test_amr_loss_is_ce_minus_truncated_margin(generator):
+    model = TinyNet()
+    x, y = torch.rand(10, 4, generator=generator), torch.randint(0, 3, (10,), generator=generator)
+    loss, _ = methods.AMR(lam=0.5, tau=0.01, beta=0.0).loss(model, x, y)
+    margin = methods.feature_margin(model.features(x), model.classifier.weight, y)
+    expected = F.cross_entropy(model(x), y) - 0.5 * margin.clamp(max=0.01).mean()
+    torch.testing.assert_close(loss, expected)
+
+
+def test_amr_logit_hinge_counts_misclassified_only():
+    model = nn.Sequential(nn.Flatten(), nn.Identity())
+    logits = torch.tensor([[3.0, 1.0], [0.0, 2.5], [0.0, 9.0]])
+    y = torch.tensor([0, 0, 0])
+    loss, stats = methods.AMRLogit(mu=1.0, tau=5.0).loss(model, logits, y)
+    torch.testing.assert_close(stats["logit_hinge"], torch.tensor((0 + 2.5 + 5.0) / 3))
+    torch.testing.assert_close(loss, F.cross_entropy(logits, y) + stats["logit_hinge"])
+
+
+def _ortho_error(model):
+    return sum(float((m.weight @ m.weight.T - torch.eye(m.weight.shape[0])).norm().detach())
+               for m in methods.weight_layers(model))
+
+
+def test_parseval_retraction_reduces_orthogonality_error():
+    model = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 3))
+    before = _ortho_error(model)
+    errors = [before]
+    for _ in range(20):
+        methods.parseval_retraction(model, beta=0.1)
+        errors.append(_ortho_error(model))
+    assert all(b < a for a, b in zip(errors, errors[1:]))
+    assert errors[-1] < 0.2 * before
+
+
+def test_spectral_normalization_sets_top_singular_value():
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4, 5))
+    methods.spectral_normalize(model, target=1.7)
+    for sigma in methods.spectral_norms(model):
+        assert sigma == pytest.approx(1.7, rel=1e-5)
+    methods.spectral_normalize(model, target=3.0, clip=True)  # already below: unchanged
+    assert methods.spectral_norms(model) == pytest.approx([1.7, 1.7], rel=1e-5)
+
+
+# ---------------------------------------------------------------- L-Softmax, IGR
+
+def test_lsoftmax_psi_values():
+    w = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 0, 0])
+    angles = torch.tensor([math.pi / 3, math.pi / 2, 2 * math.pi / 3])
+    phi = 2 * torch.stack([angles.cos(), angles.sin()], 1)
+    logits = methods.lsoftmax_logits(phi, w, y, margin=2)
+    # psi(pi/3) = cos(2pi/3) = -0.5; psi(pi/2) = -1; psi(2pi/3) = -cos(4pi/3) - 2 = -1.5; times ||phi|| = 2
+    torch.testing.assert_close(logits[:, 0], torch.tensor([-1.0, -2.0, -3.0]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(logits[:, 1], phi[:, 1])
+    torch.testing.assert_close(methods.lsoftmax_logits(phi, w, y, margin=1), phi @ w.T)
+
+
+def test_igr_penalty_is_squared_loss_gradient(generator):
+    model = linear(4, 3, generator)
+    x, y = torch.rand(5, 4, generator=generator), torch.randint(0, 3, (5,), generator=generator)
+    _, stats = methods.IGR(weight=1.0).loss(model, x, y)
+    w = model[1].weight
+    p = F.softmax(model(x), 1)
+    grads = (p - F.one_hot(y, 3)) @ w  # d CE_i / d x_i for a linear model
+    torch.testing.assert_close(stats["igr"], grads.pow(2).sum(1).mean().detach())
+
+
+# ---------------------------------------------------------------- AMM (paper 003)
+
+def test_amm_avg_lin_on_linear_binary_equals_eq_11(generator):
+    model = linear(2, 2, generator)
+    x = torch.rand(12, 2, generator=generator)
+    logits = model(x)
+    y = logits.argmax(1)
+    y[:4] = 1 - y[:4]  # four misclassified samples
+    amm = methods.AMM(lam=1.0, c=1.0, d=1.0, aggregation="avg", shrinkage="lin", overshoot=1e-6)
+    value, _ = amm.regularizer(model, x, y)
+    w = model[1].weight[1] - model[1].weight[0]
+    b = model[1].bias[1] - model[1].bias[0]
+    dist = (x @ w + b).abs() / w.norm()
+    correct = logits.argmax(1) == y
+    eq11 = (torch.where(correct, -dist, dist)).sum() / len(x)
+    torch.testing.assert_close(value, eq11.detach(), rtol=1e-4, atol=1e-6)
+
+
+def test_amm_min_aggregation_mask():
+    norms = torch.tensor([0.5, 0.1, 0.3, 0.2, 0.9, 0.05, 0.7, 0.8, 0.6, 0.4])
+    y = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1, 2, 0])
+    correct = torch.tensor([True] * 9 + [False])
+    mask = methods.min_aggregation_mask(norms, y, correct, fraction=0.2)
+    # class minima among correct: class 0 -> idx 1 (0.1), class 1 -> idx 3 (0.2), class 2 -> idx 5 (0.05);
+    # smallest 20% of 9 correct (1 sample): 0.05 -> only idx 5 survives
+    assert mask.tolist() == [False] * 5 + [True] + [False] * 4
+    mask = methods.min_aggregation_mask(norms, y, correct, fraction=0.4)  # 3 smallest: 0.05, 0.1, 0.2
+    assert mask.nonzero().flatten().tolist() == [1, 3, 5]
+
+
+def test_amm_shrinkage_functions():
+    t = torch.tensor([-1.0, 0.0, 0.5, 2.0])
+    torch.testing.assert_close(methods.shrink(t, "lin"), t)
+    torch.testing.assert_close(methods.shrink(t, "exp"), t.exp())
+    torch.testing.assert_close(methods.shrink(t, "inv", inv_max=0.9), torch.tensor([0.5, 1.0, 2.0, 10.0]))
+
+
+def test_amm_without_high_order_gradients_keeps_value_and_differs_in_gradient(generator):
+    model = TinyNet(seed=1)
+    x, y = torch.rand(16, 4, generator=generator), torch.randint(0, 3, (16,), generator=generator)
+    kw = dict(lam=1.0, c=1.0, d=1.0, aggregation="avg", shrinkage="lin")
+    full, _ = methods.AMM(**kw).regularizer(model, x, y)
+    masked, _ = methods.AMM(**kw, high_order=False).regularizer(model, x, y)
+    torch.testing.assert_close(full, masked)
+    g_full = torch.autograd.grad(full, model.body[1].weight)[0]
+    g_masked = torch.autograd.grad(masked, model.body[1].weight)[0]
+    assert not torch.allclose(g_full, g_masked)
+
+
+# ---------------------------------------------------------------- MMA (paper 001)
+
+def test_mma_eps_memory_updates_per_index(generator):
+    model = linear(4, 2, generator)
+    x = torch.rand(4, 4, generator=generator)
+    y = model(x).argmax(1)
+    y[3] = 1 - y[3]  # misclassified -> memory reset to 0
+    mma = methods.MMA(d_max=0.5, norm="l2", steps=5, eps_min=0.05)
+    mma.setup(device="cpu", seed=0)
+    index = torch.tensor([7, 2, 9, 4])
+    mma.loss(model, x, y, index=index)
+    assert len(mma.eps) == 10
+    untouched = torch.tensor([0, 1, 3, 5, 6, 8])
+    assert torch.all(mma.eps[untouched] == 0.05)
+    assert mma.eps[4] == 0
+    w = model[1].weight[1] - model[1].weight[0]
+    b = model[1].bias[1] - model[1].bias[0]
+    true_margin = ((x[:3] @ w + b).abs() / w.norm()).clamp(max=0.5)
+    # AN-PGD's bisection brackets the L2 margin of a linear model from above
+    assert torch.all(mma.eps[index[:3]] >= true_margin - 1e-3)
+    assert torch.all(mma.eps[index[:3]] != 0.05)
+    state = mma.state_dict()
+    fresh = methods.MMA(d_max=0.5, norm="l2", steps=5, eps_min=0.05)
+    fresh.setup(device="cpu", seed=0)
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.eps, mma.eps)
+
+
+# ---------------------------------------------------------------- interface
+
+@pytest.mark.parametrize("name,kw", [
+    ("standard", {}), ("pgd_at", dict(eps=0.1, steps=3)), ("fgsm_at", dict(eps=0.1)),
+    ("trades", dict(eps=0.1, steps=3)), ("mart", dict(eps=0.1, steps=3)), ("mma", dict(d_max=0.3, steps=3)),
+    ("amr", dict(beta=1e-3)), ("amr_logit", {}), ("parseval", {}), ("emr", dict(weight=0.1)),
+    ("emr", dict(weight=0.1, mode="approx", temperature=2.0, base=methods.PGDAT(eps=0.1, steps=2))),
+    ("igr", dict(weight=0.1)), ("lsoftmax", dict(margin=2)), ("spectral", {}),
+    ("amm", dict(lam=1.0, c=1.0, d=1.0)), ("elsayed", dict(lam=1.0, gamma=0.5)),
+])
+def test_every_method_gives_finite_loss_and_leaves_model_state(name, kw, generator):
+    model = TinyNet()
+    model.eval()
+    method = methods.build(name, **kw)
+    method.setup(device="cpu", seed=0)
+    x, y = torch.rand(6, 1, 2, 2, generator=generator), torch.randint(0, 3, (6,), generator=generator)
+    loss, stats = method.loss(model, x, y, index=torch.arange(6))
+    assert loss.dim() == 0 and torch.isfinite(loss) and loss.requires_grad
+    assert all(torch.isfinite(v) for v in stats.values())
+    assert not model.training and all(p.grad is None for p in model.parameters())
+    loss.backward()
+    assert model.body[1].weight.grad is not None and model.classifier.weight.grad is not None
+
+
+def test_build_rejects_unknown_names_and_choices():
+    with pytest.raises(ValueError, match="name='nope'.*'emr'"):
+        methods.build("nope")
+    with pytest.raises(ValueError, match="mode='fast'"):
+        methods.build("emr", weight=1.0, mode="fast")
+    with pytest.raises(ValueError, match="aggregation='max'"):
+        methods.build("amm", lam=1.0, c=1.0, d=1.0, aggregation="max")
+
+
+# ---------------------------------------------------------------- smoke trainings
+
+def _train(method, *, epochs=12, seed=0, model=None):
+    data = blobs()
+    model = model or TinyNet(seed=3)
+    fit(model, method, data, epochs=epochs, batch_size=32, lr=0.1, seed=seed, progress=False, eval_train=False)
+    return model, data
+
+
+def _mean_feature_margin(model, data):
+    with torch.no_grad():
+        return float(methods.feature_margin(model.features(data.x), model.classifier.weight, data.y).mean())
+
+
+def _mean_emr(model, data):
+    x = data.x.clone().requires_grad_(True)
+    return float(methods.emr_exact(x, model(x)).mean())
+
+
+def test_amr_raises_average_feature_margin_over_standard():
+    standard, data = _train(methods.Standard())
+    amr, _ = _train(methods.AMR(lam=1.0, tau=5.0, beta=0.0))
+    assert _mean_feature_margin(amr, data) > _mean_feature_margin(standard, data) + 0.1
+
+
+def test_emr_lowers_effective_weight_norms_over_standard():
+    standard, data = _train(methods.Standard())
+    exact, _ = _train(methods.EMR(weight=0.5))
+    approx, _ = _train(methods.EMR(weight=0.5, mode="approx"))
+    assert _mean_emr(exact, data) < 0.8 * _mean_emr(standard, data)
+    assert _mean_emr(approx, data) < _mean_emr(standard, data)
+
+
+def test_parseval_and_spectral_training_control_the_weights():
+    standard, _ = _train(methods.Standard())
+    parseval, _ = _train(methods.Parseval(beta=0.05))
+    spectral, _ = _train(methods.SpectralNorm(target=0.8))
+    assert methods.orthogonality_penalty(parseval) < methods.orthogonality_penalty(standard)
+    assert methods.spectral_norms(spectral) == pytest.approx([0.8, 0.8], rel=1e-5)
+
+
+def test_amm_raises_deepfool_margin_over_standard():
+    from marginlib.attacks import deepfool
+
+    standard, data = _train(methods.Standard())
+    amm, _ = _train(methods.AMM(lam=1.0, c=1.0, d=1.0, aggregation="avg", shrinkage="lin"))
+
+    def mean_norm(model):
+        return float(deepfool(model, data.x, steps=6).flatten(1).norm(dim=1).mean())
+
+    assert mean_norm(amm) > 1.1 * mean_norm(standard)

@@ -1,0 +1,124 @@
+"""The trainer: schedule, history, callbacks, early stopping, NaN detection, checkpoints and exact resume."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from marginlib import methods
+from marginlib.optim import multistep
+from marginlib.train import CHECKPOINT, EarlyStopping, fit
+
+
+def data(n: int = 64, *, seed: int = 0) -> SimpleNamespace:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = (0.5 + (y[:, None] - 0.5) * 0.3 + 0.1 * torch.randn(n, 4, generator=g)).clamp(0, 1)
+    return SimpleNamespace(x=x.view(n, 1, 2, 2), y=y)
+
+
+def model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 2))
+
+
+KW = dict(epochs=5, batch_size=16, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3, milestones=[2, 4],
+          gamma=0.5, seed=3, progress=False, device="cpu")
+
+
+def test_multistep_schedule():
+    assert [multistep(e, milestones=[30], gamma=0.1) for e in (1, 30, 31, 60)] == [1.0, 1.0, 0.1, 0.1]
+    assert multistep(5, milestones=[2, 4], gamma=0.5) == 0.25
+
+
+def test_fit_records_history_schedule_and_callbacks():
+    train, test = data(), data(seed=1)
+    seen = []
+
+    def norm(m, epoch):
+        seen.append((epoch, m.training))
+        return float(m[1].weight.detach().norm())
+
+    history = fit(model(), methods.Standard(), train, eval_data=test, callbacks={"w": norm}, record_at=[0, 1, 5],
+                  **KW)
+    assert history.epochs == [1, 2, 3, 4, 5]
+    assert history.column("lr") == pytest.approx([0.05, 0.05, 0.025, 0.025, 0.0125])
+    assert sorted(history.recorded) == [0, 1, 5] and seen == [(0, False), (1, False), (5, False)]
+    assert "w" in history.rows[0] and "w" not in history.rows[1]
+    assert history.rows[-1]["train_error"] < 0.5 and 0 <= history.rows[-1]["test_error"] <= 1
+    assert history.rows[-1]["loss"] < history.rows[0]["loss"]
+
+
+def test_regularizer_weight_follows_learning_rate_when_asked():
+    method = methods.EMR(weight=1.0, mode="approx")
+    fit(model(), method, data(), decay_regularizer=True, **KW)
+    assert method.reg_scale == 0.25 and method.base.reg_scale == 0.25
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    train = data()
+    reference = model()
+    full = fit(reference, methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, **KW)
+
+    class Killed(Exception):
+        pass
+
+    def kill(m, epoch):
+        if epoch == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        fit(model(), methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, checkpoint_dir=tmp_path,
+            callbacks={"kill": kill}, record_at=[3], **KW)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert state["epoch"] == 2 and not (tmp_path / (CHECKPOINT + ".tmp")).exists()
+    resumed = model(seed=123)  # different initialization: the checkpoint must overwrite it
+    history = fit(resumed, methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, checkpoint_dir=tmp_path, **KW)
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    assert history.column("loss") == full.column("loss")
+
+
+def test_resume_restores_mma_eps_memory(tmp_path):
+    train = data(32)
+    first = methods.MMA(d_max=0.3, norm="l2", steps=2)
+    fit(model(), first, train, checkpoint_dir=tmp_path, **{**KW, "epochs": 1})
+    second = methods.MMA(d_max=0.3, norm="l2", steps=2)
+    fit(model(), second, train, checkpoint_dir=tmp_path, **{**KW, "epochs": 1})  # already done: loads only
+    assert len(second.eps) == 32 and torch.equal(second.eps, first.eps)
+
+
+def test_nonfinite_loss_names_epoch_and_batch():
+    class Explode(methods.Standard):
+        calls = 0
+
+        def loss(self, model, x, y, *, index=None):
+            loss, stats = super().loss(model, x, y, index=index)
+            Explode.calls += 1
+            return (loss * float("nan") if Explode.calls == 6 else loss), stats
+
+    with pytest.raises(FloatingPointError, match="epoch 2, batch 1"):
+        fit(model(), Explode(), data(), **KW)
+
+
+def test_early_stopping_restores_best_epoch():
+    values = iter([0.5, 0.9, 0.7, 0.6, 0.8, 0.1])
+    snapshots = {}
+
+    def score(m, epoch):
+        snapshots[epoch] = m[1].weight.detach().clone()
+        return next(values)
+
+    net = model()
+    history = fit(net, methods.Standard(), data(), callbacks={"val": score},
+                  early_stopping=EarlyStopping(metric="val", mode="max", patience=2), **{**KW, "epochs": 10})
+    assert history.best_epoch == 1 and history.stopped_early and history.epochs == [1, 2, 3]
+    assert torch.equal(net[1].weight, snapshots[1]) and net.training
+
+
+def test_fit_on_cuda(cuda):
+    net = model()
+    fit(net, methods.Standard(), data(), **{**KW, "device": cuda, "epochs": 1})
+    assert next(net.parameters()).device.type == "cuda"
