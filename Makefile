@@ -1,0 +1,40 @@
+# margin-book: `make book` and `make test` are the two commands; everything installs itself.
+PROFILE ?= demo
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+KERNEL := margin-book
+
+.PHONY: install book test claims bench clean help
+
+help:
+	@echo "make book [PROFILE=demo|smoke|paper]  install, execute every notebook, build _build/html"
+	@echo "make test                             unit tests + every notebook at the smoke profile"
+	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
+	@echo "make bench                            speed benchmarks (ratios measured in one run)"
+
+# The venv is (re)built when the dependency files change. constraints.txt pins torch to the CPU
+# wheel (a looser pin would pull the newest CUDA build) and Jupyter Book to 1.x (offline builds).
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "$(KERNEL) (.venv)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: install
+	$(PY) -m marginlib book --profile $(PROFILE) --quiet
+
+test: install
+	$(PY) -m pytest
+
+claims: install
+	$(PY) -m marginlib claims --profile $(PROFILE)
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf _build results/*/smoke.* results/*/demo.* results/bench

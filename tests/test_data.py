@@ -1,0 +1,162 @@
+"""Data sources, readers of the standard file formats, fixed splits, and errors."""
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from marginlib import data
+
+
+def write_idx(path, array: np.ndarray, *, compress: bool = False) -> None:
+    """Write ``array`` (uint8) in the IDX format MNIST ships in."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    if compress:
+        with gzip.open(f"{path}.gz", "wb") as f:
+            f.write(payload)
+    else:
+        path.write_bytes(payload)
+
+
+@pytest.fixture
+def mnist_root(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for split, n, compress in (("train", 30, False), ("test", 12, True)):
+        images, labels = data.MNIST_FILES[split]
+        write_idx(folder / images, rng.integers(0, 256, size=(n, 28, 28)), compress=compress)
+        write_idx(folder / labels, np.arange(n) % 10, compress=compress)
+    return tmp_path
+
+
+def test_idx_reader_roundtrip(tmp_path):
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "a", arr)
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "a"), arr)
+    write_idx(tmp_path / "b", arr, compress=True)
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "b.gz"), arr)
+
+
+def test_idx_reader_rejects_bad_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04rest")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        data.read_idx(tmp_path / "bad")
+    good = struct.pack(">BBBB", 0, 0, 0x08, 1) + struct.pack(">I", 10) + bytes(5)
+    (tmp_path / "short").write_bytes(good)
+    with pytest.raises(ValueError, match="promises 10 bytes"):
+        data.read_idx(tmp_path / "short")
+
+
+def test_full_mnist_from_idx_files(mnist_root):
+    train = data.load("mnist", root=mnist_root, source="full", verbose=False)
+    test = data.load("mnist", split="test", root=mnist_root, source="full", verbose=False)
+    assert train.x.shape == (30, 1, 28, 28) and test.x.shape == (12, 1, 28, 28)
+    assert train.x.dtype == torch.float32 and 0 <= train.x.min() and train.x.max() <= 1
+    assert train.y.tolist() == [i % 10 for i in range(30)]
+    assert "full MNIST" in train.source and str(mnist_root) in train.source
+    binary = data.load("mnist01", root=mnist_root, verbose=False)
+    assert set(binary.y.tolist()) == {0, 1} and len(binary) == 6 and binary.num_classes == 2
+
+
+def test_mnist_root_from_environment(mnist_root, monkeypatch):
+    monkeypatch.setenv("MARGINLIB_DATA", str(mnist_root))
+    assert "full MNIST" in data.load("mnist", verbose=False).source
+
+
+def test_cifar_python_batches(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name in (*data.CIFAR_FILES["train"], *data.CIFAR_FILES["test"]):
+        batch = {b"data": rng.integers(0, 256, size=(4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 9]}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    train = data.load("cifar10", root=tmp_path, source="full", verbose=False)
+    assert train.x.shape == (20, 3, 32, 32) and train.y.tolist() == [0, 1, 2, 9] * 5
+    assert not train.is_standin
+    raw = pickle.loads((folder / "test_batch").read_bytes())[b"data"][0]
+    np.testing.assert_allclose(data.load("cifar10", split="test", root=tmp_path, verbose=False).x[0].flatten().numpy(),
+                               raw / 255.0, rtol=1e-6)
+
+
+def test_missing_full_data_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="download=True.*MARGINLIB_DATA"):
+        data.load("mnist", root=tmp_path, source="full", verbose=False)
+    with pytest.raises(FileNotFoundError, match="data_batch_1"):
+        data.load("cifar10", root=tmp_path, source="full", verbose=False)
+
+
+def test_offline_mnist_split_is_fixed_stratified_and_disjoint(monkeypatch):
+    monkeypatch.delenv("MARGINLIB_DATA", raising=False)
+    train = data.load("mnist", verbose=False)
+    test = data.load("mnist", split="test", verbose=False)
+    assert "offline MNIST-5k" in train.source
+    assert len(train) == 4000 and len(test) == 1000
+    assert torch.bincount(test.y).tolist() == [100] * 10
+    again = data.load("mnist", seed=123, verbose=False)
+    assert torch.equal(train.x, again.x), "the offline split must not depend on the user's seed"
+    flat_tr = {row.tobytes() for row in train.x.flatten(1).numpy()}
+    assert not any(row.tobytes() in flat_tr for row in test.x.flatten(1).numpy())
+
+
+def test_subsets_are_stratified_and_seeded():
+    a = data.load("digits", n=100, seed=0, verbose=False)
+    b = data.load("digits", n=100, seed=0, verbose=False)
+    c = data.load("digits", n=100, seed=1, verbose=False)
+    assert len(a) == 100 and torch.equal(a.x, b.x) and not torch.equal(a.x, c.x)
+    assert torch.bincount(a.y, minlength=10).min() >= 9
+
+
+def test_digits_and_toy2d():
+    digits = data.load("digits", verbose=False)
+    assert digits.x.shape[1:] == (1, 8, 8) and digits.x.max() == 1.0
+    toy = data.load("toy2d", verbose=False)
+    assert toy.x.shape == (400, 2) and toy.bounds is None
+    for label, ((x0, x1), (y0, y1)) in enumerate(data.TOY2D_BOXES):
+        pts = toy.x[toy.y == label]
+        assert len(pts) == 200
+        assert (pts[:, 0] >= x0).all() and (pts[:, 0] <= x1).all() and (pts[:, 1] >= y0).all() and (pts[:, 1] <= y1).all()
+    assert not torch.equal(toy.x, data.load("toy2d", split="test", verbose=False).x)
+
+
+def test_cifar_standin_is_labelled(monkeypatch):
+    monkeypatch.delenv("MARGINLIB_DATA", raising=False)
+    standin = data.load("cifar10", verbose=False)
+    assert standin.is_standin and "NOT real CIFAR-10" in standin.source
+    assert standin.x.shape[1:] == (3, 32, 32)
+
+
+def test_load_prints_its_source(capsys):
+    data.load("digits", n=50)
+    assert "source: scikit-learn" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"name": "imagenet"}, "name='imagenet'.*'mnist'"), ({"name": "mnist", "split": "val"}, "split='val'.*'train', 'test'"),
+     ({"name": "mnist", "source": "web"}, "source='web'"), ({"name": "mnist", "n": -3}, "n must be a positive integer")],
+)
+def test_bad_arguments(kwargs, match):
+    name = kwargs.pop("name")
+    with pytest.raises(ValueError, match=match):
+        data.load(name, verbose=False, **kwargs)
+
+
+def test_download_without_torchvision_explains(monkeypatch, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_torchvision(name, *args, **kwargs):
+        if name == "torchvision":
+            raise ImportError("operator torchvision::nms does not exist")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torchvision)
+    with pytest.raises(ImportError, match="MARGINLIB_DATA"):
+        data.load("mnist", root=tmp_path, download=True, verbose=False)
