@@ -19,6 +19,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     sys.path.insert(0, str(HERE.parent))
+    # Ratios are measured single-threaded: with intra-op threads they swing with whatever else the machine runs.
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     rows = []
     for path in sorted(HERE.glob("bench_*.py")):

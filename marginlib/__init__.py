@@ -10,8 +10,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "analysis", "attacks", "book", "cli", "context", "data", "evaluate", "margins", "methods",
-    "models", "notebook", "plots", "results", "train", "validate",
+    "analysis", "attacks", "book", "cli", "context", "data", "linear", "margins", "methods",
+    "models", "notebook", "optim", "plots", "results", "train", "validate",
 )
 
 

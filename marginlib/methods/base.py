@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from marginlib import validate
 from marginlib.context import eval_mode
+from marginlib.models.base import weight_layers  # noqa: F401  (re-exported for the methods)
 
 _MODE_DEPENDENT = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
 
@@ -156,11 +157,6 @@ class Standard(Method):
         logits = model(x)
         loss = F.cross_entropy(logits, y)
         return loss, {"ce": loss.detach()}
-
-
-def weight_layers(model: nn.Module) -> list[nn.Module]:
-    """Every ``nn.Linear`` and ``nn.Conv2d`` of ``model``, in registration order."""
-    return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
 
 
 def as_matrix(weight: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,95 @@
+"""Parameter validation, results records and the command line, without executing notebooks."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from marginlib import cli, notebook, results
+
+NB = "notebooks/01_minavg_linear.ipynb"
+
+
+def test_profiles_merge_presets_over_demo_defaults():
+    demo = notebook.resolve(NB, "demo")
+    smoke = notebook.resolve(NB, "smoke")
+    assert demo["profile"] == "demo" and smoke["profile"] == "smoke"
+    assert smoke["epochs"] < demo["epochs"]
+    assert notebook.resolve(NB, "demo", {"epochs": "5"})["epochs"] == 5
+
+
+def test_values_are_parsed_and_coerced():
+    params = notebook.resolve(NB, "smoke", {"lr": "2", "source": "offline"})
+    assert params["lr"] == 2.0 and isinstance(params["lr"], float)
+    assert params["source"] == "offline"
+
+
+@pytest.mark.parametrize(
+    "profile, overrides, match",
+    [
+        ("demo", {"epochz": "3"}, r"unknown parameter\(s\) epochz; valid names: .*epochs"),
+        ("demo", {"epochs": "many"}, "epochs='many' has the wrong type: expected int"),
+        ("demo", {"epochs": "true"}, "wrong type"),
+        ("demo", {"source": "web"}, "source='web' is not valid; choose one of: 'auto', 'full', 'offline'"),
+        ("fast", {}, "profile='fast' is not valid; choose one of: smoke, demo, paper"),
+        ("demo", {"profile": "paper"}, "set the profile with --profile"),
+    ],
+)
+def test_bad_parameters_fail_before_any_work(profile, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        notebook.resolve(NB, profile, overrides)
+
+
+def test_unknown_notebook_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="01_minavg_linear"):
+        notebook.find("99_nothing")
+
+
+def test_cli_run_reports_bad_parameters(capsys):
+    assert cli.main(["run", NB, "--profile", "smoke", "-p", "epochz", "1"]) == 2
+    assert "valid names" in capsys.readouterr().err
+
+
+def test_cli_list_shows_parameters_and_profiles(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "01_minavg_linear" in out and "epochs" in out and "30000" in out and "smoke" in out
+
+
+def test_record_is_written_atomically_with_the_schema(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    run = results.Run("01_minavg_linear", profile="demo", params={"epochs": 3})
+    import numpy as np
+    import torch
+
+    record = run.save(metrics={"a": torch.tensor([1.0, float("nan")]), "b": np.float32(2.5)},
+                      claims={"c": results.claim(True, required_at=["demo"], detail="x")})
+    on_disk = json.loads((tmp_path / "01_minavg_linear" / "demo.json").read_text())
+    assert on_disk == record
+    assert on_disk["metrics"] == {"a": [1.0, None], "b": 2.5}
+    assert list(tmp_path.rglob("*.tmp")) == []
+
+
+def test_claims_command_fails_on_a_required_false_claim(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    for path in notebook.toc_notebooks():
+        results.Run(path.stem, profile="demo", params={}).save(
+            metrics={}, claims={"ok": results.claim(True, required_at=["demo"]),
+                                "optional": results.claim(False, required_at=["paper"])})
+    assert cli.main(["claims", "--profile", "demo"]) == 0
+    first = notebook.toc_notebooks()[0].stem
+    results.Run(first, profile="demo", params={}).save(
+        metrics={}, claims={"broken": results.claim(False, required_at=["demo"])})
+    assert cli.main(["claims", "--profile", "demo"]) == 1
+    assert f"{first}: broken" in capsys.readouterr().err
+
+
+def test_claims_command_fails_when_a_record_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    assert cli.main(["claims", "--profile", "demo"]) == 1
+    assert "no results record" in capsys.readouterr().err
+
+
+def test_claim_rejects_unknown_profiles():
+    with pytest.raises(ValueError, match="not a profile"):
+        results.claim(True, required_at=["demo", "fast"])
