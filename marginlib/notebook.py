@@ -154,4 +154,7 @@ def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
     """
     s = spec(notebook)
     params = {name: namespace[name] for name in s.defaults}
+    changed = {k: v for k, v in params.items() if k != "profile" and v != s.defaults[k]}
+    shown = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"
+    print(f"profile {params['profile']!r}; differs from the demo values above: {shown}")
     return Run(s.stem, profile=params["profile"], params=params)
