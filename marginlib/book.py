@@ -7,6 +7,7 @@ notebook paths; ``build`` runs ``jupyter-book build -W -n --keep-going`` on it w
 """
 from __future__ import annotations
 
+import csv
 import os
 import pathlib
 import shutil
@@ -19,6 +20,7 @@ from typing import Any
 import nbformat
 
 from marginlib import notebook as nb_params
+from marginlib import results
 from marginlib.results import RESULTS_ENV, record_path, repo_root
 
 KERNEL = "margin-book"
@@ -84,11 +86,16 @@ def stage(profile: str, *, root: pathlib.Path | None = None) -> pathlib.Path:
         shutil.copy2(root / name, src / name)
     shutil.copytree(root / "book", src / "book")
     (src / "notebooks").mkdir()
+    timings = [("section", "profile", "seconds", "device", "started")]
     for source in nb_params.toc_notebooks(root):
         executed = executed_path(source, profile)
         if not executed.is_file():
             raise FileNotFoundError(f"{executed} is missing: execute {source.name} at profile {profile!r} first")
         _write_for_book(executed, src / "notebooks" / source.name)
+        record = results.load(source.stem, profile)
+        timings.append((source.stem, profile, f"{record['seconds']:.0f}", record["environment"]["device"], record["started"]))
+    with open(src / "book" / "appendix" / "timings.csv", "w", newline="") as f:
+        csv.writer(f).writerows(timings)
     _copy_mathjax(src / "_static" / "mathjax")
     return src
 
