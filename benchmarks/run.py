@@ -28,13 +28,19 @@ def main(argv: list[str] | None = None) -> int:
             continue
         module = importlib.import_module(f"benchmarks.{path.stem}")
         for row in module.run():
-            ok = row["ratio"] <= row["target"] if row["better"] == "lower" else row["ratio"] >= row["target"]
+            if row["target"] is None:  # informational row: printed, not judged
+                ok = True
+            elif row["better"] == "lower":
+                ok = row["ratio"] <= row["target"]
+            else:
+                ok = row["ratio"] >= row["target"]
             rows.append({**row, "module": path.stem, "ok": bool(ok)})
     width = max((len(r["name"]) for r in rows), default=10)
     print(f"{'benchmark':<{width}}  {'ratio':>8}  {'target':>10}  ok   detail")
     for r in rows:
         sign = "<=" if r["better"] == "lower" else ">="
-        print(f"{r['name']:<{width}}  {r['ratio']:>8.3f}  {sign + format(r['target'], '.2f'):>10}  {'yes' if r['ok'] else 'NO ':<4} {r.get('detail', '')}")
+        target = "-" if r["target"] is None else sign + format(r["target"], ".2f")
+        print(f"{r['name']:<{width}}  {r['ratio']:>8.3f}  {target:>10}  {'yes' if r['ok'] else 'NO ':<4} {r.get('detail', '')}")
     out = HERE.parent / "results" / "bench" / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
