@@ -2,12 +2,17 @@
 
 Each benchmark module defines ``run() -> list[dict]`` with rows
 ``{"name", "ratio", "target", "better": "lower"|"higher", "detail"}``; ratios are measured in one run
-on the same model and batch. The table is also written to ``results/bench/bench.json`` for the book appendix.
+on the same model and batch. The table is also written to ``results/bench/bench.json`` and, for the book's
+benchmark appendix, to ``book/data/benchmarks.csv`` (committed: the measurement of record, with its machine).
 """
 from __future__ import annotations
 
+import csv
+import datetime
 import importlib
 import json
+import os
+import platform
 import pathlib
 import sys
 
@@ -47,6 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}, indent=2))
     tmp.replace(out)
     print(f"wrote {out.relative_to(HERE.parent)}")
+    if not argv:  # only a full run replaces the book's table
+        table = HERE.parent / "book" / "data" / "benchmarks.csv"
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, 1 thread"
+        day = datetime.date.today().isoformat()
+        with open(table.with_suffix(".tmp"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["benchmark", "ratio", "target", "met", "detail", "machine", "date"])
+            for r in rows:
+                target = "—" if r["target"] is None else ("<= " if r["better"] == "lower" else ">= ") + f"{r['target']:g}"
+                w.writerow([r["name"], f"{r['ratio']:.2f}", target, "yes" if r["ok"] else "no", r.get("detail", ""), machine, day])
+        table.with_suffix(".tmp").replace(table)
+        print(f"wrote {table.relative_to(HERE.parent)}")
     return 0 if all(r["ok"] for r in rows) else 1
 
 
