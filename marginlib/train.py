@@ -38,6 +38,9 @@ Callback = Callable[[nn.Module, int], Any]
 
 
 class Dataset(Protocol):
+    """``x``, ``y``, and optionally ``bounds``, the valid input box (``(0, 1)`` when absent; ``None`` for points in
+    R^d such as ``toy2d``)."""
+
     x: torch.Tensor
     y: torch.Tensor
 
@@ -130,7 +133,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     """
     validate.positive("epochs", epochs)
     validate.positive("batch_size", batch_size)
-    validate.batch(train_data.x, train_data.y)
+    validate.batch(train_data.x, train_data.y, bounds=getattr(train_data, "bounds", (0.0, 1.0)))
     device = torch.device(device) if device is not None else default_device()
     callbacks = dict(callbacks or {})
     record_at = set(range(0, epochs + 1) if record_at is None else record_at)

@@ -19,6 +19,8 @@ misclassified ones ``F`` (pulled towards it). Conventions, each selectable:
 * DeepFool: ``steps=6`` (u = 6, §4.1), overshoot 0.02 on the total perturbation; samples DeepFool fails to
   move across the boundary (or where it finds no finite step) are dropped, as in the released code. The regularizer pass runs in eval mode.
 * Gradients are clipped at norm 10 (§4.1) through ``max_grad_norm``.
+* ``ce_weight`` multiplies the classification term ``L`` of eq. (7); ``ce_weight=0`` trains by the regularizer
+  alone, as in the linear toy experiment (§3.3.3).
 """
 from __future__ import annotations
 
@@ -77,9 +79,10 @@ class AMM(Method):
 
     def __init__(self, *, lam: float, c: float, d: float, aggregation: str = "min", shrinkage: str = "exp",
                  high_order: bool = True, steps: int = 6, overshoot: float = 0.02, min_fraction: float = 0.2,
-                 inv_max: float = 0.9, max_grad_norm: float | None = 10.0) -> None:
+                 inv_max: float = 0.9, max_grad_norm: float | None = 10.0, ce_weight: float = 1.0) -> None:
         super().__init__()
         self.lam = validate.nonnegative("lam", lam)
+        self.ce_weight = validate.nonnegative("ce_weight", ce_weight)
         self.c = validate.positive("c", c)
         self.d = validate.positive("d", d)
         self.aggregation = validate.choice("aggregation", aggregation, AGGREGATIONS)
@@ -124,11 +127,11 @@ class AMM(Method):
     def loss(self, model, x, y, *, index=None):
         ce = F.cross_entropy(model(x), y)
         reg, stats = self.regularizer(model, x, y)
-        return ce + self.reg_scale * self.lam * reg, {"ce": ce.detach(), "l_dd": reg.detach(), **stats}
+        return self.ce_weight * ce + self.reg_scale * self.lam * reg, {"ce": ce.detach(), "l_dd": reg.detach(), **stats}
 
     def __repr__(self) -> str:
         return (f"AMM(lam={self.lam}, c={self.c}, d={self.d}, aggregation={self.aggregation!r}, "
-                f"shrinkage={self.shrinkage!r}, high_order={self.high_order})")
+                f"shrinkage={self.shrinkage!r}, high_order={self.high_order}, ce_weight={self.ce_weight})")
 
 
 class Elsayed(Method):
