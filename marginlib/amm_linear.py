@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from marginlib import validate
-from marginlib.margins import _affine
+from marginlib.margins import affine_weights
 
 
 def hyperplane(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(w, b)`` of the decision boundary ``{w·x + b = 0}`` of an affine binary ``model`` (one or two logits),
     read off by probing it on inputs shaped like ``x`` (checked against its logits on ``x``)."""
-    weight, bias = _affine(model, x)
+    weight, bias = affine_weights(model, x)
     if weight.shape[0] == 1:
         return weight[0], bias[0]
     if weight.shape[0] != 2:

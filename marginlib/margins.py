@@ -102,8 +102,12 @@ def _gap_gradients(model: nn.Module, x: Tensor, ref: Tensor, k: int) -> tuple[Te
     return _gaps(logits.detach(), ref), grad.view(k - 1, n, -1).transpose(0, 1)
 
 
-def _affine(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
-    """Weight ``(K, d)`` and bias ``(K,)`` of an affine classifier of the flattened input."""
+def affine_weights(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+    """Weight ``(K, d)`` and bias ``(K,)`` of an affine classifier of the flattened input.
+
+    A module is probed at 0 and at each unit vector, then checked against its logits on ``x`` (a non-affine
+    module raises ``ValueError``); a ``(weight, bias)`` tuple is validated and returned.
+    """
     d = x[0].numel()
     if isinstance(model_or_weight, nn.Module):
         model = model_or_weight
@@ -143,7 +147,7 @@ def exact_linear(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor, 
     One-logit binary models (``K = 1``, class 1 iff ``f > 0``) are read as ``(0, f)``.
     """
     _check(x, y, norm, bounds=None)
-    weight, bias = _affine(model_or_weight, x)
+    weight, bias = affine_weights(model_or_weight, x)
     if weight.shape[0] == 1:
         weight, bias = torch.cat([torch.zeros_like(weight), weight]), torch.cat([torch.zeros_like(bias), bias])
     logits = x.flatten(1) @ weight.T + bias

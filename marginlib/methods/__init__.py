@@ -3,25 +3,27 @@
 ``build(name, **kw)`` constructs one by name; ``names()`` lists them. Methods that extend another objective
 take it as ``base=`` (e.g. ``build("emr", weight=0.1, base=build("pgd_at", eps=0.3))`` is AT+EMR, paper 002).
 
-=============  ==============================================================  ==============
-name           objective                                                       paper
-=============  ==============================================================  ==============
-standard       cross-entropy (weight decay lives in the optimizer)             all
-pgd_at         PGD adversarial training (Madry et al.)                         001, 002, 004
-fgsm_at        FGSM adversarial training                                       004 B.6
-trades         TRADES (CE + beta KL)                                           002
-mart           MART                                                            002
-mma            max-margin adversarial training, Alg. 2                         001
-amr            average margin regularizer, eq. (4)                             000
-amr_logit      the authors' released logit-space variant of AMR                000 (code)
-parseval       Parseval retraction (LCR, Cisse et al.)                         000
-emr            effective margin regularization, eqs. (5) / (7)                 002
-igr            input gradient regularization                                   002
-lsoftmax       large-margin softmax                                            002
-spectral       spectral normalization at the end of each epoch                 004 B.4.2
-amm            AMM / Deep Defense, eqs. (6)-(7)                                003
-elsayed        Elsayed et al. linearized-margin hinge                          003 §4.3.1
-=============  ==============================================================  ==============
+=================  ==============================================================  ==============
+name               objective                                                       paper
+=================  ==============================================================  ==============
+standard           cross-entropy (weight decay lives in the optimizer)             all
+pgd_at             PGD adversarial training (Madry et al.)                         001, 002, 004
+fgsm_at            FGSM adversarial training                                       004 B.6
+trades             TRADES (CE + beta KL)                                           002
+mart               MART                                                            002
+mma                max-margin adversarial training, Alg. 2                         001
+amr                average margin regularizer, eq. (4)                             000
+amr_logit          the authors' released logit-space variant of AMR                000 (code)
+parseval           Parseval retraction (LCR, Cisse et al.)                         000
+emr                effective margin regularization, eqs. (5) / (7)                 002
+igr                input gradient regularization                                   002
+lsoftmax           large-margin softmax                                            002
+lsoftmax_annealed  L-Softmax with Liu et al.'s annealed blending weight            002
+on_adversary       any loss applied to a PGD batch (e.g. AT + L-Softmax)           002
+spectral           spectral normalization at the end of each epoch                 004 B.4.2
+amm                AMM / Deep Defense, eqs. (6)-(7)                                003
+elsayed            Elsayed et al. linearized-margin hinge                          003 §4.3.1
+=================  ==============================================================  ==============
 """
 from __future__ import annotations
 
@@ -33,13 +35,15 @@ from marginlib.methods.base import Extends, Method, Regularized, Standard, as_ma
 from marginlib.methods.emr import EMR, emr_approx, emr_exact
 from marginlib.methods.igr import IGR
 from marginlib.methods.lsoftmax import LSoftmax, lsoftmax_logits
+from marginlib.methods.lsoftmax_annealed import AnnealedLSoftmax, lsoftmax_lambda
 from marginlib.methods.mma import MMA
+from marginlib.methods.on_adversary import OnAdversary
 from marginlib.methods.parseval import Parseval, parseval_retraction
 from marginlib.methods.spectral import SpectralNorm, spectral_normalize, spectral_norms
 
 _REGISTRY: dict[str, type[Method]] = {
     cls.name: cls for cls in (Standard, PGDAT, FGSMAT, TRADES, MART, MMA, AMR, AMRLogit, Parseval, EMR, IGR,
-                              LSoftmax, SpectralNorm, AMM, Elsayed)
+                              LSoftmax, AnnealedLSoftmax, OnAdversary, SpectralNorm, AMM, Elsayed)
 }
 
 
@@ -54,9 +58,9 @@ def build(name: str, **kw) -> Method:
 
 
 __all__ = [
-    "AMM", "AMR", "AMRLogit", "EMR", "Elsayed", "Extends", "FGSMAT", "IGR", "LSoftmax", "MART", "MMA", "Method",
+    "AMM", "AMR", "AMRLogit", "AnnealedLSoftmax", "EMR", "Elsayed", "Extends", "FGSMAT", "IGR", "LSoftmax", "MART", "MMA", "Method", "OnAdversary",
     "PGDAT", "Parseval", "Regularized", "SpectralNorm", "Standard", "TRADES", "as_matrix", "build", "emr_approx",
-    "emr_exact", "feature_margin", "kl_adversary", "min_aggregation_mask", "mode_free", "names",
+    "emr_exact", "feature_margin", "kl_adversary", "lsoftmax_lambda", "min_aggregation_mask", "mode_free", "names",
     "orthogonality_penalty", "parseval_retraction", "shrink", "spectral_normalize", "spectral_norms",
     "weight_layers",
 ]
