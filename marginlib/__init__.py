@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "analysis", "attacks", "book", "cli", "context", "data", "linear", "margins", "methods",
+    "analysis", "attacks", "book", "cli", "context", "data", "evaluate", "linear", "margins", "methods",
     "models", "notebook", "optim", "plots", "results", "train", "validate",
 )
 

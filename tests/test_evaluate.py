@@ -1,0 +1,109 @@
+"""Tests of marginlib.evaluate: accuracies against closed-form linear margins, margin tracking during training."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from marginlib import attacks, evaluate, margins, methods, train
+from marginlib.data import Dataset
+
+
+def linear_model(generator: torch.Generator, k: int = 3) -> nn.Module:
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, k))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.randn(k, 4, generator=generator))
+        model[1].bias.copy_(-model[1].weight.sum(1) / 2)  # boundaries pass near the centre of the box
+    return model
+
+
+def central_points(generator: torch.Generator, n: int = 64) -> torch.Tensor:
+    return 0.45 + 0.1 * torch.rand(n, 1, 2, 2, generator=generator)
+
+
+def test_accuracy_counts_argmax_hits(generator):
+    model = linear_model(generator)
+    x = central_points(generator)
+    y = torch.randint(0, 3, (64,), generator=generator)
+    expected = float((model(x).argmax(1) == y).double().mean())
+    assert evaluate.accuracy(model, x, y, batch_size=7) == pytest.approx(expected)
+
+
+def test_robust_accuracy_matches_exact_linear_margins(generator):
+    # for an affine binary classifier, L2 PGD on CE walks straight to the boundary: a point survives radius eps
+    # exactly when its margin exceeds eps (points in the box centre, radii too small for clipping to matter)
+    model = linear_model(generator, k=2)
+    x = central_points(generator)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    y[:8] = 1 - y[:8]  # some misclassified points: never robust
+    m = margins.exact_linear(model, x, y)
+    radii = [0.0, 0.01, 0.02, 0.04]
+    robust = evaluate.robust_accuracy(model, x, y, eps=radii, step_size=0.002, steps=60, batch_size=20)
+    for e in radii:
+        assert robust[e] == pytest.approx(float((m > e).double().mean())), e
+    assert robust[0.0] == pytest.approx(evaluate.accuracy(model, x, y))
+    assert robust[0.04] < robust[0.0]  # the radii do bite on this data
+
+
+def test_robust_accuracy_equals_one_attack_per_radius(generator):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    x = central_points(generator, 30)
+    y = torch.randint(0, 3, (30,), generator=generator)
+    radii = [0.05, 0.3]
+    batched = evaluate.robust_accuracy(model, x, y, eps=radii, step_size=0.05, steps=10, batch_size=11)
+    for e in radii:
+        x_adv = attacks.pgd(model, x, y, eps=e, step_size=0.05, steps=10, norm="l2")
+        assert batched[e] == pytest.approx(evaluate.accuracy(model, x_adv, y))
+
+
+def test_robust_accuracy_keeps_model_state(generator):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Dropout(0.5))
+    model.train()
+    model[1].weight.grad = torch.ones_like(model[1].weight)
+    x = central_points(generator, 10)
+    y = torch.zeros(10, dtype=torch.long)
+    evaluate.robust_accuracy(model, x, y, eps=[0.1], step_size=0.05, steps=3)
+    assert model.training and model[2].training
+    assert torch.equal(model[1].weight.grad, torch.ones_like(model[1].weight))
+
+
+@pytest.mark.parametrize("kw, match", [({"eps": []}, "eps"), ({"eps": [-0.1]}, "eps"),
+                                       ({"eps": [0.1], "norm": "l3"}, "norm"), ({"eps": [0.1], "batch_size": 0}, "batch_size")])
+def test_robust_accuracy_rejects_bad_arguments(generator, kw, match):
+    model = linear_model(generator)
+    x = central_points(generator, 4)
+    with pytest.raises(ValueError, match=match):
+        evaluate.robust_accuracy(model, x, torch.zeros(4, dtype=torch.long), step_size=0.1, steps=2, **kw)
+
+
+def test_margin_tracker_is_exact_for_linear_models_and_repeatable(generator):
+    model = linear_model(generator)
+    x = central_points(generator, 16)
+    y = torch.randint(0, 3, (16,), generator=generator)
+    track = evaluate.margin_tracker(x, y, n_samples=3, n_batches=2, seed=5)
+    assert torch.allclose(track(model, 1), margins.exact_linear(model, x, y), atol=1e-5)
+    relu = nn.Sequential(nn.Flatten(), nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3))
+    assert torch.equal(track(relu, 1), track(relu, 2))  # the same draws at every epoch
+    other = evaluate.margin_tracker(x, y, n_samples=3, n_batches=2, seed=6)
+    assert not torch.equal(track(relu, 1), other(relu, 1))  # ... and they depend on the seed
+
+
+def test_margin_curves_summarize_fit_records(generator):
+    x = central_points(generator, 40)
+    y = torch.randint(0, 3, (40,), generator=generator)
+    data = Dataset("toy", "train", x, y, "test", 3)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    track = evaluate.margin_tracker(x[:10], y[:10], n_samples=4, n_batches=1)
+    history = train.fit(model, methods.build("standard"), data, epochs=4, batch_size=8, lr=0.1, device="cpu",
+                        callbacks={"m": track}, record_at=[0, 2, 4], progress=False, eval_train=False)
+    curves = evaluate.margin_curves(history.recorded, "m")
+    assert curves.epochs == [0, 2, 4]
+    for e, lo, avg in zip(curves.epochs, curves.minimum, curves.average):
+        raw = history.recorded[e]["m"].double()
+        assert lo == pytest.approx(float(raw.min())) and avg == pytest.approx(float(raw.mean()))
+        assert curves.at(e).shape == (10,)
+    with pytest.raises(ValueError, match="epoch"):
+        curves.at(3)
+    with pytest.raises(ValueError, match="'m'"):
+        evaluate.margin_curves(history.recorded, "missing")
