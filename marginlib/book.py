@@ -75,10 +75,11 @@ def execute(
     return out, seconds
 
 
-def stage(profile: str, *, root: pathlib.Path | None = None) -> pathlib.Path:
-    """Assemble ``_build/src``: config, ``book/`` pages, the executed notebooks, and a local MathJax."""
+def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Path | None = None) -> pathlib.Path:
+    """Assemble ``<output>/_build/src`` (``output`` defaults to the repository root): config, ``book/`` pages,
+    the executed notebooks and a local MathJax."""
     root = root or repo_root()
-    src = root / "_build" / "src"
+    src = (output or root) / "_build" / "src"
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
@@ -122,13 +123,15 @@ def _copy_mathjax(target: pathlib.Path) -> None:
     shutil.copytree(es5, target, ignore=shutil.ignore_patterns("*.map", "sre", "a11y", "adaptors", "ui"))
 
 
-def build(profile: str, *, root: pathlib.Path | None = None) -> pathlib.Path:
-    """Stage and build the HTML book with warnings as errors; returns ``_build/html``."""
+def build(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Path | None = None) -> pathlib.Path:
+    """Stage and build the HTML book with warnings as errors; returns ``<output>/_build/html``
+    (``output`` defaults to the repository root)."""
     root = root or repo_root()
-    src = stage(profile, root=root)
+    output = output or root
+    src = stage(profile, root=root, output=output)
     jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jb is None:
         raise RuntimeError("jupyter-book is not installed: pip install -e '.[book]' -c constraints.txt")
-    cmd = [jb, "build", str(src), "--path-output", str(root), "-W", "-n", "--keep-going"]
+    cmd = [jb, "build", str(src), "--path-output", str(output), "-W", "-n", "--keep-going"]
     subprocess.run(cmd, check=True, cwd=root)
-    return root / "_build" / "html"
+    return output / "_build" / "html"

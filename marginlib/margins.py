@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: widgets do not survive a static book
 
 from marginlib import attacks, validate
 from marginlib.attacks.projections import lp_norm, per_sample

@@ -31,9 +31,15 @@ def show(name: str, fig: matplotlib.figure.Figure) -> None:
 
 
 def number(name: str, value, *, display: bool = False) -> None:
-    """Glue a number (or text) under ``name`` for ``{glue:text}`` in the prose."""
+    """Glue a number (or text) under ``name`` for ``{glue:text}`` in the prose.
+
+    NumPy and torch scalars are converted to Python numbers first: their reprs (``np.float64(0.5)``) are not
+    numbers that ``{glue:text}`key:.2f``` can format.
+    """
     from myst_nb import glue
 
+    if hasattr(value, "item") and np.ndim(value) == 0:
+        value = value.item()
     glue(name, value, display=display)
 
 

@@ -261,6 +261,6 @@ def _restore(path: pathlib.Path, model: nn.Module, optimizer: torch.optim.Optimi
 def _progress(iterable, *, total: int, initial: int, enabled: bool):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(iterable, total=total, initial=initial, unit="epoch", leave=False)

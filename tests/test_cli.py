@@ -93,3 +93,19 @@ def test_claims_command_fails_when_a_record_is_missing(tmp_path, monkeypatch, ca
 def test_claim_rejects_unknown_profiles():
     with pytest.raises(ValueError, match="not a profile"):
         results.claim(True, required_at=["demo", "fast"])
+
+
+def test_glued_numbers_are_plain_python_numbers(monkeypatch):
+    import numpy as np
+    import torch
+    import myst_nb
+
+    from marginlib import plots
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: seen.__setitem__(name, value))
+    plots.number("a", np.float64(0.25))
+    plots.number("b", torch.tensor(3))
+    plots.number("c", "text")
+    assert seen == {"a": 0.25, "b": 3, "c": "text"}
+    assert type(seen["a"]) is float and type(seen["b"]) is int

@@ -1,4 +1,5 @@
-"""Every notebook in the book runs end to end at the smoke profile and writes a well-formed results record."""
+"""Every notebook in the book runs end to end at the smoke profile, writes a well-formed results record,
+and the book builds from the executed notebooks with warnings as errors (as `make book` does)."""
 from __future__ import annotations
 
 import json
@@ -12,16 +13,24 @@ NOTEBOOKS = notebook.toc_notebooks()
 RECORD_KEYS = {"notebook", "profile", "params", "metrics", "claims", "environment", "started", "seconds"}
 
 
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    """A results folder where each test run executes its notebook at smoke."""
+    folder = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(results.RESULTS_ENV, str(folder))
+        yield folder
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_at_smoke(path, tmp_path, monkeypatch):
-    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+def test_notebook_runs_at_smoke(path, smoke_results):
     executed, _ = book.execute(path, profile="smoke", progress=False, timeout=600)
-    assert executed == tmp_path / path.stem / "smoke.ipynb"
+    assert executed == smoke_results / path.stem / "smoke.ipynb"
     nb = nbformat.read(executed, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
-    record = json.loads((tmp_path / path.stem / "smoke.json").read_text())
+    record = json.loads((smoke_results / path.stem / "smoke.json").read_text())
     assert set(record) == RECORD_KEYS
     assert record["profile"] == "smoke" and record["notebook"] == path.stem
     assert record["params"] == notebook.resolve(path, "smoke")
@@ -31,6 +40,21 @@ def test_notebook_runs_at_smoke(path, tmp_path, monkeypatch):
         assert isinstance(claim["holds"], bool)
     assert results.failed_claims(record) == [], "claims required at smoke must hold"
     assert {"python", "torch", "device", "git commit"} <= set(record["environment"])
+
+
+@pytest.mark.notebook
+def test_book_builds_from_the_smoke_notebooks(smoke_results, tmp_path):
+    missing = [p.stem for p in NOTEBOOKS if not (smoke_results / p.stem / "smoke.ipynb").is_file()]
+    if missing:
+        pytest.skip(f"notebooks not executed in this session: {missing}")
+    html = book.build("smoke", output=tmp_path)
+    assert (html / "index.html").is_file()
+    for path in NOTEBOOKS:
+        page = (html / "notebooks" / f"{path.stem}.html").read_text()
+        assert "<img" in page, f"{path.stem}: no figure rendered"
+    staged = nbformat.read(tmp_path / "_build" / "src" / "notebooks" / NOTEBOOKS[0].name, as_version=4)
+    injected = [c for c in staged.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and all("remove-cell" in c.metadata.tags for c in injected)
 
 
 def test_every_toc_notebook_has_presets_and_a_parameters_cell():
