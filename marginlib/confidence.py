@@ -1,0 +1,86 @@
+"""How confident a network's predictions are, and how much perturbations change that (paper 004, §4.2.1, App. B.5).
+
+* :func:`true_class_log_probability` gives ``log p_y(x)`` per sample: its exponential is the "estimated probability"
+  of the true class (Fig. 5a) and its negative the per-sample cross-entropy loss (Fig. 5b).
+* :func:`loss_variation` gives, per sample and per Linf radius, the largest increase of the cross-entropy loss
+  that PGD finds within the ball (App. B.5, "maximal loss variation"; Table 1 reports its mean and std).
+* :func:`robust_accuracy_on_correct` is App. D.2's robust accuracy: PGD is run only on the test points the model
+  classifies correctly, and the fraction that stays correct is reported.
+
+Models run in eval mode and are left in their previous mode with parameter gradients untouched.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from marginlib import attacks, evaluate, validate
+from marginlib.context import model_device, noparamgrad_and_eval
+
+__all__ = ["loss_variation", "robust_accuracy_on_correct", "true_class_log_probability"]
+
+
+@torch.no_grad()
+def true_class_log_probability(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> Tensor:
+    """``log softmax(f(x))_y`` per sample (1-D, on the CPU): ``exp`` of it is the estimated probability of the true
+    class, ``-`` it the per-sample cross-entropy loss (paper 004, §4.2.1, Fig. 5a-b)."""
+    validate.batch(x, y, bounds=None)
+    validate.positive("batch_size", batch_size)
+    device = model_device(model)
+    with noparamgrad_and_eval(model):
+        parts = [F.log_softmax(model(xb.to(device)), dim=1).gather(1, yb.to(device)[:, None]).squeeze(1).cpu()
+                 for xb, yb in zip(x.split(batch_size), y.split(batch_size))]
+    return torch.cat(parts)
+
+
+def loss_variation(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], steps: int,
+                   step_size: float | None = None, random_start: bool = False,
+                   generator: torch.Generator | None = None, batch_size: int = 500) -> dict[float, Tensor]:
+    """Paper 004, App. B.5: ``{eps: CE(f(x_adv), y) - CE(f(x), y)}`` per sample (1-D, on the CPU), with ``x_adv``
+    the Linf PGD point (``steps`` steps of ``step_size``, default ``2.5 * eps / steps``) that maximizes the loss
+    within radius ``eps`` of ``x``. PGD's maximum is a lower bound on the true one; it is never negative because
+    PGD keeps its best iterate and ``x`` itself is its first. All radii are attacked in one batched run (the batch
+    is repeated once per radius with a per-sample eps); ``batch_size`` counts original samples."""
+    validate.batch(x, y, bounds=(0.0, 1.0))
+    validate.positive("steps", steps)
+    validate.positive("batch_size", batch_size)
+    radii = [validate.positive("eps", float(e)) for e in eps]
+    if not radii:
+        raise ValueError("eps must hold at least one radius")
+    device = model_device(model)
+    k = len(radii)
+    changes = []
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        xb, yb = xb.to(device), yb.to(device)
+        xs, ys = xb.repeat(k, *([1] * (xb.dim() - 1))), yb.repeat(k)
+        radius = torch.tensor(radii, dtype=xb.dtype, device=device).repeat_interleave(len(yb))
+        step = radius * 2.5 / steps if step_size is None else step_size
+        x_adv = attacks.pgd(model, xs, ys, eps=radius, step_size=step, steps=steps, norm="linf",
+                            random_start=random_start, generator=generator)
+        with noparamgrad_and_eval(model), torch.no_grad():
+            clean = F.cross_entropy(model(xb), yb, reduction="none").repeat(k)
+            changes.append((F.cross_entropy(model(x_adv), ys, reduction="none") - clean).view(k, len(yb)).cpu())
+    stacked = torch.cat(changes, dim=1)
+    return dict(zip(radii, stacked))
+
+
+def robust_accuracy_on_correct(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, step_size: float, steps: int,
+                               random_start: bool = False, generator: torch.Generator | None = None,
+                               batch_size: int = 1000) -> float:
+    """Paper 004, App. D.2: the fraction of the correctly classified points of ``(x, y)`` that Linf PGD (``steps``
+    steps of ``step_size`` within ``eps``) does not turn into errors (:func:`marginlib.evaluate.robust_accuracy`
+    on that subset). ``nan`` when the model classifies no point correctly."""
+    validate.batch(x, y, bounds=(0.0, 1.0))
+    device = model_device(model)
+    with noparamgrad_and_eval(model), torch.no_grad():
+        keep = torch.cat([(model(xb.to(device)).argmax(1) == yb.to(device)).cpu()
+                          for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
+    if not keep.any():
+        return float("nan")
+    result = evaluate.robust_accuracy(model, x[keep], y[keep], eps=[eps], norm="linf", step_size=step_size,
+                                      steps=steps, random_start=random_start, generator=generator,
+                                      batch_size=batch_size)
+    return result[float(eps)]

@@ -1,0 +1,130 @@
+"""Singular values of every layer of a network, convolutions included (paper 004, Fig. 1a, 5c-d, App. B.2).
+
+Paper 004 compares, layer by layer, the standard deviation of the singular values of each layer's linear map
+between networks trained with weak and strong adversarial training. For a fully connected layer the map is its
+weight matrix. For a convolution the map acts on whole images, and its singular values are *not* those of the
+reshaped kernel: :func:`conv_singular_values` computes them exactly with Sedghi, Gupta & Long (ICLR 2019,
+"The Singular Values of Convolutional Layers", Theorem 6).
+
+Conventions
+-----------
+* A convolution is the linear map ``x -> conv2d(x, weight, stride)`` on ``c_in x h x w`` inputs with **circular**
+  (wrap-around) boundary: Sedghi et al.'s setting, where the operator is block doubly circulant and the 2-D DFT
+  block-diagonalizes it. A network's zero-padded or unpadded convolution differs from it only at the image
+  border (its matrix is a row and column selection of a circulant one; by Cauchy interlacing its singular values
+  lie within the circular operator's range). The bias is not part of the map.
+* Strided convolutions (stride ``s`` dividing ``h`` and ``w``) are reduced to stride 1 by the polyphase
+  decomposition: the input splits into ``s * s`` subsampled phase images and the kernel into matching phase
+  kernels, giving a stride-1 convolution with ``c_in * s * s`` input channels on an ``h/s x w/s`` grid.
+* PyTorch's ``conv2d`` is a cross-correlation; a correlation and the matching convolution have the same singular
+  values, so nothing is flipped.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from marginlib.context import model_device, noparamgrad_and_eval
+from marginlib.models import weight_layers
+from marginlib.models.base import pair
+
+__all__ = ["conv_singular_values", "layer_singular_values", "singular_value_std", "std_change_sums"]
+
+
+def _polyphase(weight: Tensor, stride: tuple[int, int]) -> Tensor:
+    """The stride-1 kernel ``(c_out, c_in * sh * sw, ceil(kh / sh), ceil(kw / sw))`` whose convolution of the phase
+    images ``x[:, :, p::sh, q::sw]`` (stacked as channels ``c * sh * sw + p * sw + q``) equals the strided one."""
+    sh, sw = stride
+    c_out, c_in, kh, kw = weight.shape
+    kh2, kw2 = -(-kh // sh), -(-kw // sw)
+    padded = F.pad(weight, (0, kw2 * sw - kw, 0, kh2 * sh - kh))  # K[s*a + p] with a < kh2
+    phases = padded.view(c_out, c_in, kh2, sh, kw2, sw).permute(0, 1, 3, 5, 2, 4)
+    return phases.reshape(c_out, c_in * sh * sw, kh2, kw2)
+
+
+def conv_singular_values(weight: Tensor, input_size: int | Sequence[int], *, stride: int | Sequence[int] = 1) -> Tensor:
+    """All singular values of the circular convolution with kernel ``weight`` ``(c_out, c_in, kh, kw)`` acting on
+    ``c_in x h x w`` inputs, sorted in descending order: ``(h/s) * (w/s) * min(c_out, c_in * s^2)`` values.
+
+    Sedghi et al. (2019), Theorem 6: with ``P[u, v] = sum_{a, b} K[:, :, a, b] exp(-2 pi i (a u / h + b v / w))``
+    (the 2-D DFT of the kernel zero-padded to ``h x w``), the singular values of the operator are the union over
+    the ``h * w`` frequencies of the singular values of the ``c_out x c_in`` matrices ``P[u, v]``; all frequencies
+    go to one batched ``torch.linalg.svdvals``. Strides go through the polyphase reduction (module docstring).
+    """
+    if weight.dim() != 4:
+        raise ValueError(f"weight must be a (c_out, c_in, kh, kw) convolution kernel, got shape {tuple(weight.shape)}")
+    h, w = pair("input_size", input_size if isinstance(input_size, int) else tuple(input_size))
+    sh, sw = pair("stride", stride if isinstance(stride, int) else tuple(stride))
+    if h % sh or w % sw:
+        raise ValueError(f"stride={(sh, sw)} must divide input_size={(h, w)} for the circular operator")
+    kernel = _polyphase(weight.detach(), (sh, sw)) if (sh, sw) != (1, 1) else weight.detach()
+    grid = (h // sh, w // sw)
+    if kernel.shape[2] > grid[0] or kernel.shape[3] > grid[1]:
+        raise ValueError(f"kernel {tuple(weight.shape[2:])} (stride {(sh, sw)}) is larger than input_size={(h, w)}")
+    transfer = torch.fft.fft2(kernel.to(torch.complex128 if kernel.dtype == torch.float64 else torch.complex64),
+                              s=grid)
+    values = torch.linalg.svdvals(transfer.permute(2, 3, 0, 1))  # (gh, gw, min(c_out, c_in'))
+    return values.flatten().sort(descending=True).values
+
+
+def _conv_input_sizes(model: nn.Module, layers: list[nn.Module], x: Tensor) -> dict[nn.Module, tuple[int, int]]:
+    """The spatial size of the input each convolution in ``layers`` receives when ``model`` runs on ``x[:1]``."""
+    sizes: dict[nn.Module, tuple[int, int]] = {}
+
+    def record(module: nn.Module, args: tuple[Tensor, ...]) -> None:
+        sizes.setdefault(module, tuple(args[0].shape[-2:]))
+
+    hooks = [layer.register_forward_pre_hook(record) for layer in layers if isinstance(layer, nn.Conv2d)]
+    try:
+        with noparamgrad_and_eval(model), torch.no_grad():
+            model(x[:1].to(model_device(model)))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sizes
+
+
+def layer_singular_values(model: nn.Module, x: Tensor) -> list[Tensor]:
+    """The singular values of every weight layer (:func:`marginlib.models.weight_layers` order), each sorted
+    descending: a ``Linear``'s weight matrix, a ``Conv2d``'s circular convolution operator on the input size it
+    receives when ``model`` runs on ``x`` (one sample is run; :func:`conv_singular_values`). Dilated or grouped
+    convolutions raise ``ValueError``."""
+    layers = weight_layers(model)
+    sizes = _conv_input_sizes(model, layers, x)
+    values = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, nn.Linear):
+            values.append(torch.linalg.svdvals(layer.weight.detach()))
+            continue
+        if layer.groups != 1 or tuple(layer.dilation) != (1, 1):
+            raise ValueError(f"layer {i} ({layer}): only groups=1, dilation=1 convolutions are supported")
+        if layer not in sizes:
+            raise ValueError(f"layer {i} ({layer}) is not reached by the forward pass on x")
+        values.append(conv_singular_values(layer.weight, sizes[layer], stride=layer.stride))
+    return values
+
+
+def singular_value_std(model: nn.Module, x: Tensor) -> list[float]:
+    """Per weight layer, the standard deviation (population, ``1/n``) of its singular values (paper 004, Fig. 1a)."""
+    return [float(v.double().std(correction=0)) for v in layer_singular_values(model, x)]
+
+
+def std_change_sums(low: Sequence[float], high: Sequence[float]) -> dict[str, float]:
+    """Paper 004, App. B.2: split the layers by whether the singular-value STD falls (``low > high``; ``low`` =
+    network trained at the lower AR strength) or rises, and return per group the number of layers, the sum and the
+    mean of the absolute STD differences: ``{"falls_n", "falls_sum", "falls_mean", "rises_n", ...}`` (mean 0 for
+    an empty group)."""
+    a = torch.as_tensor(list(low), dtype=torch.float64)
+    b = torch.as_tensor(list(high), dtype=torch.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"low and high must have one STD per layer each, got {len(a)} and {len(b)}")
+    out: dict[str, float] = {}
+    for group, diff in (("falls", a - b), ("rises", b - a)):
+        part = diff[diff > 0]
+        out[f"{group}_n"] = int(part.numel())
+        out[f"{group}_sum"] = float(part.sum())
+        out[f"{group}_mean"] = float(part.mean()) if part.numel() else 0.0
+    return out
