@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import pathlib
 import sys
 import time
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from marginlib import attacks, evaluate, validate
+from marginlib import evaluate, validate
 from marginlib.context import model_device, noparamgrad_and_eval
 
 __all__ = ["loss_variation", "robust_accuracy_on_correct", "true_class_log_probability"]
@@ -44,27 +44,15 @@ def loss_variation(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[floa
     within radius ``eps`` of ``x``. PGD's maximum is a lower bound on the true one; it is never negative because
     PGD keeps its best iterate and ``x`` itself is its first. All radii are attacked in one batched run (the batch
     is repeated once per radius with a per-sample eps); ``batch_size`` counts original samples."""
-    validate.batch(x, y, bounds=(0.0, 1.0))
-    validate.positive("steps", steps)
-    validate.positive("batch_size", batch_size)
     radii = [validate.positive("eps", float(e)) for e in eps]
-    if not radii:
-        raise ValueError("eps must hold at least one radius")
-    device = model_device(model)
-    k = len(radii)
     changes = []
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        xb, yb = xb.to(device), yb.to(device)
-        xs, ys = xb.repeat(k, *([1] * (xb.dim() - 1))), yb.repeat(k)
-        radius = torch.tensor(radii, dtype=xb.dtype, device=device).repeat_interleave(len(yb))
-        step = radius * 2.5 / steps if step_size is None else step_size
-        x_adv = attacks.pgd(model, xs, ys, eps=radius, step_size=step, steps=steps, norm="linf",
-                            random_start=random_start, generator=generator)
+    for xb, yb, x_adv in evaluate.pgd_at_radii(model, x, y, eps=radii, norm="linf", steps=steps, step_size=step_size,
+                                               random_start=random_start, generator=generator, batch_size=batch_size):
         with noparamgrad_and_eval(model), torch.no_grad():
-            clean = F.cross_entropy(model(xb), yb, reduction="none").repeat(k)
-            changes.append((F.cross_entropy(model(x_adv), ys, reduction="none") - clean).view(k, len(yb)).cpu())
-    stacked = torch.cat(changes, dim=1)
-    return dict(zip(radii, stacked))
+            clean = F.cross_entropy(model(xb), yb, reduction="none")
+            adv = F.cross_entropy(model(x_adv.flatten(0, 1)), yb.repeat(len(radii)), reduction="none")
+            changes.append((adv.view(len(radii), len(yb)) - clean).cpu())
+    return dict(zip(radii, torch.cat(changes, dim=1)))
 
 
 def robust_accuracy_on_correct(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, step_size: float, steps: int,

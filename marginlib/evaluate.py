@@ -13,7 +13,7 @@ Models are evaluated in eval mode and left in their previous mode, with paramete
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,18 +38,20 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) 
     return correct / len(y)
 
 
-def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str = "l2",
-                    step_size: float, steps: int, random_start: bool = False,
-                    generator: torch.Generator | None = None, batch_size: int = 1000) -> dict[float, float]:
-    """PGD robust accuracy at every radius in ``eps``: ``{eps: fraction of (x, y) still correct}``.
+def pgd_at_radii(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str, steps: int,
+                 step_size: float | None = None, random_start: bool = False,
+                 generator: torch.Generator | None = None, batch_size: int = 1000) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """PGD at several radii in one run per batch: yields ``(xb, yb, x_adv)`` with ``x_adv`` of shape
+    ``(len(eps), len(xb), ...)``, the attacked batch at each radius.
 
-    Paper 000, Table 1 (L2 PGD, step 0.01, 1,000 iterations). Each batch of ``batch_size`` samples is repeated
-    once per eps and attacked in one PGD run with a per-sample radius (cross-entropy loss, ``steps`` steps of
-    ``step_size``; the attack keeps each sample's worst iterate), so ``len(eps)`` radii cost one attack on
-    ``len(eps)`` times the batch. ``batch_size`` counts original samples.
+    Each batch of ``batch_size`` samples (on the model's device) is repeated once per radius and attacked in one
+    :func:`marginlib.attacks.pgd` call with a per-sample eps (cross-entropy loss, ``steps`` steps of
+    ``step_size``, default ``2.5 * eps / steps`` as in paper 001's released code; the attack keeps each sample's
+    worst iterate), so ``len(eps)`` radii cost one attack on ``len(eps)`` times the batch.
     """
     validate.batch(x, y, bounds=(0.0, 1.0))
     validate.norm(norm)
+    validate.positive("steps", steps)
     validate.positive("batch_size", batch_size)
     radii = [float(e) for e in eps]
     if not radii:
@@ -58,15 +60,30 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[flo
         validate.nonnegative("eps", e)
     device = model_device(model)
     k = len(radii)
-    correct = torch.zeros(k, dtype=torch.long)
     for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
         xb, yb = xb.to(device), yb.to(device)
         xs, ys = xb.repeat(k, *([1] * (xb.dim() - 1))), yb.repeat(k)
         radius = torch.tensor(radii, dtype=xb.dtype, device=device).repeat_interleave(len(yb))
-        x_adv = attacks.pgd(model, xs, ys, eps=radius, step_size=step_size, steps=steps, norm=norm,
+        step = radius * 2.5 / steps if step_size is None else step_size
+        x_adv = attacks.pgd(model, xs, ys, eps=radius, step_size=step, steps=steps, norm=norm,
                             random_start=random_start, generator=generator)
+        yield xb, yb, x_adv.view(k, *xb.shape)
+
+
+def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str = "l2",
+                    step_size: float, steps: int, random_start: bool = False,
+                    generator: torch.Generator | None = None, batch_size: int = 1000) -> dict[float, float]:
+    """PGD robust accuracy at every radius in ``eps``: ``{eps: fraction of (x, y) still correct}``.
+
+    Paper 000, Table 1 (L2 PGD, step 0.01, 1,000 iterations). All radii are attacked together
+    (:func:`pgd_at_radii`); ``batch_size`` counts original samples.
+    """
+    radii = [float(e) for e in eps]
+    correct = torch.zeros(len(radii), dtype=torch.long)
+    for xb, yb, x_adv in pgd_at_radii(model, x, y, eps=radii, norm=norm, steps=steps, step_size=step_size,
+                                      random_start=random_start, generator=generator, batch_size=batch_size):
         with noparamgrad_and_eval(model), torch.no_grad():
-            hit = (model(x_adv).argmax(1) == ys).view(k, len(yb))
+            hit = model(x_adv.flatten(0, 1)).argmax(1).view(len(radii), len(yb)) == yb
         correct += hit.sum(1).cpu()
     return {e: int(c) / len(y) for e, c in zip(radii, correct)}
 

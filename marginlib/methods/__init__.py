@@ -60,7 +60,7 @@ def build(name: str, **kw) -> Method:
 __all__ = [
     "AMM", "AMR", "AMRLogit", "AnnealedLSoftmax", "EMR", "Elsayed", "Extends", "FGSMAT", "IGR", "LSoftmax", "MART", "MMA", "Method", "OnAdversary",
     "PGDAT", "Parseval", "Regularized", "SpectralNorm", "Standard", "TRADES", "as_matrix", "build", "emr_approx",
-    "emr_exact", "feature_margin", "kl_adversary", "lsoftmax_lambda", "min_aggregation_mask", "mode_free", "names",
+    "emr_exact", "feature_margin", "kl_adversary", "lsoftmax_lambda", "lsoftmax_logits", "min_aggregation_mask", "mode_free", "names",
     "orthogonality_penalty", "parseval_retraction", "shrink", "spectral_normalize", "spectral_norms",
     "weight_layers",
 ]
