@@ -119,6 +119,7 @@ class AMM(Method):
         keep = fooled & finite
         if self.aggregation == "min":
             keep = keep & (~correct | min_aggregation_mask(norms.detach(), y, correct, fraction=self.min_fraction))
+        signed = torch.where(keep, signed, 0.0)  # a dropped sample's exp(d ||r||) may overflow: 0 * inf = nan gradient
         value = torch.where(keep, shrink(signed, self.shrinkage, inv_max=self.inv_max), 0.0).sum() / len(x)
         stats = {"deepfool_norm": norms[correct].mean().detach() if correct.any() else norms.sum().detach(),
                  "kept": keep.float().mean()}
