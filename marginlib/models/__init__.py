@@ -31,6 +31,7 @@ from .base import Net, Normalize, weight_layers
 from .convnets import CWNet, EMRCNN, LeNet, LeNet5Madry, LiuNet
 from .mlp import MLP
 from .resnets import BasicBlock, ResNet, WideBlock, WideResNet
+from .small_cnn import SmallCNN
 
 #: Keywords describing the data, accepted by every name (``input_size`` is unused by size-agnostic models).
 DATA_KEYWORDS = ("in_channels", "num_classes", "input_size")
@@ -59,6 +60,7 @@ _REGISTRY: dict[str, _Spec] = {
     "cw_cifar": _Spec(CWNet, {"variant": "cifar"}, dict(_CIFAR)),
     "emr_cnn": _Spec(EMRCNN, {}, dict(_CIFAR)),
     "lenet5_madry": _Spec(LeNet5Madry, {}, dict(_MNIST)),
+    "small_cnn": _Spec(SmallCNN, {}, dict(_MNIST)),
     "lenet": _Spec(LeNet, {}, dict(_MNIST)),
     "liunet": _Spec(LiuNet, {}, dict(_MNIST)),
     "resnet": _Spec(ResNet, {}, dict(_CIFAR)),
@@ -118,5 +120,5 @@ def build(name: str, *, seed: int | None = None, generator: torch.Generator | No
 
 __all__ = [
     "BasicBlock", "CWNet", "DATA_KEYWORDS", "EMRCNN", "LeNet", "LeNet5Madry", "LiuNet", "MLP", "Net", "Normalize",
-    "ResNet", "WideBlock", "WideResNet", "build", "keywords", "names", "weight_layers",
+    "ResNet", "SmallCNN", "WideBlock", "WideResNet", "build", "keywords", "names", "weight_layers",
 ]
