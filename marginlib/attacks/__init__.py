@@ -1,4 +1,4 @@
-"""Adversarial attacks: FGSM, PGD, DeepFool, AN-PGD (paper 001, Alg. 1) and a bridge to foolbox.
+"""Adversarial attacks: FGSM, PGD, DeepFool, AN-PGD (paper 001, Alg. 1) and bridges to foolbox and AutoAttack.
 
 Every attack runs the model in eval mode with parameter gradients off, restores its mode, leaves parameter
 ``.grad`` untouched, takes tensors on the model's device, and validates its arguments. Gradient attacks return
@@ -10,6 +10,13 @@ from marginlib.attacks.anpgd import an_pgd
 from marginlib.attacks.deepfool import deepfool
 from marginlib.attacks.gradient import fgsm, pgd
 from marginlib.attacks.losses import LOSSES
-from marginlib.attacks.thirdparty import FOOLBOX_ATTACKS, foolbox_attack
+from marginlib.attacks.thirdparty import (
+    AUTOATTACK_ATTACKS,
+    FOOLBOX_ATTACKS,
+    autoattack,
+    foolbox_attack,
+)
 
-__all__ = ["FOOLBOX_ATTACKS", "LOSSES", "an_pgd", "deepfool", "fgsm", "foolbox_attack", "pgd"]
+__all__ = [
+    "AUTOATTACK_ATTACKS", "FOOLBOX_ATTACKS", "LOSSES", "an_pgd", "autoattack", "deepfool", "fgsm", "foolbox_attack", "pgd",
+]
