@@ -62,10 +62,7 @@ def robust_accuracy_on_correct(model: nn.Module, x: Tensor, y: Tensor, *, eps: f
     steps of ``step_size`` within ``eps``) does not turn into errors (:func:`marginlib.evaluate.robust_accuracy`
     on that subset). ``nan`` when the model classifies no point correctly."""
     validate.batch(x, y, bounds=(0.0, 1.0))
-    device = model_device(model)
-    with noparamgrad_and_eval(model), torch.no_grad():
-        keep = torch.cat([(model(xb.to(device)).argmax(1) == yb.to(device)).cpu()
-                          for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
+    keep = evaluate.correct(model, x, y, batch_size=batch_size)
     if not keep.any():
         return float("nan")
     result = evaluate.robust_accuracy(model, x[keep], y[keep], eps=[eps], norm="linf", step_size=step_size,

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from marginlib import evaluate, margins, validate
-from marginlib.context import model_device, noparamgrad_and_eval
+from marginlib.context import model_device
 
 __all__ = ["correct_effective", "effective_tracker", "summary", "table_row"]
 
@@ -24,17 +24,13 @@ __all__ = ["correct_effective", "effective_tracker", "summary", "table_row"]
 def correct_effective(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 500) -> Tensor:
     """Effective margins (paper 002, eq. (3), l2) of the points of ``(x, y)`` that ``model`` classifies correctly,
     in their order in ``x``, on the CPU; evaluated in chunks of ``batch_size`` points."""
-    validate.batch(x, y, bounds=None)
-    validate.positive("batch_size", batch_size)
+    keep = evaluate.correct(model, x, y, batch_size=batch_size)
+    if not keep.any():
+        return torch.empty(0)
+    x, y = x[keep], y[keep]
     device = model_device(model)
-    kept = []
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        xb, yb = xb.to(device), yb.to(device)
-        with noparamgrad_and_eval(model), torch.no_grad():
-            correct = model(xb).argmax(1) == yb
-        if correct.any():
-            kept.append(margins.effective(model, xb[correct], yb[correct]).cpu())
-    return torch.cat(kept) if kept else torch.empty(0)
+    return torch.cat([margins.effective(model, xb.to(device), yb.to(device)).cpu()
+                      for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
 
 
 def summary(values: Tensor) -> tuple[float, float]:

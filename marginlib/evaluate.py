@@ -27,15 +27,19 @@ __all__ = ["MarginCurves", "accuracy", "margin_curves", "margin_tracker", "robus
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> float:
-    """Clean accuracy of ``model`` (eval mode) on ``(x, y)``, a fraction in [0, 1]."""
+def correct(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> Tensor:
+    """Boolean mask (on the CPU) of the points of ``(x, y)`` that ``model`` (eval mode) classifies correctly."""
     validate.batch(x, y, bounds=None)
     validate.positive("batch_size", batch_size)
     device = model_device(model)
-    with noparamgrad_and_eval(model):
-        correct = sum(int((model(xb.to(device)).argmax(1) == yb.to(device)).sum())
-                      for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
-    return correct / len(y)
+    with noparamgrad_and_eval(model), torch.no_grad():
+        return torch.cat([(model(xb.to(device)).argmax(1) == yb.to(device)).cpu()
+                          for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
+
+
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> float:
+    """Clean accuracy of ``model`` (eval mode) on ``(x, y)``, a fraction in [0, 1]."""
+    return int(correct(model, x, y, batch_size=batch_size).sum()) / len(y)
 
 
 def pgd_at_radii(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str, steps: int,
