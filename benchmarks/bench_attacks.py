@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmarks.timing import best_time
+from marginlib.timing import best_time
 from marginlib.attacks import deepfool, pgd
 from marginlib.context import noparamgrad_and_eval
 

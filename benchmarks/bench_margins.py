@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmarks.timing import best_time
+from marginlib.timing import best_time
 from marginlib import margins
 
 

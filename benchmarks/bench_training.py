@@ -6,11 +6,12 @@ One step = forward, loss, backward and SGD update.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
-from benchmarks.timing import best_time
-from marginlib import methods
+from marginlib import methods, timing
 
 K_STEPS = 5
 
@@ -24,17 +25,7 @@ def _setup():
     return model, x, y
 
 
-def _step_time(method: methods.Method, model, x, y) -> float:
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    method.setup(device="cpu", seed=0)
-
-    def step():
-        loss, _ = method.loss(model, x, y, index=torch.arange(len(x)))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return best_time(step, repeat=10, warmup=2)
+_step_time = functools.partial(timing.step_seconds, repeat=10, warmup=2)
 
 
 def run() -> list[dict]:
