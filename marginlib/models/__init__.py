@@ -15,6 +15,8 @@ Each model takes inputs of shape ``(N, C, H, W)`` in ``[0, 1]`` and returns logi
 | ``lenet``, ``liunet`` | Deep Defense LeNets, L-Softmax's CNN with GroupNorm | 003 |
 | ``resnet20``, ``resnet56``, ``resnet110``, ``resnet`` | CIFAR ResNets, option A shortcuts | 003, 004 |
 | ``resnet18`` | CIFAR ResNet-18 | 002 |
+| ``nin`` | Network in Network (Lin et al.) for CIFAR/SVHN | 003 |
+| ``densenet40``, ``densenet`` (``depth``, ``growth``) | DenseNet (Huang et al.), L = 40, k = 12 | 003 |
 | ``wrn28_4``, ``wrn34_10``, ``wrn`` (``depth``, ``width``) | Wide ResNets | 001, 002 |
 """
 from __future__ import annotations
@@ -29,7 +31,9 @@ from marginlib import validate
 
 from .base import Net, Normalize, weight_layers
 from .convnets import CWNet, EMRCNN, LeNet, LeNet5Madry, LiuNet
+from .densenet import DenseNet
 from .mlp import MLP
+from .nin import NIN
 from .resnets import BasicBlock, ResNet, WideBlock, WideResNet
 from .small_cnn import SmallCNN
 
@@ -72,6 +76,9 @@ _REGISTRY: dict[str, _Spec] = {
     "wrn": _Spec(WideResNet, {}, dict(_CIFAR)),
     "wrn28_4": _Spec(WideResNet, {"depth": 28, "width": 4}, dict(_CIFAR)),
     "wrn34_10": _Spec(WideResNet, {"depth": 34, "width": 10}, dict(_CIFAR)),
+    "nin": _Spec(NIN, {}, dict(_CIFAR)),
+    "densenet": _Spec(DenseNet, {}, dict(_CIFAR)),
+    "densenet40": _Spec(DenseNet, {"depth": 40, "growth": 12}, dict(_CIFAR)),
 }
 
 
@@ -120,5 +127,6 @@ def build(name: str, *, seed: int | None = None, generator: torch.Generator | No
 
 __all__ = [
     "BasicBlock", "CWNet", "DATA_KEYWORDS", "EMRCNN", "LeNet", "LeNet5Madry", "LiuNet", "MLP", "Net", "Normalize",
+    "DenseNet", "NIN",
     "ResNet", "SmallCNN", "WideBlock", "WideResNet", "build", "keywords", "names", "weight_layers",
 ]
