@@ -19,11 +19,11 @@ from torch import nn
 from marginlib import validate
 from marginlib.attacks import losses
 from marginlib.attacks.projections import (
-    ascent_step,
     clip_to_box,
     fresh_generator,
+    linf_box,
     per_sample,
-    project,
+    projected_ascent,
     random_start as draw_start,
 )
 from marginlib.context import noparamgrad_and_eval
@@ -49,14 +49,6 @@ def _loss_and_grad(
     return logits.detach(), obj.detach(), grad
 
 
-def _advance(
-    x: torch.Tensor, x_adv: torch.Tensor, grad: torch.Tensor, *, eps: torch.Tensor, step_size: torch.Tensor, norm: str
-) -> torch.Tensor:
-    """One projected ascent step from ``x_adv``: step, project onto the eps-ball around ``x``, clip to [0, 1]."""
-    delta = project(x_adv - x + ascent_step(grad, step_size, norm), eps, norm)
-    return x + clip_to_box(x, delta)
-
-
 def fgsm(
     model: nn.Module,
     x: torch.Tensor,
@@ -75,7 +67,7 @@ def fgsm(
     eps_t = per_sample(eps, x, name="eps")
     with noparamgrad_and_eval(model):
         _, _, grad = _loss_and_grad(model, x, y, loss=loss, targeted=targeted)
-    return _advance(x, x, grad, eps=eps_t, step_size=eps_t, norm=norm).detach()
+    return projected_ascent(x, x, grad, eps=eps_t, step_size=eps_t, norm=norm).detach()
 
 
 def pgd(
@@ -115,17 +107,19 @@ def pgd(
     def keep_worst(x_adv: torch.Tensor, logits: torch.Tensor, obj: torch.Tensor) -> None:
         fooled = losses.fooled(logits, y, targeted=targeted)
         better = (fooled & ~best_fooled) | ((fooled == best_fooled) & (obj > best_obj))
-        best.copy_(torch.where(better.view(-1, *([1] * (x.dim() - 1))), x_adv, best))
+        rows = better.nonzero().squeeze(1)
+        best.index_copy_(0, rows, x_adv.index_select(0, rows))
         best_fooled.logical_or_(fooled)
         best_obj.copy_(torch.where(better, obj, best_obj))
 
+    box = linf_box(x, eps_t) if norm == "linf" else None
     with noparamgrad_and_eval(model):
         for _ in range(restarts):
             x_adv = x + clip_to_box(x, draw_start(x, eps_t, norm, gen)) if gen is not None else x
             for _ in range(steps):
                 logits, obj, grad = _loss_and_grad(model, x_adv, y, loss=loss, targeted=targeted)
                 keep_worst(x_adv, logits, obj)
-                x_adv = _advance(x, x_adv, grad, eps=eps_t, step_size=step_t, norm=norm)
+                x_adv = projected_ascent(x, x_adv, grad, eps=eps_t, step_size=step_t, norm=norm, box=box)
             with torch.no_grad():
                 logits = model(x_adv)
                 keep_worst(x_adv, logits, losses.objective(logits, y, loss, targeted=targeted))

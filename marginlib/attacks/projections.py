@@ -62,10 +62,35 @@ def project(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
     return delta * _col(scale, delta)
 
 
+def linf_box(x: torch.Tensor, eps: torch.Tensor, bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel ``(lower, upper)`` limits of the Linf ball of radius ``eps[i]`` intersected with ``bounds``.
+
+    For ``x`` in the box, clamping to these limits equals projecting onto the ball and then clipping to the box,
+    in one pass: an attack computes them once and clamps every iterate.
+    """
+    e = _col(eps, x)
+    return (x - e).clamp_min(bounds[0]), (x + e).clamp_max(bounds[1])
+
+
 def clip_to_box(x: torch.Tensor, delta: torch.Tensor, bounds: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
     """The perturbation that keeps ``x + delta`` inside ``bounds``. For ``x`` in the box it only shrinks
     ``|delta|`` coordinate-wise, so every Lp constraint that held still holds."""
     return (x + delta).clamp(*bounds) - x
+
+
+def projected_ascent(
+    x: torch.Tensor, x_adv: torch.Tensor, grad: torch.Tensor, *, eps: torch.Tensor, step_size: torch.Tensor, norm: str,
+    box: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """One projected ascent step from ``x_adv``: step, project onto the eps-ball around ``x``, clip to [0, 1].
+
+    For Linf the projection and the clipping are one clamp to ``box = linf_box(x, eps)`` (compute it once per attack).
+    """
+    if norm == "linf":
+        lower, upper = linf_box(x, eps) if box is None else box
+        return torch.clamp(x_adv + ascent_step(grad, step_size, norm), lower, upper)
+    delta = project(x_adv - x + ascent_step(grad, step_size, norm), eps, norm)
+    return x + clip_to_box(x, delta)
 
 
 def random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator: torch.Generator) -> torch.Tensor:

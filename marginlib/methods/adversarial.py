@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
+from marginlib.attacks.projections import linf_box, per_sample, projected_ascent
 from marginlib.context import noparamgrad_and_eval
 from marginlib.methods.base import Method
 
@@ -73,19 +74,6 @@ class FGSMAT(PGDAT):
         return f"FGSMAT(eps={self.eps}, norm={self.norm!r})"
 
 
-def _project(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-    if norm == "linf":
-        return delta.clamp(-eps, eps)
-    flat = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
-    return delta * (eps / flat).clamp(max=1.0).view(-1, *[1] * (delta.dim() - 1))
-
-
-def _ascent(grad: torch.Tensor, norm: str) -> torch.Tensor:
-    if norm == "linf":
-        return grad.sign()
-    return grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (grad.dim() - 1))
-
-
 def kl_adversary(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: float, steps: int, norm: str,
                  generator: torch.Generator | None = None, init_std: float = 0.001) -> torch.Tensor:
     """TRADES' inner maximization: PGD on ``KL(p(x) || p(x'))`` from ``x + init_std * N(0, I)``
@@ -94,12 +82,13 @@ def kl_adversary(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: fl
         p_clean = F.softmax(model(x), dim=1).detach()
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         x_adv = (x + init_std * noise).clamp(0, 1)
+        eps_t, step_t = per_sample(eps, x, name="eps"), per_sample(step_size, x, name="step_size")
+        box = linf_box(x, eps_t) if norm == "linf" else None
         for _ in range(steps):
             x_adv.requires_grad_(True)
             kl = F.kl_div(F.log_softmax(model(x_adv), dim=1), p_clean, reduction="sum")
             (grad,) = torch.autograd.grad(kl, x_adv)
-            x_adv = x + _project(x_adv.detach() + step_size * _ascent(grad, norm) - x, eps, norm)
-            x_adv = x_adv.clamp(0, 1)
+            x_adv = projected_ascent(x, x_adv.detach(), grad, eps=eps_t, step_size=step_t, norm=norm, box=box)
     return x_adv.detach()
 
 
