@@ -23,6 +23,8 @@ on_adversary       any loss applied to a PGD batch (e.g. AT + L-Softmax)        
 spectral           spectral normalization at the end of each epoch                 004 B.4.2
 amm                AMM / Deep Defense, eqs. (6)-(7)                                003
 elsayed            Elsayed et al. linearized-margin hinge                          003 §4.3.1
+he                 hypersphere embedding (AT+HE, TRADES+HE; model needs an HEHead) 002
+mail               MAIL-AT / MAIL-TRADES (probabilistic-margin reweighting)        002
 =================  ==============================================================  ==============
 """
 from __future__ import annotations
@@ -33,9 +35,11 @@ from marginlib.methods.amm import AMM, Elsayed, min_aggregation_mask, shrink
 from marginlib.methods.amr import AMR, AMRLogit, feature_margin, orthogonality_penalty
 from marginlib.methods.base import Extends, Method, Regularized, Standard, as_matrix, mode_free, weight_layers
 from marginlib.methods.emr import EMR, emr_approx, emr_exact
+from marginlib.methods.he import HE, HEHead, he_cross_entropy, hypersphere
 from marginlib.methods.igr import IGR
 from marginlib.methods.lsoftmax import LSoftmax, lsoftmax_logits
 from marginlib.methods.lsoftmax_annealed import AnnealedLSoftmax, lsoftmax_lambda
+from marginlib.methods.mail import MAIL, mail_weights, probabilistic_margin
 from marginlib.methods.mma import MMA
 from marginlib.methods.on_adversary import OnAdversary
 from marginlib.methods.parseval import Parseval, parseval_retraction
@@ -45,6 +49,7 @@ _REGISTRY: dict[str, type[Method]] = {
     cls.name: cls for cls in (Standard, PGDAT, FGSMAT, TRADES, MART, MMA, AMR, AMRLogit, Parseval, EMR, IGR,
                               LSoftmax, AnnealedLSoftmax, OnAdversary, SpectralNorm, AMM, Elsayed)
 }
+_REGISTRY.update({cls.name: cls for cls in (HE, MAIL)})
 
 
 def names() -> list[str]:
@@ -58,6 +63,7 @@ def build(name: str, **kw) -> Method:
 
 
 __all__ = [
+    "HE", "HEHead", "MAIL", "he_cross_entropy", "hypersphere", "mail_weights", "probabilistic_margin",
     "AMM", "AMR", "AMRLogit", "AnnealedLSoftmax", "EMR", "Elsayed", "Extends", "FGSMAT", "IGR", "LSoftmax", "MART", "MMA", "Method", "OnAdversary",
     "PGDAT", "Parseval", "Regularized", "SpectralNorm", "Standard", "TRADES", "as_matrix", "build", "emr_approx",
     "emr_exact", "feature_margin", "kl_adversary", "lsoftmax_lambda", "lsoftmax_logits", "min_aggregation_mask", "mode_free", "names",
