@@ -132,8 +132,41 @@ def affine_weights(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor
     return weight.to(x), bias.to(x)
 
 
+def _box_halfspace_distance(a: Tensor, gap: Tensor, x: Tensor, bounds: tuple[float, float], norm: str) -> Tensor:
+    """Smallest ``||delta||`` (``norm``) with ``a . delta <= -gap`` and ``x + delta`` in the box, batched; ``gap >= 0``.
+
+    ``a`` is ``(N, M, d)``, ``gap`` ``(N, M)``, ``x`` ``(N, d)``. Each coordinate lowers ``a . delta`` by at most
+    ``|a_k| room_k`` (``room_k`` = distance from ``x_k`` to the box face that ``-sign(a_k)`` points at). With a
+    parameter ``tau`` the optimal perturbation is ``|delta_k| = min(tau s_k, room_k)``, ``s_k = 1`` for Linf
+    (``||delta||_inf = tau``) and ``s_k = |a_k|`` for L2 (the KKT point ``delta = clip(-tau a)``), so the decrease
+    ``h(tau) = sum_k |a_k| min(tau s_k, room_k)`` is piecewise linear and nondecreasing: sorting the breakpoints
+    ``room_k / s_k`` gives the exact ``tau`` with ``h(tau) = gap`` (``inf`` when the box cannot reach it).
+    """
+    x = x[:, None, :]
+    room = torch.where(a > 0, x - bounds[0], bounds[1] - x)
+    c = a.abs()
+    s_ = torch.ones_like(c) if norm == "linf" else c
+    breaks = torch.where(s_ > 0, room / s_.clamp_min(torch.finfo(a.dtype).tiny), torch.full_like(room, math.inf))
+    breaks, order = breaks.sort(dim=-1)
+    cs = (c * s_).gather(-1, order)
+    cr = torch.where(s_ > 0, c * room, torch.zeros_like(room)).gather(-1, order)
+    below = cr.cumsum(-1) - cr  # sum of c room over coordinates saturated before each breakpoint
+    slope = cs.flip(-1).cumsum(-1).flip(-1)  # sum of c s over coordinates not yet saturated
+    h_at = below + torch.where(slope > 0, breaks * slope, torch.zeros_like(slope))  # h(breakpoint) from the left
+    need = gap[..., None]
+    first = (h_at >= need).int().argmax(-1, keepdim=True)  # the segment that reaches ``gap``
+    reachable = (h_at >= need).any(-1)
+    tau = ((need - below.gather(-1, first)) / slope.gather(-1, first)).squeeze(-1)
+    tau = torch.where(gap == 0, torch.zeros_like(tau), tau)
+    if norm == "linf":
+        dist = tau
+    else:
+        dist = torch.minimum(tau[..., None] * c, room).norm(dim=-1)
+    return torch.where(reachable, dist, torch.full_like(dist, math.inf))
+
+
 def exact_linear(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor, y: Tensor, *,
-                 norm: str = "l2") -> Tensor:
+                 norm: str = "l2", bounds: tuple[float, float] | None = None) -> Tensor:
     """Closed-form signed margin of an affine classifier ``f(x) = W vec(x) + b`` (papers 000 §3, 002 eq. (3)).
 
     ``m = min_{j != y} (f_y - f_j)(x) / ||w_y - w_j||_q`` with ``q`` the dual norm of ``norm``. For a correctly
@@ -141,19 +174,29 @@ def exact_linear(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor, 
     ``x`` lies inside it). For a misclassified point it is minus the distance to the farthest violated pairwise
     boundary ``{f_y = f_j}``: exact for binary models, a lower bound on the distance to ``F_y`` for K > 2.
 
+    ``bounds=(lo, hi)`` gives the same quantities for perturbations that keep ``x + delta`` in the box: the
+    distance to each pairwise half-space intersected with the box, solved exactly (sorted breakpoints, see
+    :func:`_box_halfspace_distance`), ``inf`` where the box never reaches the boundary. It is never smaller than the
+    R^d margin and equals it when the nearest boundary point lies inside the box.
+
     ``model_or_weight`` is either an ``nn.Module`` that is affine in the flattened input (e.g.
     ``Sequential(Flatten(), Linear(d, K))``; its weight and bias are read off by probing it at ``0`` and the unit
     vectors, and its logits on ``x`` are checked against that fit), or an explicit ``(weight (K, d), bias (K,))``.
     One-logit binary models (``K = 1``, class 1 iff ``f > 0``) are read as ``(0, f)``.
     """
-    _check(x, y, norm, bounds=None)
+    _check(x, y, norm, bounds=bounds)
     weight, bias = affine_weights(model_or_weight, x)
     if weight.shape[0] == 1:
         weight, bias = torch.cat([torch.zeros_like(weight), weight]), torch.cat([torch.zeros_like(bias), bias])
     logits = x.flatten(1) @ weight.T + bias
-    pair_norms = _dual_norm(weight[:, None, :] - weight[None, :, :], norm)  # (K, K): ||w_a - w_b||_q
-    scale = pair_norms[y[:, None], _others(y, weight.shape[0])]
-    return _quotient(_gaps(logits, y), scale).amin(dim=1)
+    gaps = _gaps(logits, y)
+    others = _others(y, weight.shape[0])
+    if bounds is None:
+        pair_norms = _dual_norm(weight[:, None, :] - weight[None, :, :], norm)  # (K, K): ||w_a - w_b||_q
+        return _quotient(gaps, pair_norms[y[:, None], others]).amin(dim=1)
+    sign = torch.where(gaps < 0, -torch.ones_like(gaps), torch.ones_like(gaps))
+    a = sign[..., None] * (weight[y][:, None, :] - weight[others])  # (N, K-1, d), oriented to close each gap
+    return (sign * _box_halfspace_distance(a, gaps.abs(), x.flatten(1), bounds, norm)).amin(dim=1)
 
 
 def effective(model: nn.Module, x: Tensor, y: Tensor, *, norm: str = "l2") -> Tensor:

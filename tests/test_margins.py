@@ -503,3 +503,62 @@ def test_ball_samples_are_uniform(norm, generator):
         assert abs(float((radii <= 2.0 * 0.5 ** (1 / 3)).float().mean()) - 0.5) < 0.02
     else:
         assert u.abs().max() <= 2.0 and abs(float(u.abs().mean()) - 1.0) < 0.02
+
+
+def _box_reference(weight, bias, x, y, norm):
+    """Independent solver of the box-constrained linear margin: scipy's LP (Linf) / SLSQP (L2) per class pair."""
+    from scipy.optimize import linprog, minimize
+
+    out = []
+    for xi, yi in zip(x.numpy(), y.tolist()):
+        f = weight.numpy() @ xi + bias.numpy()
+        values = []
+        for j in range(len(f)):
+            if j == yi:
+                continue
+            gap = f[yi] - f[j]
+            a = np.sign(gap) * (weight[yi] - weight[j]).numpy()
+            box = [(-v, 1 - v) for v in xi]
+            if norm == "linf":
+                d = len(xi)
+                rows = [np.r_[a, 0.0]] + [np.r_[s * np.eye(d)[k], -1.0] for k in range(d) for s in (1, -1)]
+                res = linprog(np.r_[np.zeros(d), 1.0], A_ub=np.array(rows), b_ub=np.r_[-abs(gap), np.zeros(2 * d)],
+                              bounds=box + [(0, None)])
+                dist = res.fun if res.status == 0 else np.inf
+            else:
+                res = minimize(lambda z: z @ z, np.zeros(len(xi)), jac=lambda z: 2 * z, bounds=box, method="SLSQP",
+                               constraints=[{"type": "ineq", "fun": lambda z, a=a: -abs(gap) - a @ z, "jac": lambda z, a=a: -a}],
+                               options={"ftol": 1e-14, "maxiter": 500})
+                dist = np.sqrt(res.fun) if -abs(gap) - a @ res.x > -1e-7 else np.inf
+            values.append(np.sign(gap) * dist)
+        out.append(min(values))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_exact_linear_box_constrained_matches_an_lp_qp_solver(norm):
+    gen = torch.Generator().manual_seed(3)
+    weight = torch.randn(4, 6, generator=gen, dtype=torch.float64)
+    bias = 0.5 * torch.randn(4, generator=gen, dtype=torch.float64)
+    x = torch.rand(60, 6, generator=gen, dtype=torch.float64)
+    x[:10] = (x[:10] > 0.5).double()  # corners, where the box binds hardest and some pairs are out of reach
+    y = torch.randint(0, 4, (60,), generator=gen)
+    boxed = margins.exact_linear((weight, bias), x, y, norm=norm, bounds=(0, 1))
+    free = margins.exact_linear((weight, bias), x, y, norm=norm)
+    expected = _box_reference(weight, bias, x, y, norm)
+    finite = np.isfinite(expected)
+    assert np.array_equal(np.isfinite(boxed.numpy()), finite)
+    np.testing.assert_allclose(boxed.numpy()[finite], expected[finite], rtol=1e-6, atol=1e-8)
+    assert bool((torch.sign(boxed) == torch.sign(free)).all())
+    assert bool((boxed.abs() >= free.abs() - 1e-12).all()), "the box can only lengthen the way to a boundary"
+
+
+def test_exact_linear_box_is_inactive_when_the_nearest_boundary_point_is_inside():
+    gen = torch.Generator().manual_seed(4)
+    weight = torch.randn(3, 8, generator=gen, dtype=torch.float64)
+    x = torch.full((5, 8), 0.5, dtype=torch.float64)
+    y = (x @ weight.T).argmax(1)
+    bias = -(x[0] @ weight.T) + 1e-3 * torch.randn(3, generator=gen, dtype=torch.float64)  # boundaries pass near x
+    for norm in ("l2", "linf"):
+        torch.testing.assert_close(margins.exact_linear((weight, bias), x, y, norm=norm, bounds=(0, 1)),
+                                   margins.exact_linear((weight, bias), x, y, norm=norm))
