@@ -344,3 +344,8 @@ def test_amm_raises_deepfool_margin_over_standard():
         return float(deepfool(model, data.x, steps=6).flatten(1).norm(dim=1).mean())
 
     assert mean_norm(amm) > 1.1 * mean_norm(standard)
+
+
+def test_amr_defaults_are_paper_000_table_1_settings():
+    amr = methods.AMR()
+    assert (amr.lam, amr.tau, amr.beta) == (0.1, 5.0, 1e-3)

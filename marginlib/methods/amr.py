@@ -43,11 +43,12 @@ class AMR(Method):
 
     Needs a model with ``features(x)`` and a final ``classifier`` (``nn.Linear``), as every
     :func:`marginlib.models.build` model has; the logits are ``classifier(features(x))``, one forward pass.
+    Defaults are the §4.3 / Table 1 settings: ``lam = 0.1``, ``beta = 1e-3``, ``tau = 5`` (LR, MLP; 10 for CNNs).
     """
 
     name = "amr"
 
-    def __init__(self, *, lam: float = 0.1, tau: float = 5.0, beta: float) -> None:
+    def __init__(self, *, lam: float = 0.1, tau: float = 5.0, beta: float = 1e-3) -> None:
         super().__init__()
         self.lam = validate.nonnegative("lam", lam)
         self.tau = validate.positive("tau", tau)
