@@ -7,21 +7,26 @@ MMA model, the PGD-trained model and a standardly trained model, evaluated on bo
 Conventions: every radius in ``eps`` is attacked in one batched run (the batch is repeated once per radius, each copy
 with its own radius); PGD starts at a random point of the ball and steps ``2.5 eps / steps`` (Madry et al.; paper 001's
 evaluation) unless ``step_size`` is given, and keeps each sample's most adversarial iterate over steps and restarts on
-the source model; FGSM is one step of length ``eps``. A target is correct on a sample when it classifies the
+the source model; FGSM is one step of length ``eps``. A minimum-norm attack (paper 001 evaluates its L2 MNIST models
+with the decision-based Boundary attack) runs once per model, unbounded, and a sample counts as correct at ``eps``
+while the perturbation it found is longer than ``eps``. A target is correct on a sample when it classifies the
 adversarial image correctly (so a sample it misclassifies clean can still count when the source's perturbation happens
 to fix it, as in the paper's transfer numbers). Accuracies are fractions in [0, 1]. Models are left in their mode.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from marginlib import attacks, validate
+from marginlib.attacks.projections import lp_norm
 from marginlib.context import model_device, noparamgrad_and_eval
 
-__all__ = ["ATTACKS", "accuracy_under_attack", "attack_table"]
+__all__ = ["ATTACKS", "accuracy_under_attack", "attack_table", "minimum_norm_accuracy"]
 
 ATTACKS = ("pgd", "fgsm")
 
@@ -90,3 +95,27 @@ def attack_table(sources: Mapping[str, nn.Module], targets: Mapping[str, nn.Modu
                 rows.append({"attack": attack.upper(), "eps": e, "steps": n_steps, "restarts": n_restarts,
                              "source": source_name, **{name: acc[name][e] for name in targets}})
     return rows
+
+
+def minimum_norm_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str = "l2",
+                          attack: str = "boundary", generator: torch.Generator | None = None,
+                          **options: Any) -> tuple[dict[float, float], Tensor]:
+    """``({eps: accuracy}, distances)`` of ``model`` under one unbounded run of a foolbox minimum-norm ``attack``
+    (:func:`marginlib.attacks.foolbox_attack`; paper 001 §3 benchmarks its L2 MNIST models with the Boundary attack
+    of Brendel et al.).
+
+    ``distances[i]`` is the ``norm`` length of the adversarial perturbation found for sample ``i``: 0 where the model
+    misclassifies ``x[i]``, ``inf`` where the attack found none. Each is an upper bound on the sample's margin in
+    the image box, and the sample counts as correct at radius ``e`` when ``distances[i] > e``, so one run gives every
+    radius. ``options`` go to the foolbox attack (e.g. ``steps=``).
+    """
+    validate.batch(x, y, bounds=(0.0, 1.0))
+    radii = [float(validate.nonnegative("eps", e)) for e in eps]
+    if not radii:
+        raise ValueError("eps must hold at least one radius")
+    x_adv = attacks.foolbox_attack(model, x, y, eps=math.inf, norm=norm, attack=attack, generator=generator, **options)
+    with noparamgrad_and_eval(model), torch.no_grad():
+        correct, fooled = model(x).argmax(1) == y, model(x_adv).argmax(1) != y
+    distances = torch.where(fooled, lp_norm(x_adv - x, norm), torch.full_like(y, math.inf, dtype=x.dtype))
+    distances = torch.where(correct, distances, torch.zeros_like(distances))
+    return {e: float((distances > e).double().mean()) for e in radii}, distances.cpu()

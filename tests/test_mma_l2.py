@@ -1,0 +1,81 @@
+"""Section 05's L2 half: robust accuracy and margin upper bounds from one run of a minimum-norm attack
+(paper 001 §3: the Boundary attack on the L2 MNIST models), checked against exact margins of linear models."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from marginlib.transfer import minimum_norm_accuracy
+
+pytest.importorskip("foolbox")
+
+EPS = [0.0, 0.05, 0.1, 0.15]
+
+
+@pytest.fixture
+def linear() -> tuple[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random 3-class linear model on 4x4 inputs, 16 inputs in the box's interior, their predicted labels and
+    exact L2 margins (the distance to the nearest other-class half-space)."""
+    g = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.randn(3, 16, generator=g))
+        model[1].bias.zero_()
+    x = 0.4 + 0.2 * torch.rand(16, 1, 4, 4, generator=g)
+    with torch.no_grad():
+        z = model(x)
+        y = z.argmax(1)
+        w = model[1].weight
+        gaps = (z.gather(1, y[:, None]) - z) / (w[y][:, None, :] - w[None]).norm(dim=2)
+        margin = gaps.scatter(1, y[:, None], math.inf).amin(1)
+    return model.eval(), x, y, margin
+
+
+def test_ddn_distances_are_the_exact_margins_and_give_every_radius(linear):
+    model, x, y, margin = linear
+    assert float(margin.max()) > EPS[-1] > float(margin.min())  # the radii split the points
+    acc, dist = minimum_norm_accuracy(model, x, y, eps=EPS, attack="ddn", steps=200)
+    assert torch.all(dist >= margin * (1 - 1e-4))                # never below the true margin
+    assert torch.all(dist <= margin * 1.03)                      # DDN converges on a linear model
+    assert acc == {e: float((dist > e).double().mean()) for e in EPS}
+    assert acc[0.0] == 1.0 and acc[EPS[-1]] < 1.0
+
+
+def test_boundary_attack_gives_upper_bounds_and_misclassified_points_count_zero(linear):
+    model, x, y, margin = linear
+    y = y.clone()
+    y[:3] = (y[:3] + 1) % 3                                      # three points now misclassified
+    run = lambda seed: minimum_norm_accuracy(model, x, y, eps=EPS, steps=1000,  # noqa: E731
+                                             generator=torch.Generator().manual_seed(seed))
+    (acc, dist), (acc2, dist2) = run(0), run(0)
+    assert torch.equal(dist, dist2) and acc == acc2              # seeded: the same run twice
+    assert torch.equal(dist[:3], torch.zeros(3))
+    assert acc[0.0] == 13 / 16
+    assert torch.all(dist[3:] >= margin[3:] * (1 - 1e-4))       # a found adversarial point bounds the margin
+    assert torch.all(torch.isfinite(dist[3:]))
+    assert float((dist[3:] / margin[3:]).median()) < 2.0         # and the decision-based walk gets closer than 2x
+
+
+def test_a_point_that_cannot_be_fooled_has_infinite_distance():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.tensor([1.0, 0.0, 0.0]))     # class 0 everywhere
+    x = torch.full((4, 1, 4, 4), 0.5)
+    y = torch.tensor([0, 0, 1, 2])
+    acc, dist = minimum_norm_accuracy(model, x, y, eps=[0.0, 10.0], attack="ddn", steps=10)
+    assert dist.tolist() == [math.inf, math.inf, 0.0, 0.0]
+    assert acc == {0.0: 0.5, 10.0: 0.5}
+
+
+def test_rejects_bad_arguments(linear):
+    model, x, y, _ = linear
+    with pytest.raises(ValueError, match="eps must hold at least one radius"):
+        minimum_norm_accuracy(model, x, y, eps=[])
+    with pytest.raises(ValueError, match="eps"):
+        minimum_norm_accuracy(model, x, y, eps=[-1.0])
+    with pytest.raises(ValueError, match="attack='cw'"):
+        minimum_norm_accuracy(model, x, y, eps=EPS, attack="cw")
