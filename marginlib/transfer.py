@@ -26,7 +26,7 @@ from marginlib import attacks, validate
 from marginlib.attacks.projections import lp_norm
 from marginlib.context import model_device, noparamgrad_and_eval
 
-__all__ = ["ATTACKS", "accuracy_under_attack", "attack_table", "minimum_norm_accuracy"]
+__all__ = ["ATTACKS", "accuracy_under_attack", "attack_table", "minimum_norm_accuracy", "nearest_other_label"]
 
 ATTACKS = ("pgd", "fgsm")
 
@@ -107,15 +107,54 @@ def minimum_norm_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequen
     ``distances[i]`` is the ``norm`` length of the adversarial perturbation found for sample ``i``: 0 where the model
     misclassifies ``x[i]``, ``inf`` where the attack found none. Each is an upper bound on the sample's margin in
     the image box, and the sample counts as correct at radius ``e`` when ``distances[i] > e``, so one run gives every
-    radius. ``options`` go to the foolbox attack (e.g. ``steps=``).
+    radius. ``options`` go to the foolbox attack (e.g. ``steps=``). The decision-based Boundary attack needs an
+    adversarial starting point: each sample starts from the nearest (L2) image of the batch that the model does not
+    label ``y[i]`` (:func:`nearest_other_label`), and a sample with none keeps ``inf`` (foolbox's own start, blended
+    uniform noise, fails for every sample of a class that the model assigns to noise).
     """
     validate.batch(x, y, bounds=(0.0, 1.0))
     radii = [float(validate.nonnegative("eps", e)) for e in eps]
     if not radii:
         raise ValueError("eps must hold at least one radius")
-    x_adv = attacks.foolbox_attack(model, x, y, eps=math.inf, norm=norm, attack=attack, generator=generator, **options)
     with noparamgrad_and_eval(model), torch.no_grad():
-        correct, fooled = model(x).argmax(1) == y, model(x_adv).argmax(1) != y
-    distances = torch.where(fooled, lp_norm(x_adv - x, norm), torch.full_like(y, math.inf, dtype=x.dtype))
+        correct = model(x).argmax(1) == y
+    distances = torch.full_like(y, math.inf, dtype=x.dtype)
+    runs = torch.ones_like(correct)
+    if attack == "boundary":
+        start, runs = nearest_other_label(model, x, y)
+        options = {**options, "init_attack": _fixed_start(start[runs])}
+    if runs.any():
+        x_adv = attacks.foolbox_attack(model, x[runs], y[runs], eps=math.inf, norm=norm, attack=attack,
+                                       generator=generator, **options)
+        with noparamgrad_and_eval(model), torch.no_grad():
+            fooled = model(x_adv).argmax(1) != y[runs]
+        distances[runs] = torch.where(fooled, lp_norm(x_adv - x[runs], norm), distances[runs])
     distances = torch.where(correct, distances, torch.zeros_like(distances))
     return {e: float((distances > e).double().mean()) for e in radii}, distances.cpu()
+
+
+def nearest_other_label(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """``(start, found)``: for each sample the nearest (L2) image of the batch ``x`` that ``model`` does not label
+    ``y[i]`` (the sample itself when it is misclassified), and whether there is one. Starting points for the
+    decision-based Boundary attack (Brendel et al., 2018), which walks from any adversarial point towards ``x[i]``."""
+    with noparamgrad_and_eval(model), torch.no_grad():
+        pred = model(x).argmax(1)
+    flat = x.flatten(1)
+    dist = torch.cdist(flat, flat).masked_fill(pred[None, :] == y[:, None], math.inf)
+    nearest = dist.argmin(1)
+    return x[nearest], torch.isfinite(dist.gather(1, nearest[:, None]).squeeze(1))
+
+
+def _fixed_start(points: Tensor) -> Any:
+    """A foolbox ``MinimizationAttack`` that returns ``points``: the Boundary attack's ``init_attack``."""
+    import eagerpy as ep
+    from foolbox.attacks.base import MinimizationAttack
+    from foolbox.distances import l2
+
+    class FixedStart(MinimizationAttack):
+        distance = l2
+
+        def run(self, model, inputs, criterion, *, early_stop=None, **kwargs):
+            return ep.astensor(points.to(ep.astensor(inputs).raw.device))
+
+    return FixedStart()
