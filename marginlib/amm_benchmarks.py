@@ -1,0 +1,262 @@
+"""Paper 003 §4.4-4.5 (Tables 4-7, appendix Table 2): reference networks against AMM (MIN+EXP) on image benchmarks,
+and the measured cost of AMM.
+
+The protocol (§4.2, appendix Table 2): SGD with momentum 0.9 and weight decay 1e-4, gradients clipped at norm 10,
+a multistep learning rate; a reference network is trained from scratch with cross-entropy, and the AMM network is
+either trained from scratch with the same schedule (appendix Table 2 "Scratch: yes": the LeNets and the MLP) or
+fine-tuned from the trained reference ("no": NIN, LiuNet, the ResNets and DenseNet, and the ImageNet models).
+Fine-tuned ResNets and DenseNets run with every batch norm frozen (§4.4.2, :func:`marginlib.context.frozen_batchnorm`);
+LiuNet uses GroupNorm (:class:`marginlib.models.LiuNet`). When AMM fine-tunes, the reference is also trained on for
+the same epochs with cross-entropy alone (``"reference_continued"``), so that AMM is compared with a network that had
+the same number of updates (the paper compares with the reference as first trained).
+
+Evaluation (§4.4): test error and the mean DeepFool test margin (:func:`marginlib.margins.deepfool_margin`, the norm of
+the DeepFool perturbation of each correctly classified test point). Cost (§4.5: "6-14x more wall clock time per epoch
+and 2-4x GPU memory"): :func:`cost_ratios` times one training step of each method with
+:func:`marginlib.timing.step_seconds` and measures the bytes autograd saves for backward with
+:func:`marginlib.timing.saved_bytes`.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import pathlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from marginlib import margins, methods, models, timing, train, validate
+from marginlib.context import frozen_batchnorm
+
+#: Paper 003's architecture names (Tables 4-6) -> :func:`marginlib.models.build` names.
+ARCHITECTURES = {"MLP": "mlp2x800", "LeNet": "lenet", "NIN": "nin", "LiuNet": "liunet", "ResNet-20": "resnet20",
+                 "ResNet-56": "resnet56", "DenseNet-40": "densenet40"}
+#: :func:`marginlib.data.load` names -> the paper's dataset names (appendix Table 2, Tables 3-6).
+DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "svhn": "SVHN"}
+#: What :mod:`marginlib.data` would need for the datasets it cannot load yet.
+MISSING_LOADERS = {
+    "cifar100": "CIFAR-100: marginlib.data has no 'cifar100' loader; it needs one reading the python version "
+                "(cifar-100-python/train and test, pickled dicts with b'data' (N, 3072) uint8 and b'fine_labels') "
+                "under $MARGINLIB_DATA, or torchvision.datasets.CIFAR100, returning 100 classes",
+    "svhn": "SVHN: marginlib.data has no 'svhn' loader; it needs one reading the cropped-digit format "
+            "(train_32x32.mat, extra_32x32.mat, test_32x32.mat with X (32, 32, 3, N) uint8 and y in 1..10, label 10 "
+            "meaning digit 0; the paper trains on train + extra, ~604k images) under $MARGINLIB_DATA, or "
+            "torchvision.datasets.SVHN",
+}
+#: The AMM configuration of every benchmark (paper 003 §4.4: MIN+EXP with the MLP's appendix Table 1 values).
+MIN_EXP = {"aggregation": "min", "shrinkage": "exp", "lam": 32.0, "c": 2.0, "d": 1.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """One row of paper 003's appendix Table 2: batch size, epochs, initial learning rate, the epochs after which
+    it is multiplied by ``gamma`` (0.1 each: "50 (0.1x), 80 (0.01x)"), and whether AMM trains from scratch
+    (``True``) or fine-tunes the trained reference."""
+
+    batch_size: int
+    epochs: int
+    lr: float
+    milestones: tuple[int, ...] = ()
+    scratch: bool = True
+    gamma: float = 0.1
+
+    def __post_init__(self) -> None:
+        validate.positive("batch_size", self.batch_size)
+        validate.positive("epochs", self.epochs)
+        validate.positive("lr", self.lr)
+
+    def fit_kw(self) -> dict[str, Any]:
+        """The keywords of :func:`marginlib.train.fit` this schedule sets."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                "milestones": list(self.milestones), "gamma": self.gamma}
+
+
+def model_kwargs(architecture: str, dataset: str, *, num_classes: int, in_channels: int,
+                 input_size: int) -> dict[str, Any]:
+    """Keywords of :func:`marginlib.models.build` for a paper-003 ``architecture`` (a key of :data:`ARCHITECTURES`)
+    on ``dataset``: the data's shape, and LiuNet's per-dataset variant (Liu et al.'s CIFAR-100 net is wider)."""
+    validate.choice("architecture", architecture, ARCHITECTURES)
+    validate.choice("dataset", dataset, DATASETS)
+    kw: dict[str, Any] = {"in_channels": in_channels, "num_classes": num_classes, "input_size": input_size}
+    if architecture == "LiuNet":
+        kw["variant"] = {"mnist": "mnist", "cifar100": "cifar100"}.get(dataset, "cifar10")
+    if architecture == "LeNet":
+        kw["variant"] = "mnist" if in_channels == 1 else "cifar"
+    return kw
+
+
+def has_batchnorm(model: nn.Module) -> bool:
+    """True when ``model`` has a ``BatchNorm2d`` (paper 003 freezes them while AMM trains, §4.4.2)."""
+    return any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def reference_method(*, max_grad_norm: float | None = 10.0) -> methods.Method:
+    """Cross-entropy alone with the paper's gradient clipping at norm 10 (§4.2; the released code clips every run,
+    the reference's ``lambda = 0`` runs included)."""
+    method = methods.build("standard")
+    method.max_grad_norm = max_grad_norm
+    return method
+
+
+def train_pair(architecture: str, train_set: train.Dataset, *, dataset: str, reference: Schedule, amm: Schedule,
+               amm_options: Mapping[str, Any] = MIN_EXP, model_kw: Mapping[str, Any] | None = None, seed: int = 0,
+               weight_decay: float = 1e-4, max_grad_norm: float | None = 10.0, eval_data: train.Dataset | None = None,
+               device: torch.device | str | None = None, progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Train the reference network and its AMM counterpart (paper 003 §4.2, §4.4) and return, per method name
+    (``"reference"``, ``"amm"`` and, when AMM fine-tunes, ``"reference_continued"``), ``{"model", "history"}``.
+
+    ``reference`` and ``amm`` are the two schedules; ``amm.scratch`` says whether AMM starts from a fresh network
+    (the same initial weights as the reference, ``seed``) or from the trained reference. A fine-tuned network with
+    batch norms trains inside :func:`marginlib.context.frozen_batchnorm`, and so does ``"reference_continued"``, the
+    reference trained on with cross-entropy for AMM's schedule (the control for the extra updates). ``model_kw``
+    goes to :func:`marginlib.models.build` (data shape, ``mean``/``std``).
+    """
+    name = ARCHITECTURES[validate.choice("architecture", architecture, ARCHITECTURES)]
+    validate.choice("dataset", dataset, DATASETS)
+    common = dict(weight_decay=weight_decay, device=device, eval_train=False, eval_data=eval_data, progress=progress)
+    build = lambda: models.build(name, seed=seed, **dict(model_kw or {}))  # noqa: E731
+    ref_model = build()
+    out = {"reference": {"model": ref_model, "history": train.fit(
+        ref_model, reference_method(max_grad_norm=max_grad_norm), train_set, seed=seed, **reference.fit_kw(),
+        **common)}}
+    amm_method = methods.build("amm", **{**dict(amm_options), "max_grad_norm": max_grad_norm})
+    if amm.scratch:
+        amm_model = build()
+        out["amm"] = {"model": amm_model, "history": train.fit(amm_model, amm_method, train_set, seed=seed,
+                                                               **amm.fit_kw(), **common)}
+        return out
+    for method_name, method in (("reference_continued", reference_method(max_grad_norm=max_grad_norm)),
+                                ("amm", amm_method)):
+        model = copy.deepcopy(ref_model)
+        with frozen_batchnorm(model):
+            history = train.fit(model, method, train_set, seed=seed + 1, **amm.fit_kw(), **common)
+        out[method_name] = {"model": model, "history": history}
+    return out
+
+
+def error_and_margin(model: nn.Module, test_set: train.Dataset, *, margin_points: int | None = None,
+                     batch_size: int = 500) -> dict[str, float]:
+    """Test error (fraction) on ``test_set`` and the mean DeepFool test margin (paper 003 §4.4, Tables 3-7: the
+    L2 DeepFool perturbation norm, 50 iterations, averaged over the correctly classified points among the first
+    ``margin_points`` test images; all when ``None``). Points DeepFool does not move within its iterations are
+    left out of the mean and counted in ``margin_unreached``."""
+    error = train.evaluate(model, test_set, batch_size=batch_size)["error"]
+    n = len(test_set.y) if margin_points is None else min(margin_points, len(test_set.y))
+    device = next(model.parameters()).device
+    signed = torch.cat([margins.deepfool_margin(model, xb.to(device), yb.to(device)).cpu()
+                        for xb, yb in zip(test_set.x[:n].split(batch_size), test_set.y[:n].split(batch_size))])
+    correct = signed > 0
+    reached = correct & torch.isfinite(signed)
+    return {"error": float(error), "deepfool_margin": float(signed[reached].mean()) if reached.any() else float("nan"),
+            "margin_points": int(correct.sum()), "margin_unreached": int((correct & ~reached).sum())}
+
+
+def cost_ratios(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, amm_options: Mapping[str, Any] = MIN_EXP,
+                repeat: int = 3, warmup: int = 1) -> dict[str, float]:
+    """AMM's cost relative to cross-entropy training on one batch ``(x, y)`` (paper 003 §4.5): best-of-``repeat``
+    seconds of one SGD step each (:func:`marginlib.timing.step_seconds`) and the bytes autograd saves for backward
+    in one loss evaluation (:func:`marginlib.timing.saved_bytes`), with their ratios. ``model`` is not changed."""
+    ref, amm = reference_method(), methods.build("amm", **dict(amm_options))
+    seconds = {k: timing.step_seconds(m, model, x, y, repeat=repeat, warmup=warmup) for k, m in (("reference", ref),
+                                                                                                  ("amm", amm))}
+    saved = {k: timing.saved_bytes(m, model, x, y) for k, m in (("reference", ref), ("amm", amm))}
+    return {"reference_step_seconds": seconds["reference"], "amm_step_seconds": seconds["amm"],
+            "time_ratio": seconds["amm"] / seconds["reference"], "reference_saved_bytes": saved["reference"],
+            "amm_saved_bytes": saved["amm"], "memory_ratio": saved["amm"] / saved["reference"]}
+
+
+def epoch_time_ratio(pair: Mapping[str, Mapping[str, Any]]) -> float:
+    """Mean seconds per AMM epoch over mean seconds per cross-entropy epoch, from the trainer's histories (the
+    control ``"reference_continued"`` when AMM fine-tuned, so both ran on the same network and data)."""
+    ref = pair.get("reference_continued", pair["reference"])["history"].column("seconds")
+    amm = pair["amm"]["history"].column("seconds")
+    return (sum(amm) / len(amm)) / (sum(ref) / len(ref))
+
+
+IMAGENET_ARCHITECTURES = ("resnet18", "resnet50")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def _existing(parameter: str, path: str | os.PathLike) -> pathlib.Path:
+    p = pathlib.Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"{parameter}={str(path)!r}: no such file")
+    return p
+
+
+def load_imagenet_model(architecture: str, weights: str | os.PathLike) -> nn.Module:
+    """A user-supplied pretrained ImageNet classifier for AMM fine-tuning (paper 003 §4.4.5, Table 7).
+
+    ``architecture`` is a torchvision name among :data:`IMAGENET_ARCHITECTURES` (paper 003 also fine-tunes SENet-50,
+    which torchvision lacks) and ``weights`` a file holding its ``state_dict`` (loaded with ``weights_only=True``),
+    e.g. torchvision's published ResNet-18/50 weights, which the paper's Table 7 references match. The network gets
+    ImageNet's normalization as its first layer, so it takes ``[0, 1]`` pixels like every model of the book.
+    torchvision is imported here only. Raises ``FileNotFoundError`` naming ``weights`` when the file is missing.
+    """
+    validate.choice("imagenet_arch", architecture, IMAGENET_ARCHITECTURES)
+    path = _existing("imagenet_weights", weights)
+    import torchvision
+
+    net = getattr(torchvision.models, architecture)(weights=None)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return nn.Sequential(models.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD, channels=3), net)
+
+
+@dataclasses.dataclass
+class TensorData:
+    """An in-memory dataset (``x`` float in ``[0, 1]``, ``y`` long) as :func:`marginlib.train.fit` takes."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    source: str = ""
+
+
+def load_imagenet_tensors(path: str | os.PathLike) -> dict[str, TensorData]:
+    """Preprocessed ImageNet images for fine-tuning: a ``torch.save`` d dict ``{"train": {"x", "y"}, "val": {"x",
+    "y"}}`` with ``x`` uint8 ``(N, 3, 224, 224)`` (already cropped/resized as paper 003 §4.1.3 says) and ``y`` long
+    class indices. The trainer holds its data in memory, so this is a subset of ImageNet of the user's choosing; the
+    paper's full 1.28M images need a streaming loader (not in :mod:`marginlib.train`). Raises ``FileNotFoundError``
+    naming ``imagenet_data`` when the file is missing and ``ValueError`` when a split is missing."""
+    state = torch.load(_existing("imagenet_data", path), map_location="cpu", weights_only=True)
+    out = {}
+    for split in ("train", "val"):
+        if split not in state or not {"x", "y"} <= set(state[split]):
+            raise ValueError(f"imagenet_data={str(path)!r} needs a {split!r} entry with 'x' and 'y'")
+        x = state[split]["x"]
+        out[split] = TensorData((x.float() / 255) if x.dtype == torch.uint8 else x.float(), state[split]["y"].long(),
+                                f"user-supplied ImageNet tensors ({path})")
+    return out
+
+
+def finetune_imagenet(model: nn.Module, data: Mapping[str, TensorData], *, schedule: Schedule,
+                      amm_options: Mapping[str, Any] = MIN_EXP, seed: int = 0, margin_points: int | None = None,
+                      device: torch.device | str | None = None, progress: bool = False) -> dict[str, dict[str, float]]:
+    """Paper 003 §4.4.5 (Table 7): fine-tune a pretrained ImageNet ``model`` with AMM (MIN+EXP) and with
+    cross-entropy alone for ``schedule`` (appendix Table 2: batch 32, 10 epochs, lr 0.01, x0.1 at epochs 5 and 8
+    for ResNets), batch norms frozen, and return top-1 error and mean DeepFool margin on ``data["val"]`` for
+    ``"reference"`` (the model as supplied), ``"reference_continued"`` and ``"amm"``."""
+    out = {"reference": error_and_margin(model, data["val"], margin_points=margin_points, batch_size=64)}
+    common = dict(weight_decay=1e-4, device=device, eval_train=False, progress=progress, seed=seed)
+    for name, method in (("reference_continued", reference_method()),
+                         ("amm", methods.build("amm", **{**dict(amm_options), "max_grad_norm": 10.0}))):
+        tuned = copy.deepcopy(model)
+        with frozen_batchnorm(tuned):
+            train.fit(tuned, method, data["train"], **schedule.fit_kw(), **common)
+        out[name] = error_and_margin(tuned, data["val"], margin_points=margin_points, batch_size=64)
+    return out
+
+
+def summarize(pairs: Sequence[Mapping[str, Mapping[str, float]]]) -> dict[str, dict[str, float]]:
+    """Mean and std (ddof 1; 0 for one run) of ``error`` (in %) and mean of ``deepfool_margin`` per method over
+    seeds; ``pairs`` holds one ``{method: error_and_margin(...)}`` per seed."""
+    out: dict[str, dict[str, float]] = {}
+    for method in pairs[0]:
+        errors = torch.tensor([p[method]["error"] * 100 for p in pairs], dtype=torch.float64)
+        out[method] = {"error_mean": float(errors.mean()),
+                       "error_std": float(errors.std()) if len(errors) > 1 else 0.0,
+                       "deepfool_margin": float(sum(p[method]["deepfool_margin"] for p in pairs) / len(pairs)),
+                       "errors": errors.tolist()}
+    return out
