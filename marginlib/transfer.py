@@ -113,15 +113,17 @@ def minimum_norm_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequen
     uniform noise, fails for every sample of a class that the model assigns to noise).
     """
     validate.batch(x, y, bounds=(0.0, 1.0))
+    validate.choice("attack", attack, sorted({name for name, _ in attacks.FOOLBOX_ATTACKS}))
     radii = [float(validate.nonnegative("eps", e)) for e in eps]
     if not radii:
         raise ValueError("eps must hold at least one radius")
     with noparamgrad_and_eval(model), torch.no_grad():
         correct = model(x).argmax(1) == y
     distances = torch.full_like(y, math.inf, dtype=x.dtype)
-    runs = torch.ones_like(correct)
+    runs = correct                                   # only correctly classified samples need an attack
     if attack == "boundary":
-        start, runs = nearest_other_label(model, x, y)
+        start, found = nearest_other_label(model, x, y)
+        runs = correct & found
         options = {**options, "init_attack": _fixed_start(start[runs])}
     if runs.any():
         x_adv = attacks.foolbox_attack(model, x[runs], y[runs], eps=math.inf, norm=norm, attack=attack,

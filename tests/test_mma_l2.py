@@ -49,8 +49,9 @@ def test_boundary_attack_gives_upper_bounds_and_misclassified_points_count_zero(
     model, x, y, margin = linear
     y = y.clone()
     y[:3] = (y[:3] + 1) % 3                                      # three points now misclassified
-    run = lambda seed: minimum_norm_accuracy(model, x, y, eps=EPS, steps=1000,  # noqa: E731
-                                             generator=torch.Generator().manual_seed(seed))
+    def run(seed):
+        return minimum_norm_accuracy(model, x, y, eps=EPS, steps=1000, generator=torch.Generator().manual_seed(seed))
+
     (acc, dist), (acc2, dist2) = run(0), run(0)
     assert torch.equal(dist, dist2) and acc == acc2              # seeded: the same run twice
     assert torch.equal(dist[:3], torch.zeros(3))
