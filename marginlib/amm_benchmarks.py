@@ -160,6 +160,8 @@ def cost_ratios(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, amm_optio
     seconds of one SGD step each (:func:`marginlib.timing.step_seconds`) and the bytes autograd saves for backward
     in one loss evaluation (:func:`marginlib.timing.saved_bytes`), with their ratios. ``model`` is not changed."""
     ref, amm = reference_method(), methods.build("amm", **dict(amm_options))
+    device = next(model.parameters()).device
+    x, y = x.to(device), y.to(device)
     seconds = {k: timing.step_seconds(m, model, x, y, repeat=repeat, warmup=warmup) for k, m in (("reference", ref),
                                                                                                   ("amm", amm))}
     saved = {k: timing.saved_bytes(m, model, x, y) for k, m in (("reference", ref), ("amm", amm))}
