@@ -88,11 +88,6 @@ def model_kwargs(architecture: str, dataset: str, *, num_classes: int, in_channe
     return kw
 
 
-def has_batchnorm(model: nn.Module) -> bool:
-    """True when ``model`` has a ``BatchNorm2d`` (paper 003 freezes them while AMM trains, §4.4.2)."""
-    return any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-
-
 def reference_method(*, max_grad_norm: float | None = 10.0) -> methods.Method:
     """Cross-entropy alone with the paper's gradient clipping at norm 10 (§4.2; the released code clips every run,
     the reference's ``lambda = 0`` runs included)."""
@@ -116,8 +111,9 @@ def train_pair(architecture: str, train_set: train.Dataset, *, dataset: str, ref
     """
     name = ARCHITECTURES[validate.choice("architecture", architecture, ARCHITECTURES)]
     validate.choice("dataset", dataset, DATASETS)
-    common = dict(weight_decay=weight_decay, device=device, eval_train=False, eval_data=eval_data, progress=progress)
-    build = lambda: models.build(name, seed=seed, **dict(model_kw or {}))  # noqa: E731
+    common = {"weight_decay": weight_decay, "device": device, "eval_train": False, "eval_data": eval_data,
+              "progress": progress}
+    build = lambda: models.build(name, seed=seed, **dict(model_kw or {}))
     ref_model = build()
     out = {"reference": {"model": ref_model, "history": train.fit(
         ref_model, reference_method(max_grad_norm=max_grad_norm), train_set, seed=seed, **reference.fit_kw(),
@@ -241,7 +237,7 @@ def finetune_imagenet(model: nn.Module, data: Mapping[str, TensorData], *, sched
     for ResNets), batch norms frozen, and return top-1 error and mean DeepFool margin on ``data["val"]`` for
     ``"reference"`` (the model as supplied), ``"reference_continued"`` and ``"amm"``."""
     out = {"reference": error_and_margin(model, data["val"], margin_points=margin_points, batch_size=64)}
-    common = dict(weight_decay=1e-4, device=device, eval_train=False, progress=progress, seed=seed)
+    common = {"weight_decay": 1e-4, "device": device, "eval_train": False, "progress": progress, "seed": seed}
     for name, method in (("reference_continued", reference_method()),
                          ("amm", methods.build("amm", **{**dict(amm_options), "max_grad_norm": 10.0}))):
         tuned = copy.deepcopy(model)

@@ -24,7 +24,7 @@ def test_schedule_validates_and_feeds_the_trainer():
 
 
 def test_model_kwargs_pick_the_papers_variants():
-    shape = dict(num_classes=100, in_channels=3, input_size=32)
+    shape = {"num_classes": 100, "in_channels": 3, "input_size": 32}
     assert bench.model_kwargs("LiuNet", "cifar100", **shape)["variant"] == "cifar100"
     assert bench.model_kwargs("LiuNet", "svhn", **{**shape, "num_classes": 10})["variant"] == "cifar10"
     assert bench.model_kwargs("LeNet", "mnist", num_classes=10, in_channels=1, input_size=28)["variant"] == "mnist"
@@ -53,14 +53,14 @@ def test_fine_tuning_pair_freezes_batchnorm_and_adds_the_continued_reference():
     one = bench.Schedule(8, 1, 0.05)
     pair = bench.train_pair("ResNet-20", data, dataset="mnist", reference=one,
                             amm=bench.Schedule(8, 1, 0.05, scratch=False),
-                            model_kw=dict(in_channels=1, num_classes=10), seed=0)
+                            model_kw={"in_channels": 1, "num_classes": 10}, seed=0)
     assert list(pair) == ["reference", "reference_continued", "amm"]
     ref = _bn_stats(pair["reference"]["model"])
     for name in ("reference_continued", "amm"):
         model = pair[name]["model"]
         assert all(torch.equal(a, b) for a, b in zip(ref, _bn_stats(model)))  # statistics and scale frozen
         assert all(type(m) is nn.BatchNorm2d for m in model.modules() if isinstance(m, nn.BatchNorm2d))
-    conv = lambda n: pair[n]["model"].body[0].weight  # noqa: E731
+    conv = lambda n: pair[n]["model"].body[0].weight
     assert not torch.equal(conv("amm"), conv("reference")) and not torch.equal(conv("amm"), conv("reference_continued"))
     assert bench.epoch_time_ratio(pair) > 0
 
@@ -69,7 +69,7 @@ def test_scratch_pair_starts_both_networks_from_the_same_weights():
     data = _data()
     one = bench.Schedule(8, 1, 1e-12)  # a negligible step: both stay at their (shared) initial weights
     pair = bench.train_pair("LeNet", data, dataset="mnist", reference=one, amm=one,
-                            model_kw=dict(in_channels=1, num_classes=10, input_size=12, variant="cifar"), seed=4)
+                            model_kw={"in_channels": 1, "num_classes": 10, "input_size": 12, "variant": "cifar"}, seed=4)
     assert list(pair) == ["reference", "amm"]
     a, b = pair["reference"]["model"].state_dict(), pair["amm"]["model"].state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
