@@ -69,7 +69,8 @@ def test_scratch_pair_starts_both_networks_from_the_same_weights():
     data = _data()
     one = bench.Schedule(8, 1, 1e-12)  # a negligible step: both stay at their (shared) initial weights
     pair = bench.train_pair("LeNet", data, dataset="mnist", reference=one, amm=one,
-                            model_kw={"in_channels": 1, "num_classes": 10, "input_size": 12, "variant": "cifar"}, seed=4)
+                            model_kw={"in_channels": 1, "num_classes": 10, "input_size": 12, "variant": "cifar"},
+                            seed=4)
     assert list(pair) == ["reference", "amm"]
     a, b = pair["reference"]["model"].state_dict(), pair["amm"]["model"].state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
