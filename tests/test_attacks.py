@@ -321,10 +321,14 @@ def test_deepfool_target_reaches_the_requested_class(digits_mlp):
     assert bool((new[~even & success] != pred[~even & success]).all())
 
 
-def test_differentiable_deepfool_gradient_matches_finite_differences():
+@pytest.mark.parametrize("group_norm", [False, True], ids=["mlp", "groupnorm"])
+def test_differentiable_deepfool_gradient_matches_finite_differences(group_norm):
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3)).double()
+    norm_layer = [nn.Unflatten(1, (1, 5)), nn.GroupNorm(1, 1), nn.Flatten()] if group_norm else []
+    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), *norm_layer, nn.Tanh(), nn.Linear(5, 3)).double()
     x = torch.rand(4, 1, 2, 3, dtype=torch.float64)
+    detached = deepfool(model, x, steps=4)
+    torch.testing.assert_close(deepfool(model, x, steps=4, differentiable=True).detach(), detached)
 
     def objective() -> torch.Tensor:
         return deepfool(model, x, steps=4, differentiable=True).flatten(1).norm(dim=1).sum()

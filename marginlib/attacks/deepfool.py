@@ -9,7 +9,10 @@ Conventions (stated once, here and in the book):
   nearest linearized boundary (paper 003, eqs. (2)-(3), multi-class form): ``r = |f'| / ||w||_q^q * |w|^(q-1) sign(w)``
   with ``w = grad(f_j - f_c)`` and ``q`` the dual norm (L2: ``r = |f'| w / ||w||_2^2``; Linf: ``r = |f'| sign(w) / ||w||_1``).
 - All candidate gradients come from one batched backward pass (``autograd.grad(..., is_grads_batched=True)``
-  over one cotangent per candidate): no Python loop over classes or samples.
+  over one cotangent per candidate): no Python loop over classes or samples. One exception: torch (2.13) has no
+  batching rule for GroupNorm's double backward, so with ``differentiable=True`` a model containing GroupNorm
+  (LiuNet, paper 003) gets the same gradients from one backward pass over the batch repeated once per candidate, as
+  the released AMM code computes them (one extra forward pass per candidate).
 - Overshoot is applied to the total perturbation (Deep Defense): the point examined is ``x + (1 + overshoot) * sum r_i``.
   ``overshoot_mode="step"`` multiplies each step instead, as the released AMM code does (paper 003).
 - Distances are in R^d: by default nothing is clipped, so on a linear model ``r`` is the exact minimal perturbation.
@@ -67,8 +70,22 @@ def _candidates(logits: torch.Tensor, source: torch.Tensor, target: torch.Tensor
     return cand
 
 
+def _candidate_gradients(
+    model: nn.Module, logits: torch.Tensor, point: torch.Tensor, cot: torch.Tensor, *, create_graph: bool
+) -> torch.Tensor:
+    """``(m, N, ...)`` input gradients of ``cot[k] . logits`` for every cotangent row ``k``, in one backward pass."""
+    if create_graph and any(isinstance(module, nn.GroupNorm) for module in model.modules()):
+        m = cot.shape[0]
+        repeated = point.repeat(m, *([1] * (point.dim() - 1)))
+        (w,) = torch.autograd.grad(model(repeated), repeated, cot.flatten(0, 1), create_graph=True)
+        return w.view(m, *point.shape)
+    (w,) = torch.autograd.grad(logits, point, cot, is_grads_batched=True, create_graph=create_graph)
+    return w
+
+
 def _step(
-    logits: torch.Tensor, point: torch.Tensor, source: torch.Tensor, cand: torch.Tensor, *, norm: str, create_graph: bool
+    model: nn.Module, logits: torch.Tensor, point: torch.Tensor, source: torch.Tensor, cand: torch.Tensor, *, norm: str,
+    create_graph: bool,
 ) -> torch.Tensor:
     """The DeepFool step to the nearest linearized boundary among ``cand`` (all gradients in one backward pass)."""
     n, m = cand.shape
@@ -76,7 +93,7 @@ def _step(
     cot = torch.zeros(m, n, logits.shape[1], dtype=logits.dtype, device=logits.device)
     cot[torch.arange(m, device=cand.device)[:, None], rows, cand.T] = 1.0
     cot[:, rows, source] -= 1.0
-    (w,) = torch.autograd.grad(logits, point, cot, is_grads_batched=True, create_graph=create_graph)  # (m, N, ...)
+    w = _candidate_gradients(model, logits, point, cot, create_graph=create_graph)  # (m, N, ...)
     gap = (logits.gather(1, cand) - logits.gather(1, source[:, None])).abs()  # (N, m)
     w_norm = lp_norm(w.flatten(0, 1), dual(norm)).view(m, n).T.clamp_min(_TINY)  # (N, m)
     best = (gap / w_norm).argmin(1)
@@ -149,7 +166,7 @@ def deepfool(
             if t == steps or bool(hit.all()):
                 break
             source = torch.where(targeted[idx], pred, origin[idx])
-            r = _step(logits, point, source, cand[idx], norm=norm, create_graph=differentiable)
+            r = _step(model, logits, point, source, cand[idx], norm=norm, create_graph=differentiable)
             r = torch.where(hit.view(-1, *([1] * (x.dim() - 1))), torch.zeros_like(r), per_step * r)
             r_sum = r_sum.index_add(0, idx, r)
         delta = _delta(base, total * r_sum, bounds)
