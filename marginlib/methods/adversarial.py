@@ -5,6 +5,8 @@ Conventions: adversarial examples are crafted with the model in eval mode and pa
 (:mod:`marginlib.attacks`' contract), then the loss is taken in train mode with clean and adversarial
 batches passed separately (so batch-norm statistics are never pooled across them, as in the authors' code);
 images stay in [0, 1]; every ``eps`` is in pixel units. Random starts draw from the method's generator (seeded by the trainer).
+Every method here is an :class:`~marginlib.methods.base.Adversarial`: ``adversary(model, x, y)`` crafts the batch
+and ``loss_at(model, x, x_adv, y)`` is the objective at it, so a regularizer can reuse that batch (EMR-adv).
 """
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ from torch.nn import functional as F
 from marginlib import validate
 from marginlib.attacks.projections import linf_box, per_sample, projected_ascent
 from marginlib.context import noparamgrad_and_eval
-from marginlib.methods.base import Method
+from marginlib.methods.base import Adversarial
 
 
-class PGDAT(Method):
+class PGDAT(Adversarial):
     """PGD adversarial training (Madry et al. 2018): cross-entropy at ``pgd(x, y; eps, step_size, steps)``.
 
     ``clean_weight`` mixes in the clean loss: ``(1 - w) * CE(x_adv) + w * CE(x)`` (0 = Madry's objective).
@@ -42,8 +44,7 @@ class PGDAT(Method):
         return pgd(model, x, y, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
                    random_start=self.random_start, generator=self.generator).detach()
 
-    def loss(self, model, x, y, *, index=None):
-        x_adv = self.adversary(model, x, y)
+    def loss_at(self, model, x, x_adv, y, *, index=None):
         if self.clean_weight:
             logits_adv, logits = model(x_adv), model(x)
             adv, clean = F.cross_entropy(logits_adv, y), F.cross_entropy(logits, y)
@@ -92,7 +93,7 @@ def kl_adversary(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: fl
     return x_adv.detach()
 
 
-class TRADES(Method):
+class TRADES(Adversarial):
     """TRADES (Zhang et al. 2019, eq. (5)): ``CE(f(x), y) + beta * KL(p(x) || p(x'))``, the KL averaged over
     the batch, ``x'`` from :func:`kl_adversary`."""
 
@@ -107,9 +108,11 @@ class TRADES(Method):
         self.step_size = step_size if step_size is not None else 2.5 * eps / steps
         self.norm = validate.norm(norm)
 
-    def loss(self, model, x, y, *, index=None):
-        x_adv = kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
-                             generator=self.generator)
+    def adversary(self, model, x, y):
+        return kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
+                            generator=self.generator)
+
+    def loss_at(self, model, x, x_adv, y, *, index=None):
         logits, logits_adv = model(x), model(x_adv)
         ce = F.cross_entropy(logits, y)
         kl = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="batchmean")
@@ -130,8 +133,7 @@ class MART(PGDAT):
         super().__init__(eps=eps, step_size=step_size, steps=steps, norm=norm, random_start=True)
         self.beta = validate.nonnegative("beta", beta)
 
-    def loss(self, model, x, y, *, index=None):
-        x_adv = self.adversary(model, x, y)
+    def loss_at(self, model, x, x_adv, y, *, index=None):
         logits, logits_adv = model(x), model(x_adv)
         p_adv, p = F.softmax(logits_adv, dim=1), F.softmax(logits, dim=1)
         other = p_adv.scatter(1, y[:, None], 0.0).amax(dim=1)

@@ -110,9 +110,39 @@ class Extends(Method):
         self.base.load_state_dict(state["base"])
 
 
+class Adversarial(Method):
+    """A method that trains on adversarial examples: ``loss`` crafts the batch with ``adversary(model, x, y)``
+    and hands it to ``loss_at(model, x, x_adv, y)``.
+
+    The split lets a regularizer reuse the very batch the objective trained on (paper 002, Algorithm 1: EMR at
+    the adversarial example ``x~_i``, "EMR-adv" in Table 4) without running the attack twice:
+    ``Regularized(on="adversarial")`` calls ``adversary`` once and passes the result to ``loss_at``.
+    """
+
+    def adversary(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The adversarial batch (detached) this method trains on, drawn with the method's generator."""
+        raise NotImplementedError
+
+    def loss_at(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, *,
+                index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
+        """The objective given the clean batch ``x`` and its adversarial batch ``x_adv``."""
+        raise NotImplementedError
+
+    def loss(self, model, x, y, *, index=None):
+        return self.loss_at(model, x, self.adversary(model, x, y), y, index=index)
+
+
 class Regularized(Extends):
     """``base`` objective plus ``weight * mean_i values_i``, where subclasses define the per-sample
     ``values(model, x, logits, y)`` from a forward pass whose input ``x`` requires grad.
+
+    ``on`` chooses the inputs of that pass: ``"clean"`` (default), the batch itself; ``"adversarial"``, the
+    adversarial batch the ``base`` trains on (paper 002, Algorithm 1 and Table 4's "EMR-adv"), which needs an
+    :class:`Adversarial` base and is crafted once, for both terms.
+
+    ``scaling`` chooses the batch reduction: ``"sample"`` (default), ``weight * (1/B) sum_i values_i`` (paper 002,
+    eq. (5)); ``"batch_mean"``, that divided by ``B`` again, which is what differentiating the batch *mean* of the
+    weighted logits does in paper 002's released code (``weight / B^2`` per sample).
 
     The regularizer pass runs the network in eval mode (batch-norm running statistics, no dropout), as
     the released code of papers 002 and 003 does, so each sample's value depends on that sample only.
@@ -122,36 +152,59 @@ class Regularized(Extends):
 
     stat = "reg"
 
-    def __init__(self, *, weight: float, base: Method | None = None) -> None:
+    def __init__(self, *, weight: float, on: str = "clean", scaling: str = "sample",
+                 base: Method | None = None) -> None:
         super().__init__(base)
         self.weight = validate.nonnegative("weight", weight)
+        self.scaling = validate.choice("scaling", scaling, ("sample", "batch_mean"))
+        self.on = validate.choice("on", on, ("clean", "adversarial"))
+        if self.on == "adversarial" and not isinstance(self.base, Adversarial):
+            raise ValueError(f"on='adversarial' needs a base that trains on adversarial examples (pgd_at, fgsm_at, "
+                             f"trades, mart, mail or he), got base={self.base!r}; use on='clean'")
 
     def values(self, model: nn.Module, x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
-        """The batch's penalty from per-sample values (their mean)."""
-        return values.mean()
+        """The batch's penalty from per-sample values: their mean, over ``B`` again for ``scaling="batch_mean"``."""
+        return values.mean() / (len(values) if self.scaling == "batch_mean" else 1)
 
     def loss(self, model, x, y, *, index=None):
-        x = x.detach().requires_grad_(True)
-        if type(self.base) is Standard and mode_free(model):
-            logits = model(x)
-            base = F.cross_entropy(logits, y)
-            stats = {"ce": base.detach()}
-        else:
-            base, stats = self.base.loss(model, x.detach(), y, index=index)
+        if self.on == "adversarial":
+            x_adv = self.base.adversary(model, x, y)
+            base, stats = self.base.loss_at(model, x, x_adv, y, index=index)
+            x = x_adv.detach().requires_grad_(True)
             with eval_mode(model):
                 logits = model(x)
+        else:
+            x = x.detach().requires_grad_(True)
+            if type(self.base) is Standard and mode_free(model):
+                logits = model(x)
+                base = F.cross_entropy(logits, y)
+                stats = {"ce": base.detach()}
+            else:
+                base, stats = self.base.loss(model, x.detach(), y, index=index)
+                with eval_mode(model):
+                    logits = model(x)
         values = self.values(model, x, logits, y)
         penalty = self.reg_scale * self.weight * self.reduce(values)
         return base + penalty, {**stats, self.stat: values.mean().detach()}
 
 
 class Standard(Method):
-    """Cross-entropy on clean inputs (weight decay lives in the optimizer: :func:`marginlib.optim.sgd`)."""
+    """Cross-entropy on clean inputs (weight decay lives in the optimizer: :func:`marginlib.optim.sgd`).
+
+    ``max_grad_norm`` clips the gradient norm before each step (paper 003 trains its reference this way, at 10).
+    """
 
     name = "standard"
+
+    def __init__(self, *, max_grad_norm: float | None = None) -> None:
+        super().__init__()
+        self.max_grad_norm = None if max_grad_norm is None else validate.positive("max_grad_norm", max_grad_norm)
+
+    def __repr__(self) -> str:
+        return "Standard()" if self.max_grad_norm is None else f"Standard(max_grad_norm={self.max_grad_norm})"
 
     def loss(self, model, x, y, *, index=None):
         logits = model(x)

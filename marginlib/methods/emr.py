@@ -8,8 +8,9 @@ The effective weight of class ``j`` at sample ``x_i`` is the input gradient of i
 * Scaling: the paper's loss (eq. (5)) is ``lambda * (1/B) sum_i EMR(x_i)`` (``scaling="sample"``). The
   authors' released code differentiates the batch *mean* of the weighted logits, so each sample enters as
   ``lambda / B^2`` (``scaling="batch_mean"``: the paper's value divided by ``B``).
-* The regularizer pass runs in eval mode (:class:`~marginlib.methods.base.Regularized`), on the clean batch
-  (paper 002's "EMR-clean", Table 4).
+* The regularizer pass runs in eval mode (:class:`~marginlib.methods.base.Regularized`), on the clean batch by
+  default (``on="clean"``, paper 002's "EMR-clean", Table 4) or, with ``on="adversarial"``, at the adversarial
+  examples the base method trains on (Algorithm 1, "EMR-adv", the setting paper 002 adopts in §5), reusing them.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def emr_approx(x: torch.Tensor, logits: torch.Tensor, *, temperature: float = 1.
 class EMR(Regularized):
     """``base`` objective (default: cross-entropy) plus ``weight * EMR`` (paper 002, eq. (5) / (7), Alg. 1).
 
-    ``mode="exact"`` (eq. (5)) or ``"approx"`` (eq. (7), with ``temperature``); ``scaling`` as in the
+    ``mode="exact"`` (eq. (5)) or ``"approx"`` (eq. (7), with ``temperature``); ``scaling`` and ``on`` as in the
     module docstring.
     """
 
@@ -58,20 +59,16 @@ class EMR(Regularized):
     stat = "emr"
 
     def __init__(self, *, weight: float, mode: str = "exact", temperature: float = 1.0,
-                 scaling: str = "sample", base: Method | None = None) -> None:
-        super().__init__(weight=weight, base=base)
+                 scaling: str = "sample", on: str = "clean", base: Method | None = None) -> None:
+        super().__init__(weight=weight, on=on, scaling=scaling, base=base)
         self.mode = validate.choice("mode", mode, ("exact", "approx"))
         self.temperature = validate.positive("temperature", temperature)
-        self.scaling = validate.choice("scaling", scaling, ("sample", "batch_mean"))
 
     def values(self, model, x, logits, y):
         if self.mode == "exact":
             return emr_exact(x, logits)
         return emr_approx(x, logits, temperature=self.temperature)
 
-    def reduce(self, values: torch.Tensor) -> torch.Tensor:
-        return values.mean() / (len(values) if self.scaling == "batch_mean" else 1)
-
     def __repr__(self) -> str:
         return (f"EMR(weight={self.weight}, mode={self.mode!r}, temperature={self.temperature}, "
-                f"scaling={self.scaling!r}, base={self.base!r})")
+                f"scaling={self.scaling!r}, on={self.on!r}, base={self.base!r})")

@@ -23,8 +23,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
-from marginlib.methods.adversarial import PGDAT, TRADES, kl_adversary
-from marginlib.methods.base import Extends, Method
+from marginlib.methods.adversarial import PGDAT, TRADES
+from marginlib.methods.base import Adversarial, Extends, Method
 
 
 class HEHead(nn.Module):
@@ -74,12 +74,13 @@ def he_cross_entropy(logits: torch.Tensor, y: torch.Tensor, *, scale: float, mar
     return F.cross_entropy(logits - shift, y)
 
 
-class HE(Extends):
+class HE(Extends, Adversarial):
     """AT+HE or TRADES+HE (paper 002, Table 3): ``base``'s objective with the true-class cosine margin ``m``.
 
     ``base`` is a :class:`~marginlib.methods.PGDAT` (``pgd_at`` / ``fgsm_at``: ``L^m`` at its adversary) or a
     :class:`~marginlib.methods.TRADES` (``L^m`` on the clean batch plus ``beta`` times its KL term). The model must
-    carry an :class:`HEHead` (:func:`hypersphere`), whose ``s`` the loss uses.
+    carry an :class:`HEHead` (:func:`hypersphere`), whose ``s`` the loss uses. The adversarial batch is ``base``'s
+    (``adversary`` delegates to it, with its generator).
     """
 
     name = "he"
@@ -90,19 +91,25 @@ class HE(Extends):
         super().__init__(base)
         self.margin = validate.nonnegative("margin", margin)
 
-    def loss(self, model, x, y, *, index=None):
+    @staticmethod
+    def head(model: nn.Module) -> HEHead:
         head = getattr(model, "classifier", None)
         if not isinstance(head, HEHead):
             raise ValueError("HE needs a model with an HEHead classifier: call marginlib.methods.he.hypersphere(model)")
-        base = self.base
-        if isinstance(base, TRADES):
-            x_adv = kl_adversary(model, x, eps=base.eps, step_size=base.step_size, steps=base.steps, norm=base.norm,
-                                 generator=base.generator)
+        return head
+
+    def adversary(self, model, x, y):
+        self.head(model)
+        return self.base.adversary(model, x, y)
+
+    def loss_at(self, model, x, x_adv, y, *, index=None):
+        head = self.head(model)
+        if isinstance(self.base, TRADES):
             logits, logits_adv = model(x), model(x_adv)
             ce = he_cross_entropy(logits, y, scale=head.scale, margin=self.margin)
             kl = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="batchmean")
-            return ce + base.beta * kl, {"ce": ce.detach(), "kl": kl.detach()}
-        logits_adv = model(base.adversary(model, x, y))
+            return ce + self.base.beta * kl, {"ce": ce.detach(), "kl": kl.detach()}
+        logits_adv = model(x_adv)
         adv = he_cross_entropy(logits_adv, y, scale=head.scale, margin=self.margin)
         return adv, {"adv_ce": adv.detach(), "adv_error": (logits_adv.argmax(1) != y).float().mean().detach()}
 

@@ -73,14 +73,19 @@ class MAIL(PGDAT):
             return torch.ones(len(y), dtype=logits_adv.dtype, device=logits_adv.device)
         return mail_weights(probabilistic_margin(logits_adv.detach(), y), slope=self.slope, bias=self.bias)
 
-    def loss(self, model, x, y, *, index=None):
+    def adversary(self, model, x, y):
+        """The PGD example for MAIL-AT, TRADES' KL adversary for MAIL-TRADES."""
         if self.objective == "at":
-            logits_adv = model(self.adversary(model, x, y))
+            return super().adversary(model, x, y)
+        return kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
+                            generator=self.generator)
+
+    def loss_at(self, model, x, x_adv, y, *, index=None):
+        if self.objective == "at":
+            logits_adv = model(x_adv)
             w = self.weights(logits_adv, y)
             adv = (w * F.cross_entropy(logits_adv, y, reduction="none")).mean()
             return adv, {"adv_ce": adv.detach(), "weight_max": w.max()}
-        x_adv = kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
-                             generator=self.generator)
         logits, logits_adv = model(x), model(x_adv)
         w = self.weights(logits_adv, y)
         ce = F.cross_entropy(logits, y)
