@@ -349,3 +349,36 @@ def test_amm_raises_deepfool_margin_over_standard():
 def test_amr_defaults_are_paper_000_table_1_settings():
     amr = methods.AMR()
     assert (amr.lam, amr.tau, amr.beta) == (0.1, 5.0, 1e-3)
+
+
+# ---------------------------------------------------------------- IGR scaling, Standard's gradient clipping
+
+def test_igr_scaling_batch_mean_is_sample_scaling_over_batch(generator):
+    model = TinyNet()
+    x, y = torch.rand(6, 4, generator=generator), torch.randint(0, 3, (6,), generator=generator)
+    ce = F.cross_entropy(model(x), y)
+    sample, stats = methods.IGR(weight=2.0).loss(model, x, y)
+    batch, _ = methods.IGR(weight=2.0, scaling="batch_mean").loss(model, x, y)
+    torch.testing.assert_close(sample - ce, 2.0 * stats["igr"])
+    torch.testing.assert_close(batch - ce, (sample - ce) / 6)
+    with pytest.raises(ValueError, match="scaling='batch'"):
+        methods.IGR(weight=1.0, scaling="batch")
+
+
+def test_standard_max_grad_norm_reaches_the_trainer_and_clips_each_step():
+    assert methods.Standard().max_grad_norm is None
+    clipped = methods.build("standard", max_grad_norm=10.0)
+    assert clipped.max_grad_norm == 10.0
+    assert methods.EMR(weight=0.1, base=clipped).max_grad_norm == 10.0   # Extends reads its base's
+    with pytest.raises(ValueError, match="max_grad_norm must be > 0"):
+        methods.Standard(max_grad_norm=0.0)
+    data = blobs(n=32)
+    steps = {}
+    for clip in (None, 1e-3):
+        model = TinyNet(seed=3)
+        before = torch.cat([p.detach().flatten() for p in model.parameters()])
+        fit(model, methods.Standard(max_grad_norm=clip), data, epochs=1, batch_size=32, lr=1.0, momentum=0.0,
+            seed=0, progress=False, eval_train=False)   # one SGD step of lr 1: the step is the gradient
+        steps[clip] = float((torch.cat([p.detach().flatten() for p in model.parameters()]) - before).norm())
+    assert steps[1e-3] == pytest.approx(1e-3, rel=1e-4)
+    assert steps[None] > 0.01
