@@ -77,7 +77,7 @@ class Dataset:
     def is_standin(self) -> bool:
         return self.source == STANDIN_LABEL
 
-    def subset(self, index: torch.Tensor | np.ndarray) -> "Dataset":
+    def subset(self, index: torch.Tensor | np.ndarray) -> Dataset:
         """The samples at ``index`` (same name, split, source)."""
         index = torch.as_tensor(index, dtype=torch.long)
         return Dataset(self.name, self.split, self.x[index], self.y[index], self.source, self.num_classes, self.bounds)

@@ -5,7 +5,8 @@ Conventions
 * Epochs are 1-based; ``record_at`` may include 0 (the initial model). Metrics of epoch ``e`` describe the
   model after its ``e``-th pass over the training data.
 * Shuffling uses an explicit generator seeded from ``(seed, epoch)``, so every epoch's order is known
-  without replaying earlier epochs; the method's generator (random starts) and the global torch RNG
+  without replaying earlier epochs; so does the ``augment`` hook, which draws from a second per-epoch generator
+  seeded from ``(seed, epoch)`` on its own stream; the method's generator (random starts) and the global torch RNG
   (dropout) are saved in checkpoints. A run killed after epoch ``k`` and resumed ends with the same
   weights as one uninterrupted run (CPU, same threads).
 * Checkpoints hold only tensors, dicts, lists and numbers and load with ``torch.load(weights_only=True)``;
@@ -35,6 +36,7 @@ from marginlib.optim import multistep, sgd
 
 CHECKPOINT = "checkpoint.pt"
 Callback = Callable[[nn.Module, int], Any]
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 class Dataset(Protocol):
@@ -120,7 +122,8 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
         device: torch.device | str | None = None, seed: int = 0, eval_data: Dataset | None = None,
         eval_train: bool = True, callbacks: Mapping[str, Callback] | None = None,
         record_at: Sequence[int] | None = None, checkpoint_dir: str | os.PathLike | None = None,
-        resume: bool = True, progress: bool = True, early_stopping: EarlyStopping | None = None) -> History:
+        resume: bool = True, progress: bool = True, early_stopping: EarlyStopping | None = None,
+        augment: Augment | None = None) -> History:
     """Train ``model`` in place with ``method`` by SGD and return its :class:`History`.
 
     ``lr`` is multiplied by ``gamma`` after each epoch in ``milestones`` (:func:`marginlib.optim.multistep`);
@@ -129,6 +132,9 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     ``record_at`` (default: every epoch; 0 = before training); their outputs go to ``history.recorded``,
     and numbers also to that epoch's row (so early stopping can select on them). With ``checkpoint_dir``
     a checkpoint is written after every epoch and, with ``resume=True``, training continues from it.
+    ``augment(x, generator)`` (e.g. :func:`marginlib.augment.random_crop_flip`) transforms every training batch on
+    ``device`` before the method sees it, drawing from a CPU generator seeded per epoch from ``seed``, so a resumed
+    run augments exactly as an uninterrupted one; the training and test errors are measured on the clean data.
     A non-finite loss raises ``FloatingPointError`` naming the epoch and batch.
     """
     validate.positive("epochs", epochs)
@@ -136,7 +142,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     validate.batch(train_data.x, train_data.y, bounds=getattr(train_data, "bounds", (0.0, 1.0)))
     device = torch.device(device) if device is not None else default_device()
     callbacks = dict(callbacks or {})
-    record_at = set(range(0, epochs + 1) if record_at is None else record_at)
+    record_at = set(range(epochs + 1) if record_at is None else record_at)
     was_training = model.training
     model.to(device)
     optimizer = sgd(model, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
@@ -163,8 +169,11 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
         model.train()
         sums: dict[str, torch.Tensor] = {}
         order = torch.randperm(n, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch)))
+        augment_generator = torch.Generator().manual_seed(_epoch_seed(seed, epoch, stream=1))
         for b, index in enumerate(order.split(batch_size)):
             x, y = train_data.x[index].to(device), train_data.y[index].to(device)
+            if augment is not None:
+                x = augment(x, augment_generator)
             loss, stats = method.loss(model, x, y, index=index.to(device))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, batch {b} "
@@ -199,8 +208,9 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     return history
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch) % (2**63)
+def _epoch_seed(seed: int, epoch: int, *, stream: int = 0) -> int:
+    """The seed of epoch ``epoch``'s generator number ``stream`` (0: shuffling, 1: augmentation)."""
+    return (seed * 1_000_003 + epoch + stream * 2**62) % (2**63)
 
 
 def _record(model: nn.Module, epoch: int, callbacks: Mapping[str, Callback], history: History) -> dict[str, float]:

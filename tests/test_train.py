@@ -1,6 +1,7 @@
 """The trainer: schedule, history, callbacks, early stopping, NaN detection, checkpoints and exact resume."""
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
@@ -8,6 +9,7 @@ import torch
 from torch import nn
 
 from marginlib import methods
+from marginlib.augment import random_crop_flip
 from marginlib.optim import multistep
 from marginlib.train import CHECKPOINT, EarlyStopping, fit
 
@@ -57,10 +59,12 @@ def test_regularizer_weight_follows_learning_rate_when_asked():
     assert method.reg_scale == 0.25 and method.base.reg_scale == 0.25
 
 
-def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("augment", [None, partial(random_crop_flip, padding=1)], ids=["plain", "augmented"])
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path, augment):
     train = data()
     reference = model()
-    full = fit(reference, methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, **KW)
+    kw = {**KW, "augment": augment}
+    full = fit(reference, methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, **kw)
 
     class Killed(Exception):
         pass
@@ -71,14 +75,37 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
 
     with pytest.raises(Killed):
         fit(model(), methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, checkpoint_dir=tmp_path,
-            callbacks={"kill": kill}, record_at=[3], **KW)
+            callbacks={"kill": kill}, record_at=[3], **kw)
     state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
     assert state["epoch"] == 2 and not (tmp_path / (CHECKPOINT + ".tmp")).exists()
     resumed = model(seed=123)  # different initialization: the checkpoint must overwrite it
-    history = fit(resumed, methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, checkpoint_dir=tmp_path, **KW)
+    history = fit(resumed, methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, checkpoint_dir=tmp_path, **kw)
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
     assert history.column("loss") == full.column("loss")
+
+
+def test_augment_transforms_every_training_batch_from_a_per_epoch_generator():
+    train = data()
+    seen = []
+
+    def identity(x, generator):
+        seen.append((x.shape[0], generator.initial_seed()))
+        return x
+
+    plain = model()  # model() also seeds the global RNG that dropout draws from
+    fit(plain, methods.Standard(), train, **KW)
+    observed = model()
+    history = fit(observed, methods.Standard(), train, augment=identity, **KW)
+    assert [b for b, _ in seen] == [16] * 4 * KW["epochs"], "every batch of every epoch, on the training data only"
+    seeds = [s for _, s in seen]
+    assert len(set(seeds)) == KW["epochs"] and seeds[:4] == [seeds[0]] * 4, "one generator per epoch"
+    for a, b in zip(plain.state_dict().values(), observed.state_dict().values()):
+        assert torch.equal(a, b), "the hook's generator must not disturb shuffling or dropout"
+    augmented = model()
+    fit(augmented, methods.Standard(), train, augment=partial(random_crop_flip, padding=1), **KW)
+    assert not torch.equal(plain[1].weight, augmented[1].weight)
+    assert "train_error" in history.rows[-1]
 
 
 def test_resume_restores_mma_eps_memory(tmp_path):
