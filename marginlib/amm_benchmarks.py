@@ -2,9 +2,10 @@
 and the measured cost of AMM.
 
 The protocol (§4.2, appendix Table 2): SGD with momentum 0.9 and weight decay 1e-4, gradients clipped at norm 10,
-a multistep learning rate; a reference network is trained from scratch with cross-entropy, and the AMM network is
-either trained from scratch with the same schedule (appendix Table 2 "Scratch: yes": the LeNets and the MLP) or
-fine-tuned from the trained reference ("no": NIN, LiuNet, the ResNets and DenseNet, and the ImageNet models).
+a multistep learning rate, training batches augmented as the released code does (:data:`AUGMENTATIONS`); a
+reference network is trained from scratch with cross-entropy, and the AMM network is either trained from scratch
+with the same schedule (appendix Table 2 "Scratch: yes": the LeNets and the MLP) or fine-tuned from the trained
+reference ("no": NIN, LiuNet, the ResNets and DenseNet, and the ImageNet models).
 Fine-tuned ResNets and DenseNets run with every batch norm frozen (§4.4.2, :func:`marginlib.context.frozen_batchnorm`);
 LiuNet uses GroupNorm (:class:`marginlib.models.LiuNet`). When AMM fine-tunes, the reference is also trained on for
 the same epochs with cross-entropy alone (``"reference_continued"``), so that AMM is compared with a network that had
@@ -23,12 +24,14 @@ import dataclasses
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
 from marginlib import margins, methods, models, timing, train, validate
+from marginlib.augment import random_crop_flip
 from marginlib.context import frozen_batchnorm
 
 #: Paper 003's architecture names (Tables 4-6) -> :func:`marginlib.models.build` names.
@@ -36,16 +39,15 @@ ARCHITECTURES = {"MLP": "mlp2x800", "LeNet": "lenet", "NIN": "nin", "LiuNet": "l
                  "ResNet-56": "resnet56", "DenseNet-40": "densenet40"}
 #: :func:`marginlib.data.load` names -> the paper's dataset names (appendix Table 2, Tables 3-6).
 DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "svhn": "SVHN"}
-#: What :mod:`marginlib.data` would need for the datasets it cannot load yet.
-MISSING_LOADERS = {
-    "cifar100": "CIFAR-100: marginlib.data has no 'cifar100' loader; it needs one reading the python version "
-                "(cifar-100-python/train and test, pickled dicts with b'data' (N, 3072) uint8 and b'fine_labels') "
-                "under $MARGINLIB_DATA, or torchvision.datasets.CIFAR100, returning 100 classes",
-    "svhn": "SVHN: marginlib.data has no 'svhn' loader; it needs one reading the cropped-digit format "
-            "(train_32x32.mat, extra_32x32.mat, test_32x32.mat with X (32, 32, 3, N) uint8 and y in 1..10, label 10 "
-            "meaning digit 0; the paper trains on train + extra, ~604k images) under $MARGINLIB_DATA, or "
-            "torchvision.datasets.SVHN",
-}
+#: The :func:`marginlib.data.load` split each data set trains on with the paper's schedules (§4.1.2: SVHN's ~604k
+#: training images are its ``train`` and ``extra`` sets; every other data set trains on ``train``).
+PAPER_TRAIN_SPLITS = {"mnist": "train", "cifar10": "train", "cifar100": "train", "svhn": "train+extra"}
+#: Training augmentation per data set, as paper 003's released code applies it: random 32x32 crops of the images
+#: zero-padded by 4 with horizontal flips on CIFAR, the crops without flips on SVHN, none on MNIST (§4.1.1). The
+#: text (§4.1.2) resizes to 36x36 and crops 32x32 instead: ``partial(random_crop_flip, resize=36, padding=0)``.
+AUGMENTATIONS: dict[str, train.Augment | None] = {
+    "mnist": None, "cifar10": random_crop_flip, "cifar100": random_crop_flip,
+    "svhn": partial(random_crop_flip, flip=False)}
 #: The AMM configuration of every benchmark (paper 003 §4.4: MIN+EXP with the MLP's appendix Table 1 values).
 MIN_EXP = {"aggregation": "min", "shrinkage": "exp", "lam": 32.0, "c": 2.0, "d": 1.0}
 
@@ -99,7 +101,8 @@ def reference_method(*, max_grad_norm: float | None = 10.0) -> methods.Method:
 def train_pair(architecture: str, train_set: train.Dataset, *, dataset: str, reference: Schedule, amm: Schedule,
                amm_options: Mapping[str, Any] = MIN_EXP, model_kw: Mapping[str, Any] | None = None, seed: int = 0,
                weight_decay: float = 1e-4, max_grad_norm: float | None = 10.0, eval_data: train.Dataset | None = None,
-               device: torch.device | str | None = None, progress: bool = False) -> dict[str, dict[str, Any]]:
+               augment: train.Augment | None = None, device: torch.device | str | None = None,
+               progress: bool = False) -> dict[str, dict[str, Any]]:
     """Train the reference network and its AMM counterpart (paper 003 §4.2, §4.4) and return, per method name
     (``"reference"``, ``"amm"`` and, when AMM fine-tunes, ``"reference_continued"``), ``{"model", "history"}``.
 
@@ -107,12 +110,13 @@ def train_pair(architecture: str, train_set: train.Dataset, *, dataset: str, ref
     (the same initial weights as the reference, ``seed``) or from the trained reference. A fine-tuned network with
     batch norms trains inside :func:`marginlib.context.frozen_batchnorm`, and so does ``"reference_continued"``, the
     reference trained on with cross-entropy for AMM's schedule (the control for the extra updates). ``model_kw``
-    goes to :func:`marginlib.models.build` (data shape, ``mean``/``std``).
+    goes to :func:`marginlib.models.build` (data shape, ``mean``/``std``); ``augment`` (e.g.
+    ``AUGMENTATIONS[dataset]``) augments the training batches of every run (:func:`marginlib.train.fit`).
     """
     name = ARCHITECTURES[validate.choice("architecture", architecture, ARCHITECTURES)]
     validate.choice("dataset", dataset, DATASETS)
     common = {"weight_decay": weight_decay, "device": device, "eval_train": False, "eval_data": eval_data,
-              "progress": progress}
+              "augment": augment, "progress": progress}
     build = lambda: models.build(name, seed=seed, **dict(model_kw or {}))
     ref_model = build()
     out = {"reference": {"model": ref_model, "history": train.fit(
