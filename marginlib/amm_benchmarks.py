@@ -49,7 +49,7 @@ AUGMENTATIONS: dict[str, train.Augment | None] = {
     "mnist": None, "cifar10": random_crop_flip, "cifar100": random_crop_flip,
     "svhn": partial(random_crop_flip, flip=False)}
 #: The AMM configuration of every benchmark (paper 003 §4.4: MIN+EXP with the MLP's appendix Table 1 values).
-MIN_EXP = {"aggregation": "min", "shrinkage": "exp", "lam": 32.0, "c": 2.0, "d": 1.0}
+MIN_EXP = {"aggregation": "min", "shrinkage": "exp", "lam": 32.0, "c": 2.0, "d": 1.0, "candidates": 9}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,9 +93,7 @@ def model_kwargs(architecture: str, dataset: str, *, num_classes: int, in_channe
 def reference_method(*, max_grad_norm: float | None = 10.0) -> methods.Method:
     """Cross-entropy alone with the paper's gradient clipping at norm 10 (§4.2; the released code clips every run,
     the reference's ``lambda = 0`` runs included)."""
-    method = methods.build("standard")
-    method.max_grad_norm = max_grad_norm
-    return method
+    return methods.build("standard", max_grad_norm=max_grad_norm)
 
 
 def train_pair(architecture: str, train_set: train.Dataset, *, dataset: str, reference: Schedule, amm: Schedule,

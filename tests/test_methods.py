@@ -382,3 +382,20 @@ def test_standard_max_grad_norm_reaches_the_trainer_and_clips_each_step():
         steps[clip] = float((torch.cat([p.detach().flatten() for p in model.parameters()]) - before).norm())
     assert steps[1e-3] == pytest.approx(1e-3, rel=1e-4)
     assert steps[None] > 0.01
+
+
+def test_amm_candidates_reach_deepfool_and_all_others_change_nothing():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 10))
+    with torch.no_grad():  # classes with large weight rows: the top other logit is often not the nearest boundary
+        model[3].weight.mul_(torch.logspace(0, 1.5, 10)[:, None])
+    x = torch.rand(128, 1, 4, 4)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    full, _ = methods.AMM(lam=1.0, c=2.0, d=1.0, aggregation="avg").regularizer(model, x, y)
+    same, _ = methods.AMM(lam=1.0, c=2.0, d=1.0, aggregation="avg", candidates=9).regularizer(model, x, y)
+    few, _ = methods.AMM(lam=1.0, c=2.0, d=1.0, aggregation="avg", candidates=1).regularizer(model, x, y)
+    torch.testing.assert_close(same, full)
+    assert not torch.equal(few, full)
+    with pytest.raises(ValueError, match="candidates"):
+        methods.AMM(lam=1.0, c=2.0, d=1.0, candidates=0)
