@@ -1,4 +1,5 @@
-"""Attack speed, measured in one run on one model and batch (CPU-sized, seconds).
+"""Attack speed, measured in one run on one model and batch (CPU-sized, seconds), every callable timed in turns
+(:func:`marginlib.timing.best_times`) so that load or clock changes during the run hit numerator and denominator alike.
 
 - PGD overhead: time of ``pgd`` / (steps x one forward + backward pass w.r.t. the input); everything beyond the
   gradient passes (projection, worst-case bookkeeping, the final evaluation) is overhead. Target <= 1.15.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from marginlib.timing import best_time
+from marginlib.timing import best_times
 from marginlib.attacks import deepfool, pgd
 from marginlib.context import noparamgrad_and_eval
 
@@ -73,20 +74,26 @@ def run() -> list[dict]:
     y = torch.randint(0, 10, (128,), generator=gen)
     steps = 20
 
-    with noparamgrad_and_eval(model):
-        t_pass = best_time(lambda: _forward_backward(model, x, y), repeat=10)
-    t_pgd = best_time(lambda: pgd(model, x, y, eps=0.1, step_size=0.01, steps=steps, norm="linf", random_start=True,
-                                  generator=torch.Generator().manual_seed(0)), repeat=3)
+    def passes():
+        with noparamgrad_and_eval(model):
+            _forward_backward(model, x, y)
 
     r_fast = deepfool(model, x)
     r_loop = deepfool_class_loop(model, x)
     assert torch.allclose(r_fast, r_loop, rtol=1e-3, atol=1e-5), "reference and batched DeepFool disagree"
-    t_fast = best_time(lambda: deepfool(model, x), repeat=3)
-    t_loop = best_time(lambda: deepfool_class_loop(model, x), repeat=3)
     x_few = x[:32]
     assert torch.allclose(deepfool(model, x_few), deepfool_image_loop(model, x_few), rtol=1e-3, atol=1e-5)
-    t_few = best_time(lambda: deepfool(model, x_few), repeat=3)
-    t_image = best_time(lambda: deepfool_image_loop(model, x_few), repeat=1)
+    t = best_times({
+        "pass": passes,
+        "pgd": lambda: pgd(model, x, y, eps=0.1, step_size=0.01, steps=steps, norm="linf", random_start=True,
+                           generator=torch.Generator().manual_seed(0)),
+        "deepfool": lambda: deepfool(model, x),
+        "class loop": lambda: deepfool_class_loop(model, x),
+        "deepfool few": lambda: deepfool(model, x_few),
+        "image loop": lambda: deepfool_image_loop(model, x_few),
+    }, rounds=3, repeat=2)
+    t_pass, t_pgd, t_fast, t_loop, t_few, t_image = (t[k] for k in ("pass", "pgd", "deepfool", "class loop",
+                                                                     "deepfool few", "image loop"))
     return [
         {"name": "pgd / (steps x fwd+bwd)", "ratio": t_pgd / (steps * t_pass), "target": 1.15, "better": "lower",
          "detail": f"CNN, batch 128, {steps} steps: {t_pgd * 1e3:.1f} ms vs {t_pass * 1e3:.2f} ms per pass"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -38,6 +38,22 @@ def best_time(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> 
         fn()
         _synchronize()
         best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def best_times(fns: Mapping[str, Callable[[], object]], *, rounds: int = 5, repeat: int = 1,
+               warmup: int = 1) -> dict[str, float]:
+    """:func:`best_time` of each callable, measured in ``rounds`` that visit every callable in turn.
+
+    For ratios: a burst of load or a change of clock speed during the measurement then hits every callable alike,
+    where timing one after the other would charge it to whichever ran at that moment.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    best = {name: best_time(fn, repeat=repeat, warmup=warmup) for name, fn in fns.items()}
+    for _ in range(rounds - 1):
+        for name, fn in fns.items():
+            best[name] = min(best[name], best_time(fn, repeat=repeat, warmup=0))
     return best
 
 

@@ -56,3 +56,17 @@ def test_saved_bytes_count_kept_graphs_not_freed_ones():
     assert timing.saved_bytes(methods.PGDAT(eps=0.1, steps=5), model, x, y) == pytest.approx(standard, rel=0.05)
     # Exact EMR keeps the graph of ten input gradients for its backward: far more than a standard step.
     assert timing.saved_bytes(methods.EMR(weight=0.1), model, x, y) > 3 * standard
+
+
+def test_best_times_visits_every_callable_each_round_and_keeps_minima():
+    calls = []
+    delays = {"a": iter([0.03, 0.02, 0.001, 0.02]), "b": iter([0.01] * 4)}
+
+    def make(name):
+        return lambda: (calls.append(name), time.sleep(next(delays[name])))
+
+    best = timing.best_times({"a": make("a"), "b": make("b")}, rounds=3, repeat=1, warmup=1)
+    assert calls == ["a", "a", "b", "b", "a", "b", "a", "b"]  # warm-up + first round, then the rounds in turn
+    assert best["a"] < 0.008 and 0.009 < best["b"] < 0.03
+    with pytest.raises(ValueError, match="rounds"):
+        timing.best_times({"a": lambda: None}, rounds=0)
