@@ -77,14 +77,17 @@ def test_approx_emr_limits_in_temperature(generator):
     torch.testing.assert_close(middle, (p @ w).pow(2).sum(1))
 
 
-def test_emr_scaling_batch_mean_is_sample_scaling_over_batch(generator):
+@pytest.mark.parametrize(("regularizer", "stat"), [(methods.EMR, "emr"), (methods.IGR, "igr")])
+def test_scaling_batch_mean_is_sample_scaling_over_batch(regularizer, stat, generator):
     model = TinyNet()
     x, y = torch.rand(6, 4, generator=generator), torch.randint(0, 3, (6,), generator=generator)
     ce = F.cross_entropy(model(x), y)
-    sample, stats = methods.EMR(weight=2.0).loss(model, x, y)
-    batch, _ = methods.EMR(weight=2.0, scaling="batch_mean").loss(model, x, y)
-    torch.testing.assert_close(sample - ce, 2.0 * stats["emr"])
+    sample, stats = regularizer(weight=2.0).loss(model, x, y)
+    batch, _ = regularizer(weight=2.0, scaling="batch_mean").loss(model, x, y)
+    torch.testing.assert_close(sample - ce, 2.0 * stats[stat])
     torch.testing.assert_close(batch - ce, (sample - ce) / 6)
+    with pytest.raises(ValueError, match="scaling='batch'"):
+        regularizer(weight=1.0, scaling="batch")
 
 
 def test_emr_regularizer_pass_uses_eval_mode_with_batchnorm(generator):
@@ -351,19 +354,7 @@ def test_amr_defaults_are_paper_000_table_1_settings():
     assert (amr.lam, amr.tau, amr.beta) == (0.1, 5.0, 1e-3)
 
 
-# ---------------------------------------------------------------- IGR scaling, Standard's gradient clipping
-
-def test_igr_scaling_batch_mean_is_sample_scaling_over_batch(generator):
-    model = TinyNet()
-    x, y = torch.rand(6, 4, generator=generator), torch.randint(0, 3, (6,), generator=generator)
-    ce = F.cross_entropy(model(x), y)
-    sample, stats = methods.IGR(weight=2.0).loss(model, x, y)
-    batch, _ = methods.IGR(weight=2.0, scaling="batch_mean").loss(model, x, y)
-    torch.testing.assert_close(sample - ce, 2.0 * stats["igr"])
-    torch.testing.assert_close(batch - ce, (sample - ce) / 6)
-    with pytest.raises(ValueError, match="scaling='batch'"):
-        methods.IGR(weight=1.0, scaling="batch")
-
+# ---------------------------------------------------------------- Standard's gradient clipping
 
 def test_standard_max_grad_norm_reaches_the_trainer_and_clips_each_step():
     assert methods.Standard().max_grad_norm is None
