@@ -118,11 +118,12 @@ def minimum_norm_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequen
     if not radii:
         raise ValueError("eps must hold at least one radius")
     with noparamgrad_and_eval(model), torch.no_grad():
-        correct = model(x).argmax(1) == y
+        pred = model(x).argmax(1)
+    correct = pred == y
     distances = torch.full_like(y, math.inf, dtype=x.dtype)
     runs = correct                                   # only correctly classified samples need an attack
     if attack == "boundary":
-        start, found = nearest_other_label(model, x, y)
+        start, found = nearest_other_label(x, y, pred)
         runs = correct & found
         options = {**options, "init_attack": _fixed_start(start[runs])}
     if runs.any():
@@ -135,12 +136,11 @@ def minimum_norm_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequen
     return {e: float((distances > e).double().mean()) for e in radii}, distances.cpu()
 
 
-def nearest_other_label(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """``(start, found)``: for each sample the nearest (L2) image of the batch ``x`` that ``model`` does not label
-    ``y[i]`` (the sample itself when it is misclassified), and whether there is one. Starting points for the
-    decision-based Boundary attack (Brendel et al., 2018), which walks from any adversarial point towards ``x[i]``."""
-    with noparamgrad_and_eval(model), torch.no_grad():
-        pred = model(x).argmax(1)
+def nearest_other_label(x: Tensor, y: Tensor, pred: Tensor) -> tuple[Tensor, Tensor]:
+    """``(start, found)``: for each sample the nearest (L2) image of the batch ``x`` whose predicted label ``pred``
+    (the model's, shape ``(N,)``) is not ``y[i]`` (the sample itself when it is misclassified), and whether there is
+    one. Starting points for the decision-based Boundary attack (Brendel et al., 2018), which walks from any
+    adversarial point towards ``x[i]``."""
     flat = x.flatten(1)
     dist = torch.cdist(flat, flat).masked_fill(pred[None, :] == y[:, None], math.inf)
     nearest = dist.argmin(1)

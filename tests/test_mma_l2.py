@@ -81,10 +81,12 @@ def test_boundary_starts_from_the_nearest_image_labelled_otherwise():
         model[1].bias.copy_(torch.tensor([-0.5, 0.5]))           # class 0 iff the first pixel > 0.5
     x = torch.tensor([[0.9, 0, 0, 0], [0.8, 0, 0, 0], [0.1, 0, 0, 0], [0.3, 0, 0, 0]]).view(4, 1, 2, 2)
     y = torch.tensor([0, 0, 1, 0])                               # predicted 0, 0, 1, 1: the last is misclassified
-    start, found = nearest_other_label(model, x, y)
+    with torch.no_grad():
+        pred = model(x).argmax(1)
+    start, found = nearest_other_label(x, y, pred)
     assert found.all()
     assert torch.equal(start, x[[3, 3, 1, 3]])                   # nearest labelled 1, 1, 0; itself when misclassified
-    _, found = nearest_other_label(model, x[:2], y[:2])          # both labelled 0: no start for either
+    _, found = nearest_other_label(x[:2], y[:2], pred[:2])       # both labelled 0: no start for either
     assert not found.any()
 
 
