@@ -32,7 +32,7 @@ from torch import nn
 
 from marginlib import margins, methods, models, timing, train, validate
 from marginlib.augment import random_crop_flip
-from marginlib.context import frozen_batchnorm
+from marginlib.context import frozen_batchnorm, model_device
 
 #: Paper 003's architecture names (Tables 4-6) -> :func:`marginlib.models.build` names.
 ARCHITECTURES = {"MLP": "mlp2x800", "LeNet": "lenet", "NIN": "nin", "LiuNet": "liunet", "ResNet-20": "resnet20",
@@ -143,7 +143,7 @@ def error_and_margin(model: nn.Module, test_set: train.Dataset, *, margin_points
     left out of the mean and counted in ``margin_unreached``."""
     error = train.evaluate(model, test_set, batch_size=batch_size)["error"]
     n = len(test_set.y) if margin_points is None else min(margin_points, len(test_set.y))
-    device = next(model.parameters()).device
+    device = model_device(model)
     signed = torch.cat([margins.deepfool_margin(model, xb.to(device), yb.to(device)).cpu()
                         for xb, yb in zip(test_set.x[:n].split(batch_size), test_set.y[:n].split(batch_size))])
     correct = signed > 0
@@ -158,7 +158,7 @@ def cost_ratios(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, amm_optio
     seconds of one SGD step each (:func:`marginlib.timing.step_seconds`) and the bytes autograd saves for backward
     in one loss evaluation (:func:`marginlib.timing.saved_bytes`), with their ratios. ``model`` is not changed."""
     ref, amm = reference_method(), methods.build("amm", **dict(amm_options))
-    device = next(model.parameters()).device
+    device = model_device(model)
     x, y = x.to(device), y.to(device)
     seconds = {k: timing.step_seconds(m, model, x, y, repeat=repeat, warmup=warmup) for k, m in (("reference", ref),
                                                                                                   ("amm", amm))}
