@@ -170,3 +170,96 @@ def test_emr_composes_with_mail_and_mart(base):
     assert "emr" in history.rows[-1]
     if base == "mail":
         assert inner.epochs_done == 2
+
+
+def _released_weight_assign(logits, y, *, bias, slope):
+    """The weighting of paper 002's release (``mail_loss_v2.weight_assign``), rewritten here for comparison:
+    PM = (second-best probability) - (true probability), weight = 3 sigmoid(slope (PM + bias))."""
+    p = logits.softmax(1)
+    true = p.gather(1, y[:, None]).squeeze(1)
+    other = p.scatter(1, y[:, None], -1.0).amax(1)
+    return 3.0 * torch.sigmoid(slope * ((other - true) + bias))
+
+
+def test_mail_default_bias_is_the_papers_text_and_the_release_is_named():
+    """Paper 002, App. A: AT-MAIL slope 30, bias 0.07; TRADES-MAIL slope 5, bias 0.05. The release: AT bias -0.07."""
+    from marginlib.methods.mail import DEFAULTS, RELEASED
+
+    assert DEFAULTS == {"at": (30.0, 0.07), "trades": (5.0, 0.05)}
+    assert RELEASED == {"at": (30.0, -0.07), "trades": (5.0, 0.05)}
+    at, trades = MAIL(eps=0.1), MAIL(eps=0.1, objective="trades")
+    assert (at.slope, at.bias, at.normalize, at.burn_in_objective) == (30.0, 0.07, "mean", "base")
+    assert (trades.slope, trades.bias) == (5.0, 0.05)
+
+
+@pytest.mark.parametrize("bias", [0.07, -0.07])
+def test_mail_weight_at_zero_margin_is_the_closed_form(bias):
+    """At PM = 0 the unnormalized weight is sigmoid(-gamma (0 - beta)) = sigmoid(gamma beta): 0.891 for the text's
+    +0.07, 0.109 for the release's -0.07 (gamma = 30); times 3 with normalize="times3"."""
+    logits = torch.tensor([[2.0, 2.0, -1.0], [0.3, 1.0, 1.0], [3.0, 0.0, -1.0]])
+    y = torch.tensor([1, 2, 0])                          # rows 0 and 1: the true class ties the best other, PM = 0
+    pm = probabilistic_margin(logits, y)
+    assert pm[0].item() == 0.0 and pm[1].item() == 0.0 and pm[2].item() > 0.5
+    closed = 1.0 / (1.0 + math.exp(-30.0 * bias))
+    method = MAIL(eps=0.1, bias=bias, normalize="times3")
+    w = method.weights(logits, y)
+    assert w[0].item() == pytest.approx(3 * closed, rel=1e-6) and w[1].item() == pytest.approx(3 * closed, rel=1e-6)
+    mean = MAIL(eps=0.1, bias=bias).weights(logits, y)   # mean-1 normalization keeps the ratios
+    assert mean.mean().item() == pytest.approx(1.0)
+    torch.testing.assert_close(mean, w * (3 / w.sum()))
+
+
+def test_mail_release_option_reproduces_its_weights():
+    """bias=RELEASED['at'] with normalize='times3' gives the release's AT-MAIL weights: 3 sigmoid(-2.1) = 0.33 at PM = 0,
+    and on random logits the release's formula (its PM has the opposite sign) exactly; the text's bias gives 0.89
+    before normalization."""
+    from marginlib.methods.mail import RELEASED
+
+    slope, bias = RELEASED["at"]
+    released = MAIL(eps=0.1, bias=bias, normalize="times3")
+    tie = torch.tensor([[1.0, 1.0, 0.0]])
+    assert released.weights(tie, torch.tensor([0])).item() == pytest.approx(3 / (1 + math.exp(2.1)), rel=1e-6)
+    assert round(released.weights(tie, torch.tensor([0])).item(), 2) == 0.33
+    text = mail_weights(torch.zeros(1), slope=30.0, bias=0.07, normalize="times3").item() / 3
+    assert round(text, 2) == 0.89
+    g = torch.Generator().manual_seed(0)
+    logits, y = 3 * torch.randn(64, 10, generator=g), torch.randint(0, 10, (64,), generator=g)
+    torch.testing.assert_close(released.weights(logits, y), _released_weight_assign(logits, y, bias=bias, slope=slope))
+    trades = MAIL(eps=0.1, objective="trades", normalize="times3")   # TRADES-MAIL: text and release agree
+    torch.testing.assert_close(trades.weights(logits, y), _released_weight_assign(logits, y, bias=0.05, slope=5.0))
+
+
+def test_mail_rejects_bad_bias_normalize_and_burn_in_objective():
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="bias"):
+            MAIL(eps=0.1, bias=bad)
+    with pytest.raises(ValueError, match="slope"):
+        MAIL(eps=0.1, slope=float("inf"))
+    with pytest.raises(ValueError, match="normalize"):
+        MAIL(eps=0.1, normalize="sum")
+    with pytest.raises(ValueError, match="normalize"):
+        mail_weights(torch.zeros(2), slope=1.0, bias=0.0, normalize="none")
+    with pytest.raises(ValueError, match="burn_in_objective"):
+        MAIL(eps=0.1, burn_in_objective="trades")
+    with pytest.raises(ValueError, match="burn_in"):
+        MAIL(eps=0.1, burn_in=True)
+
+
+def test_mail_trades_released_burn_in_is_plain_pgd_at():
+    """burn_in_objective='at': MAIL-TRADES trains plain PGD-AT (uniform start) during the burn-in, as the release does
+    for epochs 1-74; afterwards it is MAIL-TRADES. The default burn-in trains plain TRADES."""
+    x, y = _blobs(16)
+    model = _mlp(7)
+    mail = MAIL(eps=0.05, objective="trades", steps=3, burn_in=2, burn_in_objective="at")
+    at = methods.build("pgd_at", eps=0.05, steps=3)
+    trades = methods.build("trades", eps=0.05, steps=3, beta=5.0)
+    default = MAIL(eps=0.05, objective="trades", steps=3, burn_in=2)
+    for m in (mail, at, trades, default):
+        m.setup(device="cpu", seed=3)
+    torch.testing.assert_close(mail.loss(model, x, y)[0], at.loss(model, x, y)[0])
+    torch.testing.assert_close(default.loss(model, x, y)[0], trades.loss(model, x, y)[0])
+    mail.after_epoch(model, 2)
+    after = MAIL(eps=0.05, objective="trades", steps=3)
+    mail.setup(device="cpu", seed=4)
+    after.setup(device="cpu", seed=4)
+    torch.testing.assert_close(mail.loss(model, x, y)[0], after.loss(model, x, y)[0])
