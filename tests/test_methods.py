@@ -204,25 +204,6 @@ def test_amm_avg_lin_on_linear_binary_equals_eq_11(generator):
     torch.testing.assert_close(value, eq11.detach(), rtol=1e-4, atol=1e-6)
 
 
-def test_amm_min_aggregation_mask():
-    norms = torch.tensor([0.5, 0.1, 0.3, 0.2, 0.9, 0.05, 0.7, 0.8, 0.6, 0.4])
-    y = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1, 2, 0])
-    correct = torch.tensor([True] * 9 + [False])
-    mask = methods.min_aggregation_mask(norms, y, correct, fraction=0.2)
-    # class minima among correct: class 0 -> idx 1 (0.1), class 1 -> idx 3 (0.2), class 2 -> idx 5 (0.05);
-    # smallest 20% of 9 correct (1 sample): 0.05 -> only idx 5 survives
-    assert mask.tolist() == [False] * 5 + [True] + [False] * 4
-    mask = methods.min_aggregation_mask(norms, y, correct, fraction=0.4)  # 3 smallest: 0.05, 0.1, 0.2
-    assert mask.nonzero().flatten().tolist() == [1, 3, 5]
-
-
-def test_amm_shrinkage_functions():
-    t = torch.tensor([-1.0, 0.0, 0.5, 2.0])
-    torch.testing.assert_close(methods.shrink(t, "lin"), t)
-    torch.testing.assert_close(methods.shrink(t, "exp"), t.exp())
-    torch.testing.assert_close(methods.shrink(t, "inv", inv_max=0.9), torch.tensor([0.5, 1.0, 2.0, 10.0]))
-
-
 def test_amm_without_high_order_gradients_keeps_value_and_differs_in_gradient(generator):
     model = TinyNet(seed=1)
     x, y = torch.rand(16, 4, generator=generator), torch.randint(0, 3, (16,), generator=generator)

@@ -4,25 +4,38 @@ AMM adds ``lambda * L_DD`` to the classification loss (eq. (7)) with, per eq. (6
 the paper adopts), ``L_DD = (1/n) [sum_{k in T} R(-c ||r_k||) + sum_{k in F} R(d ||r_k||)]``: ``r_k`` is the
 L2 DeepFool perturbation of ``x_k`` (:func:`marginlib.attacks.deepfool`, differentiable), untargeted for
 correctly classified samples ``T`` (pushed away from the boundary) and targeted to the true label for
-misclassified ones ``F`` (pulled towards it). Conventions, each selectable:
+misclassified ones ``F`` (pulled towards it). ``n`` is the batch size. Conventions, each selectable:
 
-* ``aggregation="avg"`` keeps every sample (Deep Defense); ``"min"`` keeps a correct sample only when its
-  ``||r||`` is the smallest among the batch's correct samples of its class *and* among the smallest
-  ``min_fraction`` (20%) of the batch's correct samples (§3.3.1); misclassified samples are always kept.
-  ``n`` is the batch size either way.
-* ``shrinkage``: ``"lin"`` ``R(t) = t``, ``"exp"`` ``R(t) = exp(t)``, ``"inv"`` ``R(t) = 1 / (1 - t)`` with
-  ``t`` truncated at ``inv_max`` < 1 (§3.3.2).
+* ``aggregation="avg"`` keeps every sample (Deep Defense). ``"min"`` (§3.3.1) keeps a correct sample only when
+  its ``||r||`` is the smallest among the batch's correct samples of its class *and* among the
+  ``int(min_fraction * n)`` (20% of the batch, at least 1) smallest of the batch's correct samples; the paper
+  says only that a misclassified sample's distance should decrease, and the released code
+  (``generalization.py``) applies MIN to them too, mirrored: per true class the misclassified sample with the
+  *largest* ``||r||``, kept only if it is among the ``int(min_fraction * n)`` largest (``misclassified="largest"``,
+  the default). ``misclassified="all"`` keeps every misclassified sample (this book's earlier convention). Only
+  samples DeepFool brought across the boundary take part in the ranking, as in the released code.
+* ``shrinkage``: ``"lin"`` ``R(t) = t``, ``"exp"`` ``R(t) = exp(t)``, ``"inv"`` ``R(t) = 1 / (1 - t)`` (§3.3.2).
+* ``clip_value=50.0``: as the released code (``--clip-val 50``), every EXP and INV term ``lambda * R(.)`` of a
+  sample saturates at ``clip_value``, with zero gradient beyond (:func:`shrink` with ``cap = clip_value / lam``);
+  for a misclassified sample that is ``||r|| >= log(clip_value / lam) / d`` (EXP) or
+  ``(1 - lam / clip_value) / d`` (INV). LIN terms are not capped (nor are they in the release). The paper does
+  not mention the cap; without it (``clip_value=None``) EXP of a far misclassified point overflows and INV is
+  truncated at ``t <= inv_max`` < 1 instead.
 * ``high_order=False`` masks the gradient through the input gradients ``grad f`` (§4.3.1): the penalty uses
   the first-order distance ``|f_k(x) - f_y(x)| / ||grad_x (f_k - f_y)||`` with the denominator detached and
   its value replaced by ``||r||`` (``k``: the class DeepFool ends in for correct samples, the predicted
-  class for misclassified ones), so only the logits carry gradient.
-* DeepFool: ``steps=6`` (u = 6, §4.1), overshoot 0.02 on the total perturbation; samples DeepFool fails to
-  move across the boundary (or where it finds no finite step) are dropped, as in the released code. The regularizer pass runs in eval mode.
-* Gradients are clipped at norm 10 (§4.1) through ``max_grad_norm``.
+  class for misclassified ones), so only the logits carry gradient. This is this book's reading of §4.3.1: the
+  released code parses ``--no-hograd`` but never uses it.
+* DeepFool: ``steps=6`` (u = 6, §4.2; the released code's default is 5, ``--df-train-max-iter 5``), overshoot
+  0.02 on the total perturbation; samples DeepFool fails to move across the boundary (or where it finds no
+  finite step) are dropped, as in the released code. The regularizer pass runs in eval mode.
+* Gradients are clipped at norm 10 (§4.2) through ``max_grad_norm``.
 * ``ce_weight`` multiplies the classification term ``L`` of eq. (7); ``ce_weight=0`` trains by the regularizer
   alone, as in the linear toy experiment (§3.3.3).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -34,30 +47,36 @@ from marginlib.methods.base import Method
 
 AGGREGATIONS = ("avg", "min")
 SHRINKAGES = ("lin", "exp", "inv")
+#: Which misclassified samples MIN aggregation keeps: the released code's per-class largest, or all of them.
+MISCLASSIFIED = ("largest", "all")
 
 
-def shrink(t: torch.Tensor, kind: str, *, inv_max: float = 0.9) -> torch.Tensor:
-    """The shrinkage function ``R`` of paper 003 §3.3.2 (``inv`` truncates ``t`` at ``inv_max``)."""
+def shrink(t: torch.Tensor, kind: str, *, inv_max: float = 0.9, cap: float | None = None) -> torch.Tensor:
+    """The shrinkage function ``R`` of paper 003 §3.3.2. ``cap`` saturates ``exp`` and ``inv`` at ``cap``
+    (``min(R(t), cap)``, zero gradient beyond; the released code's ``--clip-val`` is ``lam * cap``); without it
+    ``inv`` truncates ``t`` at ``inv_max``. ``lin`` is never capped."""
     if kind == "lin":
         return t
     if kind == "exp":
-        return torch.exp(t)
-    return 1 / (1 - t.clamp(max=inv_max))
+        return torch.exp(t if cap is None else t.clamp(max=math.log(cap)))
+    return 1 / (1 - t.clamp(max=inv_max if cap is None else 1 - 1 / cap))
 
 
-def min_aggregation_mask(norms: torch.Tensor, y: torch.Tensor, correct: torch.Tensor, *,
-                         fraction: float = 0.2) -> torch.Tensor:
-    """Correct samples kept by the MIN aggregation (paper 003 §3.3.1), a boolean (B,) mask: smallest
-    ``norms`` among the correct samples of the same class and within the smallest ``fraction`` of the
-    batch's correct samples."""
-    masked = torch.where(correct, norms, torch.full_like(norms, float("inf")))
-    class_min = masked.new_full((int(y.max()) + 1,), float("inf")).scatter_reduce(0, y, masked, reduce="amin")
-    n_correct = int(correct.sum())
-    if n_correct == 0:
-        return correct.clone()
-    keep = max(1, int(fraction * n_correct))
-    threshold = masked.kthvalue(keep).values
-    return correct & (masked <= class_min[y]) & (masked <= threshold)
+def min_aggregation_mask(norms: torch.Tensor, y: torch.Tensor, candidates: torch.Tensor, *, batch_size: int,
+                         fraction: float = 0.2, largest: bool = False) -> torch.Tensor:
+    """Samples the MIN aggregation keeps (paper 003 §3.3.1), a boolean (B,) mask: among ``candidates``, per class
+    ``y`` the sample with the smallest ``norms`` (``largest=True``: the largest), kept only if it is also among the
+    ``max(1, int(fraction * batch_size))`` smallest (largest) norms of the candidates. Ties go to the earlier
+    sample. The released code calls it with the fooled correct samples (smallest) and the fooled misclassified
+    ones (largest), ``batch_size`` the whole batch's."""
+    if not candidates.any():
+        return candidates.clone()
+    key = torch.where(candidates, -norms if largest else norms, torch.full_like(norms, math.inf))
+    order = key.argsort(stable=True)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(len(order), device=order.device)
+    class_best = rank.new_full((int(y.max()) + 1,), len(rank)).scatter_reduce(0, y, rank, reduce="amin")
+    return candidates & (rank == class_best[y]) & (rank < max(1, int(fraction * batch_size)))
 
 
 def first_order_distance(logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -80,9 +99,9 @@ class AMM(Method):
     name = "amm"
 
     def __init__(self, *, lam: float, c: float, d: float, aggregation: str = "min", shrinkage: str = "exp",
-                 high_order: bool = True, steps: int = 6, overshoot: float = 0.02, min_fraction: float = 0.2,
-                 inv_max: float = 0.9, max_grad_norm: float | None = 10.0, ce_weight: float = 1.0,
-                 candidates: int | None = None) -> None:
+                 misclassified: str = "largest", clip_value: float | None = 50.0, high_order: bool = True,
+                 steps: int = 6, overshoot: float = 0.02, min_fraction: float = 0.2, inv_max: float = 0.9,
+                 max_grad_norm: float | None = 10.0, ce_weight: float = 1.0, candidates: int | None = None) -> None:
         super().__init__()
         self.candidates = None if candidates is None else validate.positive("candidates", candidates)
         self.lam = validate.nonnegative("lam", lam)
@@ -91,6 +110,8 @@ class AMM(Method):
         self.d = validate.positive("d", d)
         self.aggregation = validate.choice("aggregation", aggregation, AGGREGATIONS)
         self.shrinkage = validate.choice("shrinkage", shrinkage, SHRINKAGES)
+        self.misclassified = validate.choice("misclassified", misclassified, MISCLASSIFIED)
+        self.clip_value = None if clip_value is None else validate.positive("clip_value", clip_value)
         self.high_order = high_order
         self.steps = validate.positive("steps", steps)
         self.overshoot = validate.nonnegative("overshoot", overshoot)
@@ -99,6 +120,23 @@ class AMM(Method):
             raise ValueError(f"inv_max must be < 1, got {inv_max!r}")
         self.inv_max = inv_max
         self.max_grad_norm = max_grad_norm
+
+    def cap(self) -> float | None:
+        """The bound on ``R`` that makes ``lam * R`` saturate at ``clip_value`` (None: uncapped)."""
+        return None if self.clip_value is None or self.lam == 0 else self.clip_value / self.lam
+
+    def keep_mask(self, norms: torch.Tensor, y: torch.Tensor, correct: torch.Tensor,
+                  usable: torch.Tensor) -> torch.Tensor:
+        """The samples whose term enters ``L_DD``: every ``usable`` one (fooled, finite ``||r||``) under AVG, the
+        MIN selection of the module docstring otherwise."""
+        if self.aggregation == "avg":
+            return usable
+        kw = {"batch_size": len(y), "fraction": self.min_fraction}
+        keep = min_aggregation_mask(norms, y, usable & correct, **kw)
+        wrong = usable & ~correct
+        if self.misclassified == "largest":
+            wrong = min_aggregation_mask(norms, y, wrong, largest=True, **kw)
+        return keep | wrong
 
     def regularizer(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """``L_DD`` of eq. (6) on the batch (differentiable in the parameters) and its statistics."""
@@ -120,13 +158,14 @@ class AMM(Method):
         finite = torch.isfinite(norms)  # a dead network (zero input gradient) gives DeepFool no direction
         norms = torch.where(finite, norms, torch.zeros_like(norms))
         signed = torch.where(correct, -self.c * norms, self.d * norms)
-        keep = fooled & finite
-        if self.aggregation == "min":
-            keep = keep & (~correct | min_aggregation_mask(norms.detach(), y, correct, fraction=self.min_fraction))
+        keep = self.keep_mask(norms.detach(), y, correct, fooled & finite)
         signed = torch.where(keep, signed, 0.0)  # a dropped sample's exp(d ||r||) may overflow: 0 * inf = nan gradient
-        value = torch.where(keep, shrink(signed, self.shrinkage, inv_max=self.inv_max), 0.0).sum() / len(x)
+        cap = self.cap()
+        terms = shrink(signed, self.shrinkage, inv_max=self.inv_max, cap=cap)
+        value = torch.where(keep, terms, 0.0).sum() / len(x)
+        saturated = keep & (terms.detach() >= cap * (1 - 1e-6)) if cap and self.shrinkage != "lin" else keep & False
         stats = {"deepfool_norm": norms[correct].mean().detach() if correct.any() else norms.sum().detach(),
-                 "kept": keep.float().mean()}
+                 "kept": keep.float().mean(), "saturated": saturated.float().mean()}
         return value, stats
 
     def loss(self, model, x, y, *, index=None):
@@ -136,7 +175,8 @@ class AMM(Method):
 
     def __repr__(self) -> str:
         return (f"AMM(lam={self.lam}, c={self.c}, d={self.d}, aggregation={self.aggregation!r}, "
-                f"shrinkage={self.shrinkage!r}, high_order={self.high_order}, ce_weight={self.ce_weight})")
+                f"shrinkage={self.shrinkage!r}, misclassified={self.misclassified!r}, clip_value={self.clip_value}, "
+                f"high_order={self.high_order}, steps={self.steps}, ce_weight={self.ce_weight})")
 
 
 class Elsayed(Method):
