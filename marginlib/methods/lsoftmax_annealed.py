@@ -1,8 +1,9 @@
 """L-Softmax with its blending weight annealed over training (Liu et al. 2016, §4), paper 002's baseline.
 
 With a large angular margin (``m = 4``) the L-Softmax target logit ``||w_y|| ||phi|| psi(theta_y)`` is about
-``-4 ||w_y|| ||phi||`` at initialization (random features are nearly orthogonal to every class weight), and
-SGD from scratch collapses to a constant prediction. Liu et al. therefore train with the blended target
+``-3 ||w_y|| ||phi||`` at initialization (random features are nearly orthogonal to every class weight: at
+``theta = pi / 2``, ``k = 2`` and ``psi = cos(2 pi) - 4 = -3``), far below the other logits, and SGD from scratch
+collapses to a constant prediction. Liu et al. therefore train with the blended target
 ``(lam * cos + psi) / (1 + lam)`` (:func:`marginlib.methods.lsoftmax_logits`) and lower ``lam`` after every
 iteration, ``lam_t = max(lam_min, base * (1 + gamma * t) ** -power)`` (their Caffe ``LargeMarginInnerProduct``
 layer's schedule; ``t`` counts optimizer steps from 0). Convention: the step counter is part of the method's
