@@ -44,6 +44,27 @@ def test_error_and_margin_of_an_affine_model_is_the_exact_margin_with_overshoot(
     assert got["deepfool_margin"] == pytest.approx(1.02 * float(exact[exact > 0].mean()), rel=1e-4)
 
 
+def test_released_margin_averages_every_image_from_its_prediction():
+    """The released code's test margin (5 DeepFool steps from the predicted class, every image): on an affine model
+    each point's ||r|| is 1.02 x its distance to the nearest boundary, misclassified points included."""
+    model = models.build("logreg", seed=3, input_size=12).eval()
+    data = _data(64)
+    assert (margins.exact_linear(model, data.x, data.y) < 0).any()
+    from_prediction = margins.exact_linear(model, data.x, model(data.x).argmax(1))  # distance to leave that class
+    torch.testing.assert_close(bench.released_margin(model, data.x), 1.02 * from_prediction, rtol=1e-4, atol=1e-6)
+    got = bench.error_and_margin(model, data, batch_size=16)
+    assert got["released_margin"] == pytest.approx(1.02 * float(from_prediction.mean()), rel=1e-4)
+
+
+def test_imagenet_evaluation_restricts_deepfool_to_the_training_candidates(monkeypatch):
+    seen = []
+    monkeypatch.setattr(bench, "error_and_margin", lambda model, **kw: seen.append(kw["candidates"]) or {})
+    monkeypatch.setattr(bench.train, "fit", lambda *a, **kw: None)
+    data = {"train": _data(), "val": _data()}
+    bench.finetune_imagenet(models.build("logreg", input_size=12), data, schedule=bench.Schedule(8, 1, 0.01))
+    assert seen == [9, 9, 9]  # without it every DeepFool step backpropagates one cotangent per class (999)
+
+
 def _bn_stats(model: nn.Module) -> list[torch.Tensor]:
     return [t for m in model.modules() if isinstance(m, nn.BatchNorm2d) for t in (m.running_mean, m.weight)]
 
