@@ -1,10 +1,11 @@
-"""A linear warm-up of an adversarial method's radius (the eps ramp of Madry et al.'s and the MMA authors' MNIST
-training; paper 001's released code ramps PGD-AT's eps and MMA's ``d_max`` alike).
+"""A linear warm-up of an adversarial method's radius: this book's addition, for short CPU-scale runs. Neither paper
+001 nor its released code (BorealisAI/mma_training) ramps anything: the release trains MMA at the full ``d_max`` from
+the first step, and Madry et al.'s MNIST configuration uses a fixed eps = 0.3 (40 steps of 0.01).
 
 :class:`RadiusWarmup` wraps a method and, at epoch ``e`` (1-based), multiplies each of the base method's radius
 attributes by ``min(1, e / epochs)``: for PGD-AT (and FGSM-AT, TRADES, MART) ``eps`` and ``step_size``, for MMA
 ``d_max`` and ``eps_min`` (so AN-PGD's range and start shrink together, and MMA's stored lengths are clipped to the
-current ``d_max``). Scaling the step with the radius keeps PGD's ``step = 2.5 eps / steps`` convention. The factor for
+current ``eps_max_factor * d_max``). Scaling the step with the radius keeps PGD's ``step = 2.5 eps / steps`` convention. The factor for
 the next epoch is set by the trainer's ``after_epoch`` hook, and the epoch is part of the state, so a resumed run
 continues the ramp where it stopped.
 """

@@ -78,7 +78,8 @@ class EMRCNN(Net):
 
 
 class LeNet5Madry(Net):
-    """Madry et al.'s MNIST network, paper 001 §5 ("LeNet-5" of the MMA experiments).
+    """Madry et al.'s MNIST network: the layer layout of advertorch's ``LeNet5Madry``, which paper 001's released
+    code (BorealisAI/mma_training) trains on MNIST; the preprint itself names no architecture.
 
     ``conv5x5(32, same) -> ReLU -> maxpool2 -> conv5x5(64, same) -> ReLU -> maxpool2 -> fc(1024) -> ReLU ->
     fc(num_classes)``; ``features(x)`` is the 1024-unit ReLU output. PyTorch's default init (Madry's
