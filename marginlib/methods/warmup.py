@@ -6,8 +6,8 @@ the first step, and Madry et al.'s MNIST configuration uses a fixed eps = 0.3 (4
 attributes by ``min(1, e / epochs)``: for PGD-AT (and FGSM-AT, TRADES, MART) ``eps`` and ``step_size``, for MMA
 ``d_max`` and ``eps_min`` (so AN-PGD's range and start shrink together, and MMA's stored lengths are clipped to the
 current ``eps_max_factor * d_max``). Scaling the step with the radius keeps PGD's ``step = 2.5 eps / steps``
-convention. The factor for the next epoch is set by the trainer's ``after_epoch`` hook, and the epoch is part of the state, so a resumed run
-continues the ramp where it stopped.
+convention. The factor for the next epoch is set by the trainer's ``after_epoch`` hook, and the epoch is part of the
+state, so a resumed run continues the ramp where it stopped.
 """
 from __future__ import annotations
 
