@@ -41,13 +41,15 @@ def loss_variation(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[floa
                    generator: torch.Generator | None = None, batch_size: int = 500) -> dict[float, Tensor]:
     """Paper 004, App. B.5: ``{eps: CE(f(x_adv), y) - CE(f(x), y)}`` per sample (1-D, on the CPU), with ``x_adv``
     the Linf PGD point (``steps`` steps of ``step_size``, default ``2.5 * eps / steps``) that maximizes the loss
-    within radius ``eps`` of ``x``. PGD's maximum is a lower bound on the true one; it is never negative because
-    PGD keeps its best iterate and ``x`` itself is its first. All radii are attacked in one batched run (the batch
+    within radius ``eps`` of ``x``: PGD keeps the iterate of largest cross-entropy (``select="objective"``), not a
+    misclassifying one of smaller loss. PGD's maximum is a lower bound on the true one; without a random start it is
+    never negative because ``x`` itself is PGD's first iterate. All radii are attacked in one batched run (the batch
     is repeated once per radius with a per-sample eps); ``batch_size`` counts original samples."""
     radii = [validate.positive("eps", float(e)) for e in eps]
     changes = []
     for xb, yb, x_adv in evaluate.pgd_at_radii(model, x, y, eps=radii, norm="linf", steps=steps, step_size=step_size,
-                                               random_start=random_start, generator=generator, batch_size=batch_size):
+                                               random_start=random_start, generator=generator, batch_size=batch_size,
+                                               select="objective"):
         with noparamgrad_and_eval(model), torch.no_grad():
             clean = F.cross_entropy(model(xb), yb, reduction="none")
             adv = F.cross_entropy(model(x_adv.flatten(0, 1)), yb.repeat(len(radii)), reduction="none")

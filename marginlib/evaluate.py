@@ -44,14 +44,16 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) 
 
 def pgd_at_radii(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str, steps: int,
                  step_size: float | None = None, random_start: bool = False,
-                 generator: torch.Generator | None = None, batch_size: int = 1000) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+                 generator: torch.Generator | None = None, batch_size: int = 1000,
+                 select: str = "fooled") -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     """PGD at several radii in one run per batch: yields ``(xb, yb, x_adv)`` with ``x_adv`` of shape
     ``(len(eps), len(xb), ...)``, the attacked batch at each radius.
 
     Each batch of ``batch_size`` samples (on the model's device) is repeated once per radius and attacked in one
     :func:`marginlib.attacks.pgd` call with a per-sample eps (cross-entropy loss, ``steps`` steps of
     ``step_size``, default ``2.5 * eps / steps`` as in paper 001's released code; the attack keeps each sample's
-    worst iterate), so ``len(eps)`` radii cost one attack on ``len(eps)`` times the batch.
+    worst iterate by ``select``, see :func:`marginlib.attacks.pgd`), so ``len(eps)`` radii cost one attack on
+    ``len(eps)`` times the batch.
     """
     validate.batch(x, y, bounds=(0.0, 1.0))
     validate.norm(norm)
@@ -70,7 +72,7 @@ def pgd_at_radii(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float]
         radius = torch.tensor(radii, dtype=xb.dtype, device=device).repeat_interleave(len(yb))
         step = radius * 2.5 / steps if step_size is None else step_size
         x_adv = attacks.pgd(model, xs, ys, eps=radius, step_size=step, steps=steps, norm=norm,
-                            random_start=random_start, generator=generator)
+                            random_start=random_start, generator=generator, select=select)
         yield xb, yb, x_adv.view(k, *xb.shape)
 
 

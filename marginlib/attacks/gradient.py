@@ -7,8 +7,10 @@ Conventions (one each, stated here and in the book):
 - ``eps`` and ``step_size`` are numbers or per-sample ``(N,)`` tensors (MMA training, paper 001, needs per-sample eps).
 - ``targeted=True`` reads ``y`` as target labels and ascends ``-loss(z, y)`` (see :mod:`.losses`).
 - PGD returns, per sample, the most adversarial point it visited over every iterate of every restart:
-  a point that fools the model beats one that does not, and among equals the higher objective wins.
-  So more steps or more restarts (with the same generator) can never return a weaker attack.
+  a point that fools the model beats one that does not, and among equals the higher objective wins
+  (``select="fooled"``). ``select="objective"`` keeps the highest objective alone, what a loss maximization asks
+  for (paper 004, App. B.5: the largest loss change). Either way, more steps or more restarts (with the same
+  generator) can never return a weaker point by that rule.
 - The model runs in eval mode with parameter gradients off; its mode and parameter ``.grad`` are restored untouched.
 """
 from __future__ import annotations
@@ -27,6 +29,9 @@ from marginlib.attacks.projections import (
     random_start as draw_start,
 )
 from marginlib.context import noparamgrad_and_eval
+
+#: How PGD picks the point it returns among its iterates (see the module docstring).
+SELECTIONS = ("fooled", "objective")
 
 
 def check_inputs(x: torch.Tensor, y: torch.Tensor | None, *, norm: str, loss: str | None = None) -> None:
@@ -84,6 +89,7 @@ def pgd(
     loss: str = "ce",
     generator: torch.Generator | None = None,
     targeted: bool = False,
+    select: str = "fooled",
 ) -> torch.Tensor:
     """Projected gradient ascent in the ``norm`` ball of radius ``eps`` (Madry et al., 2018), keeping the worst case.
 
@@ -95,6 +101,7 @@ def pgd(
     check_inputs(x, y, norm=norm, loss=loss)
     validate.nonnegative("steps", steps)
     validate.positive("restarts", restarts)
+    by_objective = validate.choice("select", select, SELECTIONS) == "objective"
     if restarts > 1 and not random_start:
         raise ValueError("restarts > 1 repeats the same attack unless random_start=True")
     eps_t = per_sample(eps, x, name="eps")
@@ -105,7 +112,7 @@ def pgd(
     best_obj = torch.full((x.shape[0],), float("-inf"), dtype=x.dtype, device=x.device)
 
     def keep_worst(x_adv: torch.Tensor, logits: torch.Tensor, obj: torch.Tensor) -> None:
-        fooled = losses.fooled(logits, y, targeted=targeted)
+        fooled = torch.zeros_like(best_fooled) if by_objective else losses.fooled(logits, y, targeted=targeted)
         better = (fooled & ~best_fooled) | ((fooled == best_fooled) & (obj > best_obj))
         rows = better.nonzero().squeeze(1)
         best.index_copy_(0, rows, x_adv.index_select(0, rows))
