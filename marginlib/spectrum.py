@@ -31,7 +31,8 @@ from marginlib.context import model_device, noparamgrad_and_eval
 from marginlib.models import weight_layers
 from marginlib.models.base import pair
 
-__all__ = ["conv_singular_values", "layer_singular_values", "singular_value_std", "std_change_sums"]
+__all__ = ["clip_conv_singular_values", "conv_input_sizes", "conv_singular_values", "layer_singular_values",
+           "operator_norms", "singular_value_std", "std_change_sums"]
 
 
 def _polyphase(weight: Tensor, stride: tuple[int, int]) -> Tensor:
@@ -45,15 +46,18 @@ def _polyphase(weight: Tensor, stride: tuple[int, int]) -> Tensor:
     return phases.reshape(c_out, c_in * sh * sw, kh2, kw2)
 
 
-def conv_singular_values(weight: Tensor, input_size: int | Sequence[int], *, stride: int | Sequence[int] = 1) -> Tensor:
-    """All singular values of the circular convolution with kernel ``weight`` ``(c_out, c_in, kh, kw)`` acting on
-    ``c_in x h x w`` inputs, sorted in descending order: ``(h/s) * (w/s) * min(c_out, c_in * s^2)`` values.
+def _unpolyphase(kernel: Tensor, stride: tuple[int, int], shape: Sequence[int]) -> Tensor:
+    """The inverse of :func:`_polyphase`: the strided ``(c_out, c_in, kh, kw)`` kernel (``shape``) from its phase
+    kernels, cropped to the ``kh x kw`` support."""
+    sh, sw = stride
+    c_out, c_in, kh, kw = shape
+    kh2, kw2 = kernel.shape[2:]
+    padded = kernel.reshape(c_out, c_in, sh, sw, kh2, kw2).permute(0, 1, 4, 2, 5, 3)
+    return padded.reshape(c_out, c_in, kh2 * sh, kw2 * sw)[:, :, :kh, :kw]
 
-    Sedghi et al. (2019), Theorem 6: with ``P[u, v] = sum_{a, b} K[:, :, a, b] exp(-2 pi i (a u / h + b v / w))``
-    (the 2-D DFT of the kernel zero-padded to ``h x w``), the singular values of the operator are the union over
-    the ``h * w`` frequencies of the singular values of the ``c_out x c_in`` matrices ``P[u, v]``; all frequencies
-    go to one batched ``torch.linalg.svdvals``. Strides go through the polyphase reduction (module docstring).
-    """
+
+def _stride_one_kernel(weight: Tensor, input_size, stride) -> tuple[Tensor, tuple[int, int], tuple[int, int]]:
+    """``(kernel, grid, stride)``: the stride-1 (polyphase) kernel of ``weight`` and the grid it acts on."""
     if weight.dim() != 4:
         raise ValueError(f"weight must be a (c_out, c_in, kh, kw) convolution kernel, got shape {tuple(weight.shape)}")
     h, w = pair("input_size", input_size if isinstance(input_size, int) else tuple(input_size))
@@ -64,6 +68,44 @@ def conv_singular_values(weight: Tensor, input_size: int | Sequence[int], *, str
     grid = (h // sh, w // sw)
     if kernel.shape[2] > grid[0] or kernel.shape[3] > grid[1]:
         raise ValueError(f"kernel {tuple(weight.shape[2:])} (stride {(sh, sw)}) is larger than input_size={(h, w)}")
+    return kernel, grid, (sh, sw)
+
+
+def clip_conv_singular_values(weight: Tensor, input_size: int | Sequence[int], *, target: float,
+                              stride: int | Sequence[int] = 1) -> Tensor:
+    """Sedghi et al. (2019, §3 "Regularization"): project the circular convolution operator of ``weight`` onto
+    the operators whose singular values are all at most ``target``, then truncate the kernel back to its own
+    ``kh x kw`` support. Returns the new kernel (same shape and dtype as ``weight``).
+
+    The projection is exact in the frequency domain: each ``c_out x c_in`` block ``P[u, v]`` of the kernel's
+    2-D DFT on the ``h x w`` grid (:func:`conv_singular_values`) is replaced by ``U min(S, target) V^H``, and the
+    inverse DFT gives an ``h x w`` kernel. That kernel generally has support outside ``kh x kw``; like Sedghi et
+    al. we keep only the original support, which is no longer an exact projection: the truncated kernel's
+    operator norm can be somewhat above ``target`` (callers that need the bound rescale afterwards, see
+    :func:`marginlib.methods.spectral.spectral_normalize`). Strided kernels are clipped in the polyphase
+    domain and mapped back. Computed in float64.
+    """
+    kernel, grid, (sh, sw) = _stride_one_kernel(weight.double(), input_size, stride)
+    transfer = torch.fft.fft2(kernel.to(torch.complex128), s=grid).permute(2, 3, 0, 1)  # (gh, gw, c_out, c_in')
+    u, s, vh = torch.linalg.svd(transfer, full_matrices=False)
+    clipped = (u * s.clamp(max=float(target)).to(u.dtype)[..., None, :]) @ vh
+    full = torch.fft.ifft2(clipped.permute(2, 3, 0, 1), s=grid).real      # (c_out, c_in', gh, gw)
+    out = full[:, :, :kernel.shape[2], :kernel.shape[3]]
+    if (sh, sw) != (1, 1):
+        out = _unpolyphase(out, (sh, sw), weight.shape)
+    return out.to(weight.dtype).contiguous()
+
+
+def conv_singular_values(weight: Tensor, input_size: int | Sequence[int], *, stride: int | Sequence[int] = 1) -> Tensor:
+    """All singular values of the circular convolution with kernel ``weight`` ``(c_out, c_in, kh, kw)`` acting on
+    ``c_in x h x w`` inputs, sorted in descending order: ``(h/s) * (w/s) * min(c_out, c_in * s^2)`` values.
+
+    Sedghi et al. (2019), Theorem 6: with ``P[u, v] = sum_{a, b} K[:, :, a, b] exp(-2 pi i (a u / h + b v / w))``
+    (the 2-D DFT of the kernel zero-padded to ``h x w``), the singular values of the operator are the union over
+    the ``h * w`` frequencies of the singular values of the ``c_out x c_in`` matrices ``P[u, v]``; all frequencies
+    go to one batched ``torch.linalg.svdvals``. Strides go through the polyphase reduction (module docstring).
+    """
+    kernel, grid, _ = _stride_one_kernel(weight, input_size, stride)
     transfer = torch.fft.fft2(kernel.to(torch.complex128 if kernel.dtype == torch.float64 else torch.complex64),
                               s=grid)
     values = torch.linalg.svdvals(transfer.permute(2, 3, 0, 1))  # (gh, gw, min(c_out, c_in'))
@@ -85,6 +127,19 @@ def _conv_input_sizes(model: nn.Module, layers: list[nn.Module], x: Tensor) -> d
         for hook in hooks:
             hook.remove()
     return sizes
+
+
+def conv_input_sizes(model: nn.Module, x: Tensor) -> dict[nn.Module, tuple[int, int]]:
+    """The spatial input size ``(h, w)`` of every ``Conv2d`` weight layer of ``model`` on inputs like ``x``
+    (one sample is run in eval mode without gradients; the model's mode is restored)."""
+    return _conv_input_sizes(model, weight_layers(model), x)
+
+
+def operator_norms(model: nn.Module, x: Tensor) -> list[float]:
+    """Per weight layer, the largest singular value of its linear map: a ``Linear``'s weight matrix, a
+    ``Conv2d``'s circular convolution operator on the input size it receives on ``x``
+    (:func:`layer_singular_values`; module docstring for the conventions)."""
+    return [float(v[0]) for v in layer_singular_values(model, x)]
 
 
 def layer_singular_values(model: nn.Module, x: Tensor) -> list[Tensor]:
