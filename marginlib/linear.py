@@ -1,5 +1,7 @@
 """Binary linear classifiers in closed form: full-batch gradient descent on the logistic loss and the
-hard-margin SVM it converges to in direction (paper 000 §3, Theorem 1, after Soudry et al. 2018).
+hard-margin SVM it converges to in direction (paper 000 §3, Theorem 1, after Soudry et al. 2018). Because
+the bias is trained like a weight, that limit is the SVM of the augmented points ``(x, 1)``, which penalizes
+the bias (``hard_margin_svm(..., penalize_bias=True)``), not the classical SVM with a free intercept.
 
 For a linear score ``z(x) = w·x + b`` the signed L2 margin is exact (paper 000 §2):
 ``m(x, y) = s (w·x + b) / ||w||_2`` with ``s = +1`` for label 1 and ``-1`` for label 0, so it is the
@@ -96,26 +98,63 @@ def logistic_gd(
 
 @dataclass
 class SVM:
-    """A fitted linear SVM: weight, bias, and its exact signed margins on the training points."""
+    """A fitted linear SVM: weight, bias, and its exact signed margins on the training points.
+    ``penalize_bias`` records which SVM it is (see :func:`hard_margin_svm`)."""
 
     weight: torch.Tensor
     bias: float
     train_margins: torch.Tensor
+    penalize_bias: bool = False
 
     @property
     def min_margin(self) -> float:
         return float(self.train_margins.min())
 
 
-def hard_margin_svm(x: torch.Tensor, y: torch.Tensor, *, C: float = 1e6) -> SVM:
-    """The max-minimum-margin separator: scikit-learn's linear SVM with a large ``C`` (hard margin in the limit).
+def _augmented_max_margin(z: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """The minimum-norm ``v`` with ``s_i v·z_i >= 1`` for all ``i`` (hard-margin SVM through the origin), by
+    Lawson & Hanson's least-distance programming: with ``E = [G^T; 1^T]`` (``G`` the rows ``s_i z_i``) and
+    ``f = (0, ..., 0, 1)``, solve the nonnegative least squares ``min_{u >= 0} ||E u - f||`` (exact active-set
+    NNLS); then ``v = -r[:d] / r[d]`` with ``r = E u - f``. ``r = 0`` means the constraints are infeasible."""
+    from scipy.optimize import nnls
 
-    On separable data its minimum signed L2 margin is the largest any linear classifier attains.
+    g = s[:, None] * z
+    e = np.vstack([g.T, np.ones((1, len(g)))])
+    f = np.zeros(e.shape[0])
+    f[-1] = 1.0
+    u, _ = nnls(e, f, maxiter=50 * e.shape[1])
+    r = e @ u - f
+    if abs(r[-1]) < 1e-12:
+        raise ValueError("the points are not linearly separable through the origin: no hard-margin SVM")
+    return -r[:-1] / r[-1]
+
+
+def hard_margin_svm(x: torch.Tensor, y: torch.Tensor, *, C: float = 1e6, penalize_bias: bool = False) -> SVM:
+    """A hard-margin linear SVM of binary labels ``y`` in {0, 1}. Two different SVMs:
+
+    ``penalize_bias=False`` (default): the classical SVM with a *free* intercept, ``min ||w||^2`` subject to
+    ``s_i (w·x_i + b) >= 1`` (scikit-learn's ``SVC(kernel="linear")`` with a large ``C``, hard margin in the
+    limit). On separable data its minimum signed L2 margin is the largest any linear classifier attains.
+
+    ``penalize_bias=True``: the max-margin separator of the *augmented* points ``(x_i, 1)``, ``min ||w||^2 + b^2``
+    subject to the same constraints, solved exactly as a small QP (no ``C``). This is the direction to which
+    gradient descent on the logistic loss converges when the bias is trained as one more weight, as
+    :func:`logistic_gd` does (Soudry et al. 2018, Theorem 1 of paper 000, applied to ``(x, 1)``). Its minimum
+    margin in input space, ``s (w·x + b) / ||w||``, is at most the free-intercept SVM's, and lower whenever the
+    free SVM's bias is not the one the norm penalty prefers.
     """
+    xf = x.flatten(1).double()
+    if not set(torch.unique(y).tolist()) <= {0, 1}:
+        raise ValueError("y must hold binary labels 0/1")
+    if penalize_bias:
+        z = np.hstack([xf.numpy(), np.ones((xf.shape[0], 1))])
+        v = _augmented_max_margin(z, 2.0 * y.double().numpy() - 1.0)
+        w = torch.tensor(v[:-1], dtype=torch.float64)
+        b = float(v[-1])
+        return SVM(w, b, signed_margins(w, b, xf, y), penalize_bias=True)
     from sklearn.svm import SVC
 
     validate.positive("C", C)
-    xf = x.flatten(1).double()
     svc = SVC(kernel="linear", C=C, tol=1e-6).fit(xf.numpy(), y.numpy())
     w = torch.tensor(svc.coef_[0], dtype=torch.float64)
     b = float(svc.intercept_[0])

@@ -1,6 +1,8 @@
 """Paper 000 §3: gradient descent on logistic regression vs the hard-margin SVM, on separable data."""
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 
 from marginlib import analysis, data, linear, margins
@@ -33,9 +35,56 @@ def test_svm_has_the_largest_minimum_margin():
         assert linear.signed_margins(w, 0.0, x, y).min() <= svm.min_margin + 1e-9
 
 
+def test_bias_penalized_svm_closed_form():
+    """Points 1 (label 1) and -100 (label 0). With the bias penalized, min w^2 + b^2 s.t. w + b >= 1 and
+    100 w - b >= 1 has only the first constraint active: w = b = 1/2, boundary at x = -1, margins 2 and 99.
+    The free-intercept SVM puts the boundary midway, at -49.5: margins 50.5 and 50.5."""
+    x = torch.tensor([[1.0], [-100.0]], dtype=torch.float64)
+    y = torch.tensor([1, 0])
+    pen = linear.hard_margin_svm(x, y, penalize_bias=True)
+    torch.testing.assert_close(pen.weight, torch.tensor([0.5], dtype=torch.float64))
+    assert pen.bias == pytest.approx(0.5) and pen.penalize_bias
+    torch.testing.assert_close(pen.train_margins, torch.tensor([2.0, 99.0], dtype=torch.float64))
+    free = linear.hard_margin_svm(x, y)
+    assert not free.penalize_bias
+    assert free.min_margin == pytest.approx(50.5, rel=1e-4)
+    assert -free.bias / float(free.weight[0]) == pytest.approx(-49.5, rel=1e-4)
+    # gradient descent with a trained bias heads for the bias-penalized separator, not the free one
+    traj = linear.logistic_gd(x, y, x, y, epochs=20000, lr=0.01, record_epochs=[20000])
+    assert 1.8 < traj.min_margin_train[-1] <= 2.0
+
+
+def test_bias_penalized_svm_solves_its_qp():
+    """Against a generic solver of min ||v||^2 s.t. s_i v.(x_i, 1) >= 1, and no worse than random directions."""
+    from scipy.optimize import LinearConstraint, minimize
+
+    x, y = separable(n=40, d=3)
+    pen = linear.hard_margin_svm(x, y, penalize_bias=True)
+    z = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1).numpy()
+    s = (2.0 * y.double() - 1.0).numpy()
+    ref = minimize(lambda v: v @ v, x0=np.zeros(4), jac=lambda v: 2 * v, hess=lambda v: 2 * np.eye(4),
+                   method="trust-constr", constraints=[LinearConstraint(s[:, None] * z, 1, np.inf)],
+                   options={"gtol": 1e-12, "xtol": 1e-14, "maxiter": 5000})
+    assert ref.success
+    v = np.append(pen.weight.numpy(), pen.bias)
+    np.testing.assert_allclose(v, ref.x, rtol=1e-5, atol=1e-5)
+    assert (s * (z @ v)).min() == pytest.approx(1.0, abs=1e-9)
+    free = linear.hard_margin_svm(x, y)
+    assert pen.min_margin <= free.min_margin + 1e-6   # the free SVM maximizes the input-space min margin
+
+
+def test_bias_penalized_and_free_svms_differ_on_mnist01():
+    """On the offline 0/1 digits (Fig. 1's data) the two references differ: the GD limit has a smaller margin."""
+    train = data.load("mnist01", verbose=False, source="offline")
+    pen = linear.hard_margin_svm(train.x, train.y, penalize_bias=True)
+    free = linear.hard_margin_svm(train.x, train.y)
+    assert 0 < pen.min_margin < 0.99 * free.min_margin
+    assert (pen.train_margins > 0).all()
+
+
 def test_gradient_descent_min_margin_rises_toward_svm_and_average_falls():
     x, y = separable(n=200, d=8)
-    svm = linear.hard_margin_svm(x, y)
+    svm = linear.hard_margin_svm(x, y, penalize_bias=True)   # the GD limit (bias trained as a weight)
     epochs = 4000
     rec = linear.log_epochs(epochs, points=60)
     traj = linear.logistic_gd(x, y, x, y, epochs=epochs, lr=5.0, record_epochs=rec, histogram_epochs=[1, epochs])
