@@ -30,9 +30,10 @@ class CWNet(Net):
     ``conv3x3(a) -> conv3x3(a) -> maxpool2 -> conv3x3(b) -> conv3x3(b) -> maxpool2 -> fc(c) -> dropout ->
     fc(c) -> fc(num_classes)``, ReLU after every conv and hidden fc, "valid" (unpadded) convolutions, with
     ``(a, b, c) = (32, 64, 200)`` for ``variant="mnist"`` and ``(64, 128, 256)`` for ``"cifar"``.
-    Dropout 0.5 after the first fc as in the authors' training script (paper 000 says the models are "exactly
-    the same" as theirs; set ``dropout=0`` to drop it); it only acts in train mode. ``features(x)`` is the
-    second fc's ReLU output. PyTorch's default init (Keras' Glorot-uniform in the original; assumption).
+    Dropout 0.5 after the first fc as in Carlini & Wagner's training script (paper 000 says its models are
+    "exactly the same" as theirs). Paper 000's *released* models differ: MNISTCNN has no dropout (``dropout=0``
+    here) and CIFARCNN has dropout 0.5 after both hidden fcs, which this class does not offer. It only acts
+    in train mode. ``features(x)`` is the second fc's ReLU output. PyTorch's default init (Keras' Glorot-uniform in the original; assumption).
     Parameters: 312,202 (MNIST, 28x28x1) and 1,147,978 (CIFAR, 32x32x3) for 10 classes. Paper 000 App. A
     writes "MNIST-CNN and MNIST-CNN" (read as the MNIST and the CIFAR model).
     """
