@@ -33,7 +33,8 @@ class CWNet(Net):
     Dropout 0.5 after the first fc as in Carlini & Wagner's training script (paper 000 says its models are
     "exactly the same" as theirs). Paper 000's *released* models differ: MNISTCNN has no dropout (``dropout=0``
     here) and CIFARCNN has dropout 0.5 after both hidden fcs, which this class does not offer. It only acts
-    in train mode. ``features(x)`` is the second fc's ReLU output. PyTorch's default init (Keras' Glorot-uniform in the original; assumption).
+    in train mode. ``features(x)`` is the second fc's ReLU output. PyTorch's default init (Keras'
+    Glorot-uniform in the original; assumption).
     Parameters: 312,202 (MNIST, 28x28x1) and 1,147,978 (CIFAR, 32x32x3) for 10 classes. Paper 000 App. A
     writes "MNIST-CNN and MNIST-CNN" (read as the MNIST and the CIFAR model).
     """
