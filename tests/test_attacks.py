@@ -304,7 +304,7 @@ def test_deepfool_bounds_keep_images_valid(digits_mlp):
     inside = ((x + free).flatten(1).amin(1) >= 0) & ((x + free).flatten(1).amax(1) <= 1)
     assert 0 < int(inside.sum()) < len(x)
     assert torch.allclose(r[inside], free[inside], atol=1e-6)
-    assert float(success.float().mean()) >= 0.5  # clipping stalls some steps: box-constrained DeepFool is weaker
+    assert float(success.float().mean()) >= 0.99  # steps that the box clips are lengthened, so it converges
 
 
 def test_deepfool_target_reaches_the_requested_class(digits_mlp):
