@@ -27,11 +27,12 @@ Conventions (stated once, here and in the book):
   ``r_i`` add up unclipped and the overshoot total is clipped to the box (:func:`clip_to_box`, coordinate-wise),
   as in foolbox 3. Clipping removes a share of every step's progress, so on its own the linearized gap would only
   shrink geometrically and never cross (32 % of a trained digits MLP's correct points stayed unfooled after 1,000
-  steps; foolbox fools them all). Therefore a step whose own iterate the box clips (some coordinate of the unclipped ``x + total * (sum r_i + step)`` lies
-  outside ``bounds``) is lengthened by :data:`BOX_STEP` ``= 1e-4`` in the attack's norm (added to its distance
-  ``|f'| / ||w||_q``, along the same direction, before the per-step overshoot), the constant foolbox adds to every
-  step. A sample whose iterates all stay inside the box follows the unbounded path exactly. ``r`` keeps ``x + r``
-  a valid image and bounds the box-constrained distance from above.
+  steps; foolbox fools them all). Therefore a step whose own iterate the box clips (some coordinate of the
+  unclipped ``x + total * (sum r_i + step)`` lies outside ``bounds``) is lengthened by :data:`BOX_STEP` ``= 1e-4``
+  in the attack's norm (added to its distance ``|f'| / ||w||_q``, along the same direction, before the per-step
+  overshoot), the constant foolbox adds to every step. A sample whose iterates all stay inside the box follows
+  the unbounded path exactly. ``r`` keeps ``x + r`` a valid image and bounds the box-constrained distance from
+  above.
 - ``differentiable=True`` keeps the graph (``create_graph=True``): ``||r||`` backpropagates into the weights through
   the input gradients (paper 003, §3.1.1, high-order gradients). Otherwise ``r`` is detached.
 """
