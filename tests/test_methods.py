@@ -147,7 +147,7 @@ def test_parseval_retraction_reduces_orthogonality_error():
     model = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 3))
     before = _ortho_error(model)
     errors = [before]
-    for _ in range(40):   # small singular values grow by about (1 + beta) per step: 20 steps were not enough for every init
+    for _ in range(40):   # small singular values grow by about (1 + beta) per step: 20 were too few for some inits
         methods.parseval_retraction(model, beta=0.1)
         errors.append(_ortho_error(model))
     assert all(b < a for a, b in zip(errors, errors[1:]))

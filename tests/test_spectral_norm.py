@@ -137,5 +137,9 @@ def test_operator_modes_need_the_input_size():
         methods.spectral_normalize(model, target=1.0)
     with pytest.raises(ValueError, match="mode='max'"):
         methods.spectral_normalize(model, target=1.0, mode="max")
+    with pytest.raises(ValueError, match="one entry per weight layer"):
+        methods.spectral_normalize(model, target=1.0, input_sizes=[(8, 8)])
+    methods.spectral_normalize(model, target=1.0, input_sizes=[(8, 8), (6, 6), None])   # the list form
+    assert max(spectrum.operator_norms(model, torch.rand(1, 2, 8, 8))) <= 1.0 + 1e-5
     with pytest.raises(RuntimeError, match="training batch"):
         methods.SpectralNorm(target=1.0).after_epoch(model, 1)

@@ -60,7 +60,8 @@ def _conv_sizes(model: nn.Module, layers: list[nn.Module], x: torch.Tensor | Non
         if isinstance(input_sizes, dict):
             return dict(input_sizes)
         if len(input_sizes) != len(layers):
-            raise ValueError(f"input_sizes must give one entry per weight layer ({len(layers)}), got {len(input_sizes)}")
+            raise ValueError(f"input_sizes must give one entry per weight layer ({len(layers)}), "
+                             f"got {len(input_sizes)}")
         return {l: s for l, s in zip(layers, input_sizes) if isinstance(l, nn.Conv2d)}
     if not any(isinstance(l, nn.Conv2d) for l in layers):
         return {}
