@@ -9,23 +9,10 @@ from marginlib.attacks import an_pgd, deepfool, fgsm, pgd
 from marginlib.attacks.projections import lp_norm
 
 @pytest.fixture(scope="module")
-def digits_mlp() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """A 64-64-10 ReLU MLP trained for about a second on sklearn digits (8x8 in [0, 1]); ~96% test accuracy.
-    Returns the model in eval mode and 200 held-out images with labels."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = torch.tensor(digits.data, dtype=torch.float32).view(-1, 1, 8, 8) / 16
-    y = torch.tensor(digits.target)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(150):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x[:1200]), y[:1200]).backward()
-        opt.step()
-    model.zero_grad(set_to_none=True)
-    return model.eval(), x[1200:1400], y[1200:1400]
+def digits_mlp(trained_digits) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """The shared digits MLP (conftest) and 200 of its held-out images with labels."""
+    model, x, y = trained_digits
+    return model, x[:200], y[:200]
 
 
 @pytest.fixture

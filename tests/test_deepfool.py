@@ -13,24 +13,9 @@ deepfool_module = importlib.import_module("marginlib.attacks.deepfool")
 
 
 @pytest.fixture(scope="module")
-def digits() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """A 64-64-10 ReLU MLP trained for about a second on sklearn digits (pixels in [0, 1]); its correctly
-    classified held-out images (554 of 597) with their labels."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = torch.tensor(data.data, dtype=torch.float32).view(-1, 1, 8, 8) / 16
-    y = torch.tensor(data.target)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(150):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x[:1200]), y[:1200]).backward()
-        opt.step()
-    model.zero_grad(set_to_none=True)
-    model.eval()
-    x, y = x[1200:], y[1200:]
+def digits(trained_digits) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """The shared digits MLP (conftest) and its correctly classified held-out images (554 of 597) with labels."""
+    model, x, y = trained_digits
     with torch.no_grad():
         correct = model(x).argmax(1) == y
     return model, x[correct], y[correct]
