@@ -14,13 +14,13 @@ mart               MART                                                         
 mma                max-margin adversarial training, Alg. 2                         001
 amr                average margin regularizer, eq. (4)                             000
 amr_logit          the authors' released logit-space variant of AMR                000 (code)
-parseval           Parseval retraction (LCR, Cisse et al.)                         000
+parseval           LCR: Parseval retraction (Cisse et al.) or the released penalty  000
 emr                effective margin regularization, eqs. (5) / (7)                 002
 igr                input gradient regularization                                   002
 lsoftmax           large-margin softmax                                            002
 lsoftmax_annealed  L-Softmax with Liu et al.'s annealed blending weight            002
 on_adversary       any loss applied to a PGD batch (e.g. AT + L-Softmax)           002
-spectral           spectral normalization at the end of each epoch                 004 B.4.2
+spectral           spectral-norm clipping of each layer operator, every epoch      004 B.4.2
 amm                AMM / Deep Defense, eqs. (6)-(7)                                003
 elsayed            Elsayed et al. linearized-margin hinge                          003 §4.3.1
 he                 hypersphere embedding (AT+HE, TRADES+HE; model needs an HEHead) 002
