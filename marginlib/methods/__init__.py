@@ -14,7 +14,7 @@ mart               MART                                                         
 mma                max-margin adversarial training, Alg. 2                         001
 amr                average margin regularizer, eq. (4)                             000
 amr_logit          the authors' released logit-space variant of AMR                000 (code)
-parseval           LCR: Parseval retraction (Cisse et al.) or the released penalty  000
+parseval           LCR: Parseval retraction (Cisse et al.) or released penalty     000
 emr                effective margin regularization, eqs. (5) / (7)                 002
 igr                input gradient regularization                                   002
 lsoftmax           large-margin softmax                                            002
