@@ -253,13 +253,44 @@ def _cifar_full(*, split: str, root: pathlib.Path | None, download: bool) -> Dat
     return None
 
 
+#: The only globals a CIFAR python pickle may name: NumPy's array and dtype reconstruction (NumPy 1 and 2 module
+#: paths) and ``_codecs.encode`` (Python 2 strings); anything else is refused before it can run.
+PICKLE_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+})
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """A pickle reader for data files: plain containers, numbers, strings and NumPy arrays only
+    (:data:`PICKLE_GLOBALS`); a file naming any other global (a function to call) is refused."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a data pickle may hold only "
+                                         "containers, numbers, strings and NumPy arrays")
+        return super().find_class(module, name)
+
+
+def load_data_pickle(path: str | os.PathLike) -> object:
+    """Unpickle a data file (CIFAR's python batches) with :class:`_DataUnpickler`, Python 2 strings as bytes; a
+    refused or unreadable file raises ``ValueError`` naming it."""
+    with open(path, "rb") as f:
+        try:
+            return _DataUnpickler(f, encoding="bytes").load()
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError) as err:
+            raise ValueError(f"{path}: not a readable data pickle ({err})") from err
+
+
 def read_cifar_batch(path: str | os.PathLike, *, labels: bytes = b"labels") -> tuple[np.ndarray, np.ndarray]:
     """Read one CIFAR python pickle: ``{b'data': uint8 (N, 3072), labels: list}`` -> (N,3,32,32) in [0,1], labels.
 
     ``labels`` is the key of the labels: ``b"labels"`` in CIFAR-10's batches, ``b"fine_labels"`` (100 classes) or
-    ``b"coarse_labels"`` (20 superclasses) in CIFAR-100's ``train`` and ``test``."""
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")
+    ``b"coarse_labels"`` (20 superclasses) in CIFAR-100's ``train`` and ``test``. The file is read with a restricted
+    unpickler (:func:`load_data_pickle`): it cannot run code."""
+    batch = load_data_pickle(path)
     try:
         data, labels = batch[b"data"], batch[labels]
     except (KeyError, TypeError) as err:
