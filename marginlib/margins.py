@@ -99,7 +99,7 @@ def _gap_gradients(model: nn.Module, x: Tensor, ref: Tensor, k: int) -> tuple[Te
         cotangents[:, rows, ref] = 1.0
         cotangents[torch.arange(k - 1, device=x.device)[:, None], rows, others.T] = -1.0
         (grad,) = torch.autograd.grad(logits, xs, cotangents, is_grads_batched=True)
-    return _gaps(logits.detach(), ref), grad.view(k - 1, n, -1).transpose(0, 1)
+    return _gaps(logits.detach(), ref), grad.flatten(2).transpose(0, 1)
 
 
 def affine_weights(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
@@ -108,7 +108,7 @@ def affine_weights(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor
     A module is probed at 0 and at each unit vector, then checked against its logits on ``x`` (a non-affine
     module raises ``ValueError``); a ``(weight, bias)`` tuple is validated and returned.
     """
-    d = x[0].numel()
+    d = math.prod(x.shape[1:])
     if isinstance(model_or_weight, nn.Module):
         model = model_or_weight
         probe = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(x).view(d + 1, *x.shape[1:])
@@ -118,8 +118,8 @@ def affine_weights(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor
             raise ValueError(f"model must return logits of shape (N, K), got {tuple(out.shape)}")
         weight, bias = (out[1:] - out[0]).T, out[0]
         affine = x.flatten(1) @ weight.T + bias
-        tol = 1e-4 * (1 + logits.abs().max())
-        if not torch.allclose(affine, logits, rtol=0, atol=float(tol)):
+        tol = 1e-4 * (1 + float(logits.abs().max()) if logits.numel() else 1.0)
+        if not torch.allclose(affine, logits, rtol=0, atol=tol):
             raise ValueError("model_or_weight must be affine in the flattened input (e.g. Sequential(Flatten, Linear)); "
                              f"its logits differ from the affine fit by {float((affine - logits).abs().max()):.3g}")
         return weight, bias

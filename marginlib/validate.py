@@ -42,8 +42,8 @@ def positive(name: str, value: float | int) -> float | int:
 
 
 def batch(x: torch.Tensor, y: torch.Tensor | None = None, *, bounds: tuple[float, float] | None = (0.0, 1.0)) -> None:
-    """Check an input batch: ``x`` has a leading batch axis, ``y`` (if given) is 1-D long of the same length,
-    and, when ``bounds`` is given, every pixel of ``x`` lies within it."""
+    """Check an input batch: ``x`` has a leading batch axis and finite entries, ``y`` (if given) is 1-D long of the
+    same length, and, when ``bounds`` is given, every pixel of ``x`` lies within it."""
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         raise ValueError(f"x must be a tensor of shape (N, ...) with N samples, got {getattr(x, 'shape', type(x))}")
     if y is not None:
@@ -51,6 +51,9 @@ def batch(x: torch.Tensor, y: torch.Tensor | None = None, *, bounds: tuple[float
             raise ValueError(f"y must be a 1-D tensor of {x.shape[0]} labels, got shape {getattr(y, 'shape', type(y))}")
         if y.dtype != torch.long:
             raise ValueError(f"y must have dtype torch.long, got {y.dtype}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"x must be finite: {bad} of its {x.numel()} entries are NaN or infinite")
     if bounds is not None and x.numel():
         lo, hi = bounds
         tol = 1e-6

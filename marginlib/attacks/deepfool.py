@@ -69,8 +69,6 @@ def _check(
     validate.nonnegative("overshoot", overshoot)
     validate.choice("overshoot_mode", overshoot_mode, OVERSHOOT_MODES)
     validate.batch(x, None, bounds=bounds)
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("x must be finite")
     if target is not None and (
         not isinstance(target, torch.Tensor) or target.shape != (x.shape[0],) or target.dtype != torch.long
     ):

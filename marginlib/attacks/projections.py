@@ -5,6 +5,8 @@ its own eps (MMA training, paper 001, Alg. 2). Perturbations have the input's sh
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from marginlib import validate
@@ -99,7 +101,7 @@ def random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator: torch
     Linf: i.i.d. uniform in ``[-eps, eps]`` per pixel (Madry et al.). L2: uniform in the ball, a Gaussian direction
     times ``eps * U^(1/d)``. Numbers are drawn on ``generator``'s device and moved to ``x``'s.
     """
-    n, d = x.shape[0], x[0].numel()
+    n, d = x.shape[0], math.prod(x.shape[1:])
     dev = generator.device
     if norm == "linf":
         u = torch.rand(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)

@@ -1,0 +1,43 @@
+"""Batches that are not data: NaN or infinite inputs are refused with a clear error before any work, and an empty
+batch gives empty results of the right shape, for every attack and margin (issue 18, items 3 and 12)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from marginlib import attacks, margins, models
+
+MODEL = models.build("mlp", hidden=(8,), input_size=4, seed=0).eval()
+LINEAR = models.build("logreg", input_size=4, seed=0).eval()
+_gen = lambda: torch.Generator().manual_seed(0)
+CALLS = {
+    "pgd": lambda x, y: attacks.pgd(MODEL, x, y, eps=0.1, step_size=0.05, steps=2),
+    "pgd random start": lambda x, y: attacks.pgd(MODEL, x, y, eps=0.1, step_size=0.05, steps=2, random_start=True,
+                                                 generator=_gen()),
+    "fgsm": lambda x, y: attacks.fgsm(MODEL, x, y, eps=0.1),
+    "an_pgd": lambda x, y: attacks.an_pgd(MODEL, x, y, eps_init=0.1, eps_max=0.3, steps=2, norm="linf",
+                                          generator=_gen())[0],
+    "deepfool": lambda x, y: attacks.deepfool(MODEL, x),
+    "exact_linear": lambda x, y: margins.exact_linear(LINEAR, x, y),
+    "effective": lambda x, y: margins.effective(MODEL, x, y),
+    "logit": lambda x, y: margins.logit(MODEL, x, y),
+    "deepfool_margin": lambda x, y: margins.deepfool_margin(MODEL, x, y),
+    "lipschitz_lower_bound": lambda x, y: margins.lipschitz_lower_bound(MODEL, x, y, radius=1.0, n_samples=4,
+                                                                        n_batches=1, generator=_gen()),
+    "attack_margin": lambda x, y: margins.attack_margin(MODEL, x, y, eps_max=0.3, steps=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_inputs_are_refused(name, bad):
+    x = torch.rand(3, 1, 4, 4, generator=_gen())
+    x[1, 0, 2, 2] = bad
+    with pytest.raises(ValueError, match="x must be finite: 1 of its 48 entries"):
+        CALLS[name](x, torch.zeros(3, dtype=torch.long))
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_an_empty_batch_gives_empty_results(name):
+    out = CALLS[name](torch.rand(0, 1, 4, 4), torch.zeros(0, dtype=torch.long))
+    assert out.shape[0] == 0 and out.shape in {(0,), (0, 1, 4, 4)}
