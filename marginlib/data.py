@@ -121,6 +121,9 @@ def load(
     loader = {"mnist": _mnist, "mnist01": _mnist01, "cifar10": _cifar10, "cifar100": _cifar100, "svhn": _svhn,
               "digits": _digits, "toy2d": _toy2d}[name]
     data = loader(split=split, root=data_root(root), download=download, source=source)
+    if n is not None and n > len(data):
+        raise ValueError(f"n={n} exceeds the {len(data)} {split} samples of {data.source}; pass n=None for all of "
+                         "them, or the full data set's files (see marginlib.data.load)")
     if n is not None and n < len(data):
         data = data.subset(stratified_subset(data.y, n, seed=seed))
     if verbose:
@@ -129,13 +132,15 @@ def load(
 
 
 def stratified_subset(y: torch.Tensor, n: int, *, seed: int) -> torch.Tensor:
-    """Indices of ``n`` samples drawn without replacement, each class in proportion to its frequency."""
+    """Indices of ``n`` samples drawn without replacement, each class in proportion to its frequency (plain random
+    when the kept or the dropped part is too small to hold every class)."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
     labels = y.numpy()
     counts = np.bincount(labels)
-    stratify = labels if n >= (counts > 0).sum() and counts[counts > 0].min() >= 2 else None
+    classes = int((counts > 0).sum())
+    stratify = labels if min(n, len(y) - n) >= classes and counts[counts > 0].min() >= 2 else None
     keep, _ = train_test_split(idx, train_size=n, random_state=seed, stratify=stratify)
     return torch.as_tensor(np.sort(keep))
 

@@ -272,3 +272,11 @@ def test_cifar100_and_svhn_missing_files_say_where_and_how(tmp_path, monkeypatch
         data.load("cifar100", source="offline", verbose=False)
     with pytest.raises(ValueError, match=r"split='train\+extra'.*'train', 'test'"):
         data.load("cifar100", split="train+extra", verbose=False)
+
+
+def test_subset_sizes_are_checked_against_the_data():
+    full = data.load("digits", verbose=False)
+    almost = data.load("digits", n=len(full) - 1, verbose=False)   # crashed inside scikit-learn before
+    assert len(almost) == len(full) - 1 and len(set(almost.y.tolist())) == 10
+    with pytest.raises(ValueError, match=rf"n={len(full) + 1} exceeds the {len(full)} train samples of .*digits"):
+        data.load("digits", n=len(full) + 1, verbose=False)      # silently returned all of them before

@@ -56,3 +56,4 @@ def test_a_truncated_pickle_names_its_file(tmp_path):
     path.write_bytes(pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]})[:40])
     with pytest.raises(ValueError, match="data_batch_1"):
         data.read_cifar_batch(path)
+
