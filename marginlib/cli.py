@@ -66,14 +66,19 @@ def _cmd_claims(args: argparse.Namespace) -> int:
         except FileNotFoundError as err:
             failures.append(f"{path.stem}: {err}")
             continue
+        except results.RecordError as err:
+            print(f"ERR  {path.stem}: {err}")
+            failures.append(f"{path.stem}: unusable record {err}")
+            continue
         for name, c in record["claims"].items():
-            required = args.profile in c.get("required_at", ())
+            required = args.profile in c["required_at"]
             checked += required
             mark = "ok  " if c["holds"] else ("FAIL" if required else "no  ")
             print(f"{mark} {path.stem}: {name}{'' if required else ' (not required at ' + args.profile + ')'}  {c.get('detail', '')}")
-        failures += [f"{path.stem}: {name}" for name in results.failed_claims(record)]
+        failures += [f"{path.stem}: {name}" for name in results.failed_claims(record, args.profile)]
     if failures:
-        print(f"\n{len(failures)} required claim(s) failed at profile {args.profile}:", *failures, sep="\n  ", file=sys.stderr)
+        print(f"\n{len(failures)} failure(s) at profile {args.profile} (required claims that are false, records "
+              "missing or unusable):", *failures, sep="\n  ", file=sys.stderr)
         return 1
     print(f"\nall {checked} required claims hold at profile {args.profile}")
     return 0

@@ -26,13 +26,15 @@ RESULTS_ENV = "MARGINLIB_RESULTS"
 
 
 def repo_root(start: str | os.PathLike | None = None) -> pathlib.Path:
-    """The margin-book checkout containing ``start`` (default: the working directory), found by its ``_toc.yml``.
+    """The margin-book checkout containing ``start`` (default: the working directory), found by its ``_toc.yml``
+    beside ``notebooks/`` and the ``marginlib`` package (another Jupyter Book project is not taken for it).
 
     Falls back to the checkout this package was installed from (editable installs), then to ``start``.
     """
     here = pathlib.Path(start or os.getcwd()).resolve()
     for folder in (here, *here.parents, pathlib.Path(__file__).resolve().parent.parent):
-        if (folder / "_toc.yml").is_file() and (folder / "notebooks").is_dir():
+        if ((folder / "_toc.yml").is_file() and (folder / "notebooks").is_dir()
+                and (folder / "marginlib" / "__init__.py").is_file()):
             return folder
     return here
 
@@ -105,22 +107,100 @@ def write_json(path: str | os.PathLike, data: Any) -> pathlib.Path:
     return path
 
 
+RECORD_KEYS: dict[str, tuple[type, ...]] = {
+    "notebook": (str,), "profile": (str,), "params": (dict,), "metrics": (dict,), "claims": (dict,),
+    "environment": (dict,), "started": (str,), "seconds": (int, float),
+}
+
+
+class RecordError(ValueError):
+    """A results record that cannot be trusted: unreadable, not valid JSON, malformed, or not the record of the
+    notebook and profile asked for. The message names the file and every problem found."""
+
+    def __init__(self, path: str | os.PathLike, problems: Iterable[str]):
+        self.path = pathlib.Path(path)
+        self.problems = list(problems)
+        super().__init__(f"{self.path}: " + "; ".join(self.problems))
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), f"a {type(value).__name__}")
+
+
+def record_problems(record: Any, *, notebook: str | None = None, profile: str | None = None) -> list[str]:
+    """What is wrong with ``record`` (empty when nothing): missing keys, wrong types, a notebook or profile other
+    than the ones asked for, no claims, or claims without a boolean ``holds`` and a list of profiles
+    ``required_at``."""
+    if not isinstance(record, dict):
+        return [f"is {_kind(record)}, not a JSON object"]
+    problems = []
+    for key, types in RECORD_KEYS.items():
+        if key not in record:
+            problems.append(f"has no {key!r} key")
+        elif not isinstance(record[key], types) or isinstance(record[key], bool):
+            problems.append(f"{key!r} is {_kind(record[key])}, expected {' or '.join(t.__name__ for t in types)}")
+    if notebook is not None and isinstance(record.get("notebook"), str) and record["notebook"] != notebook:
+        problems.append(f"is the record of notebook {record['notebook']!r}, not {notebook!r}")
+    if profile is not None and isinstance(record.get("profile"), str) and record["profile"] != profile:
+        problems.append(f"is the record of profile {record['profile']!r}, not {profile!r}")
+    claims = record.get("claims")
+    if isinstance(claims, dict):
+        if not claims:
+            problems.append("has no claims (every notebook states its paper's claims)")
+        for name, c in claims.items():
+            if not isinstance(c, dict):
+                problems.append(f"claim {name!r} is {_kind(c)}, expected an object")
+                continue
+            if "holds" not in c:
+                problems.append(f"claim {name!r} has no 'holds'")
+            elif not isinstance(c["holds"], bool):
+                problems.append(f"claim {name!r}: 'holds' is {_kind(c['holds'])}, expected true or false")
+            required = c.get("required_at")
+            if "required_at" not in c:
+                problems.append(f"claim {name!r} has no 'required_at'")
+            elif not isinstance(required, list):
+                problems.append(f"claim {name!r}: 'required_at' is {_kind(required)}, expected a list of profiles")
+            else:
+                for p in required:
+                    if p not in PROFILES:
+                        problems.append(f"claim {name!r}: 'required_at' names {p!r}, not a profile "
+                                        f"({', '.join(PROFILES)})")
+            if "detail" in c and not isinstance(c["detail"], str):
+                problems.append(f"claim {name!r}: 'detail' is {_kind(c['detail'])}, expected a string")
+    return problems
+
+
 def load(notebook: str, profile: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Read the record of ``notebook`` at ``profile``; a clear error if the notebook has not been run."""
+    """Read the record of ``notebook`` at ``profile``; a clear error if the notebook has not been run
+    (``FileNotFoundError``) or its record is unreadable, malformed or of another notebook or profile
+    (:class:`RecordError`, naming the file and the problems)."""
     path = record_path(notebook, profile, root=root)
     if not path.is_file():
         raise FileNotFoundError(
             f"no results record at {path}: run `python -m marginlib run notebooks/{pathlib.Path(notebook).stem}.ipynb "
             f"--profile {profile}` first"
         )
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except UnicodeDecodeError as err:
+        raise RecordError(path, [f"is not UTF-8 text ({err})"]) from None
+    except json.JSONDecodeError as err:
+        raise RecordError(path, [f"is not valid JSON ({err})"]) from None
+    except OSError as err:
+        raise RecordError(path, [f"cannot be read ({err})"]) from None
+    problems = record_problems(record, notebook=pathlib.Path(notebook).stem, profile=profile)
+    if problems:
+        raise RecordError(path, problems)
+    return record
 
 
-def failed_claims(record: Mapping[str, Any]) -> list[str]:
-    """Names of the claims required at the record's profile that do not hold."""
+def failed_claims(record: Mapping[str, Any], profile: str | None = None) -> list[str]:
+    """Names of the claims required at ``profile`` (default: the record's own) that do not hold."""
+    profile = record["profile"] if profile is None else profile
     return [
         name for name, c in record.get("claims", {}).items()
-        if record["profile"] in c.get("required_at", ()) and not c.get("holds")
+        if profile in c.get("required_at", ()) and not c.get("holds")
     ]
 
 
