@@ -75,14 +75,22 @@ def execute(
     return out, seconds
 
 
+#: The file that marks a ``_build/src`` as this module's, so that ``stage`` only ever deletes its own staging.
+STAGE_MARKER = ".margin-book-stage"
+
+
 def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Path | None = None) -> pathlib.Path:
     """Assemble ``<output>/_build/src`` (``output`` defaults to the repository root): config, ``book/`` pages,
     the executed notebooks and a local MathJax."""
     root = root or repo_root()
     src = (output or root) / "_build" / "src"
     if src.exists():
+        if output is not None and not (src / STAGE_MARKER).is_file():  # a checkout's own _build/src is always ours
+            raise FileExistsError(f"{src} exists and was not staged by margin-book (no {STAGE_MARKER}); "
+                                  "refusing to delete it: move it away or pass another output")
         shutil.rmtree(src)
     src.mkdir(parents=True)
+    (src / STAGE_MARKER).write_text("staged by marginlib.book.stage; deleted and rebuilt on every build\n")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, src / name)
     shutil.copytree(root / "book", src / "book")
