@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -130,7 +131,10 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     ``decay_regularizer=True`` scales the method's regularizer weights by the same factor (paper 002).
     ``callbacks`` maps names to ``fn(model, epoch)``, called (model in eval mode) at the epochs in
     ``record_at`` (default: every epoch; 0 = before training); their outputs go to ``history.recorded``,
-    and numbers also to that epoch's row (so early stopping can select on them). With ``checkpoint_dir``
+    and numbers also to that epoch's row (so early stopping can select on them); NumPy and torch scalars are stored as
+    Python numbers and NumPy arrays as tensors (so checkpoints load with ``weights_only=True``), and an output of
+    any other type (numbers, strings, tensors, or dicts and lists of them) is a ``TypeError`` naming the callback.
+    With ``checkpoint_dir``
     a checkpoint is written after every epoch and, with ``resume=True``, training continues from it.
     ``augment(x, generator)`` (e.g. :func:`marginlib.augment.random_crop_flip`) transforms every training batch on
     ``device`` before the method sees it, drawing from a CPU generator seeded per epoch from ``seed``, so a resumed
@@ -187,7 +191,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
             for key, value in {"loss": loss.detach(), **stats}.items():
                 sums[key] = sums.get(key, 0.0) + value.detach().float() * len(index)
         method.after_epoch(model, epoch)
-        row: dict[str, float] = {"epoch": epoch, "lr": lr * factor, "seconds": time.perf_counter() - t0}
+        row: dict[str, float] = {"epoch": int(epoch), "lr": float(lr * factor), "seconds": time.perf_counter() - t0}
         row.update({key: float(total) / n for key, total in sums.items()})
         if eval_train:
             row.update({f"train_{k}": v for k, v in evaluate(model, train_data).items()})
@@ -213,12 +217,38 @@ def _epoch_seed(seed: int, epoch: int, *, stream: int = 0) -> int:
     return (seed * 1_000_003 + epoch + stream * 2**62) % (2**63)
 
 
+def _plain(value: Any, where: str, when: str = "") -> Any:
+    """``value`` in the types a ``weights_only`` checkpoint holds: NumPy and torch scalars (0-d arrays and
+    tensors too) become Python ``bool``/``int``/``float``, other NumPy arrays torch tensors (detached), inside
+    dicts, lists and tuples as well; anything else raises ``TypeError`` naming ``where`` (and ``when``)."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        return value.item() if value.dim() == 0 else value
+    if isinstance(value, (np.generic, np.ndarray)) and value.dtype.kind in "biuf":
+        return value.item() if value.ndim == 0 else torch.from_numpy(np.array(value))
+    for plain in (bool, int, float, str):  # subclasses, e.g. np.float64 (a float) or an IntEnum
+        if isinstance(value, plain):
+            return plain(value)
+    if isinstance(value, Mapping):
+        return {_plain(k, where, when): _plain(v, where, when) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, where, when) for v in value)
+    kind = f"a NumPy {value.dtype} value" if isinstance(value, (np.generic, np.ndarray)) else f"a {type(value).__name__}"
+    raise TypeError(f"{where} returned {kind}{when}: return a number, a tensor, or a dict or list of them (the history "
+                    "goes into checkpoints, which load with torch.load(weights_only=True))")
+
+
 def _record(model: nn.Module, epoch: int, callbacks: Mapping[str, Callback], history: History) -> dict[str, float]:
-    """Run the callbacks at ``epoch``; return their numeric outputs (for the epoch's row)."""
+    """Run the callbacks at ``epoch``; return their numeric outputs (for the epoch's row).
+
+    Outputs are stored as plain Python numbers and tensors (:func:`_plain`), so checkpoints stay loadable."""
     if not callbacks:
         return {}
     with eval_mode(model):
-        outputs = {name: fn(model, epoch) for name, fn in callbacks.items()}
+        outputs = {name: _plain(fn(model, epoch), f"callback {name!r}", f" at epoch {epoch}")
+                   for name, fn in callbacks.items()}
     history.recorded[epoch] = outputs
     return {k: float(v) for k, v in outputs.items()
             if isinstance(v, (int, float)) or (isinstance(v, torch.Tensor) and v.numel() == 1)}

@@ -149,3 +149,55 @@ def test_fit_on_cuda(cuda):
     net = model()
     fit(net, methods.Standard(), data(), **{**KW, "device": cuda, "epochs": 1})
     assert next(net.parameters()).device.type == "cuda"
+
+
+def _numpy_callbacks():
+    """Callbacks returning NumPy and torch scalars, a 0-d array and a margin tensor (issue 18 item 7)."""
+    import numpy as np
+
+    return {"norm64": lambda m, e: np.float64(m[1].weight.detach().norm().item()),
+            "sum0d": lambda m, e: np.array(m[1].weight.detach().sum().item(), dtype=np.float32),
+            "count": lambda m, e: np.int64(e),
+            "flag": lambda m, e: np.bool_(e % 2 == 0),
+            "t0": lambda m, e: m[1].weight.detach().abs().max(),
+            "margins": lambda m, e: m[1].weight.detach().abs().sum(1)[:3]}
+
+
+def _same_history(a, b):
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(a.rows) == strip(b.rows)
+    assert sorted(a.recorded) == sorted(b.recorded)
+    for e in a.recorded:
+        assert a.recorded[e].keys() == b.recorded[e].keys()
+        for k, v in a.recorded[e].items():
+            w = b.recorded[e][k]
+            assert type(v) is type(w) and (torch.equal(v, w) if isinstance(v, torch.Tensor) else v == w), (e, k)
+    assert (a.best_epoch, a.stopped_early) == (b.best_epoch, b.stopped_early)
+
+
+def test_numpy_valued_callbacks_checkpoint_and_resume_exactly(tmp_path):
+    train = data()
+    kw = {**KW, "epochs": 3}
+    reference = model()
+    full = fit(reference, methods.Standard(), train, callbacks=_numpy_callbacks(), **kw)
+    fit(model(), methods.Standard(), train, callbacks=_numpy_callbacks(), checkpoint_dir=tmp_path,
+        **{**kw, "epochs": 2})
+    torch.load(tmp_path / CHECKPOINT, weights_only=True)  # what resuming does: it must not refuse the history
+    resumed = model(seed=123)
+    history = fit(resumed, methods.Standard(), train, callbacks=_numpy_callbacks(), checkpoint_dir=tmp_path, **kw)
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    _same_history(history, full)
+    recorded = full.recorded[3]
+    assert type(recorded["norm64"]) is float and type(recorded["sum0d"]) is float
+    assert type(recorded["count"]) is int and recorded["count"] == 3 and type(recorded["flag"]) is bool
+    assert type(recorded["t0"]) is float and recorded["margins"].shape == (3,)
+    row = full.rows[-1]
+    assert {"norm64", "sum0d", "count", "flag", "t0"} <= set(row) and "margins" not in row
+    assert all(type(v) in (int, float) for v in row.values())
+
+
+def test_callback_returning_something_unstorable_is_named():
+    with pytest.raises(TypeError, match=r"callback 'bad' returned a SimpleNamespace.*epoch 0"):
+        fit(model(), methods.Standard(), data(), callbacks={"ok": lambda m, e: 1.0, "bad": lambda m, e: SimpleNamespace()},
+            **{**KW, "epochs": 1})
