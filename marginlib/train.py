@@ -132,8 +132,8 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     ``callbacks`` maps names to ``fn(model, epoch)``, called (model in eval mode) at the epochs in
     ``record_at`` (default: every epoch; 0 = before training); their outputs go to ``history.recorded``,
     and numbers also to that epoch's row (so early stopping can select on them); NumPy and torch scalars are stored as
-    Python numbers and NumPy arrays as tensors (so checkpoints load with ``weights_only=True``), and an output of
-    any other type (numbers, strings, tensors, or dicts and lists of them) is a ``TypeError`` naming the callback.
+    Python numbers and NumPy arrays as tensors (so checkpoints load with ``weights_only=True``); an output that is
+    not a number, string, tensor or ``None`` (or a dict, list or tuple of them) raises ``TypeError`` naming the callback.
     With ``checkpoint_dir``
     a checkpoint is written after every epoch and, with ``resume=True``, training continues from it.
     ``augment(x, generator)`` (e.g. :func:`marginlib.augment.random_crop_flip`) transforms every training batch on
