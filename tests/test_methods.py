@@ -406,3 +406,41 @@ def test_amm_candidates_reach_deepfool_and_all_others_change_nothing():
     assert not torch.equal(few, full)
     with pytest.raises(ValueError, match="candidates"):
         methods.AMM(lam=1.0, c=2.0, d=1.0, candidates=0)
+
+
+# ---------------------------------------------------------------- build errors (issue 18 item 14)
+
+def test_build_names_unknown_keywords_and_the_valid_ones():
+    with pytest.raises(ValueError, match=r"pgd_at.*unknown keyword\(s\) stepz; valid keywords: eps, step_size, steps, "
+                                         r"norm, random_start, clean_weight"):
+        methods.build("pgd_at", eps=0.3, stepz=5)
+    with pytest.raises(ValueError, match=r"emr.*bar, foo.*weight, mode, temperature"):
+        methods.build("emr", weight=0.1, foo=1, bar=2)
+
+
+def test_build_names_missing_required_keywords():
+    with pytest.raises(ValueError, match=r"pgd_at.*missing required keyword\(s\) eps"):
+        methods.build("pgd_at", steps=3)
+
+
+@pytest.mark.parametrize("name, kw", [("emr", {"weight": 0.1}), ("igr", {"weight": 0.1}), ("parseval", {}),
+                                      ("spectral", {}), ("he", {})])
+def test_build_base_must_be_a_method_not_a_name(name, kw):
+    with pytest.raises(ValueError, match=r"base='pgd_at' is a str, not a Method.*base=build\(\"pgd_at\", \.\.\.\)"):
+        methods.build(name, base="pgd_at", **kw)
+    with pytest.raises(ValueError, match=r"base=.*not a Method"):
+        methods.build(name, base=methods.PGDAT, **kw)  # the class, not an instance
+
+
+def test_build_method_arguments_of_on_adversary_must_be_methods():
+    with pytest.raises(ValueError, match=r"attack='pgd_at' is a str.*build\(\"pgd_at\", \.\.\.\)"):
+        methods.build("on_adversary", attack="pgd_at", inner=methods.build("standard"))
+
+
+def test_build_still_takes_methods_numbers_and_none_where_they_belong():
+    at = methods.build("pgd_at", eps=0.3)
+    assert methods.build("emr", weight=0.1, base=at).base is at
+    assert isinstance(methods.build("emr", weight=0.1, base=None).base, methods.Standard)
+    assert methods.build("he", base=at).base is at
+    assert methods.build("lsoftmax_annealed", base=10.0).schedule["base"] == 10.0  # this base is a number (the blending weight)
+    assert isinstance(methods.build("on_adversary", attack=at, inner=methods.build("standard")), methods.OnAdversary)

@@ -29,6 +29,8 @@ mail               MAIL-AT / MAIL-TRADES (probabilistic-margin reweighting)     
 """
 from __future__ import annotations
 
+import inspect
+
 from marginlib import validate
 from marginlib.methods.adversarial import FGSMAT, MART, PGDAT, TRADES, kl_adversary
 from marginlib.methods.amm import AMM, Elsayed, min_aggregation_mask, shrink
@@ -58,8 +60,32 @@ def names() -> list[str]:
 
 
 def build(name: str, **kw) -> Method:
-    """Construct the method ``name`` with keyword options ``kw`` (see each class for its options)."""
-    return _REGISTRY[validate.choice("name", name, _REGISTRY)](**kw)
+    """Construct the method ``name`` with keyword options ``kw`` (see each class for its options).
+
+    Raises ``ValueError`` for an unknown name, unknown or missing keywords (listing the valid ones, read from the
+    class's ``__init__``), and for an argument that must be a method (``base=``, ``attack=``, ``inner=``) given as
+    anything but a :class:`Method` instance, e.g. a name: write ``base=build("pgd_at", eps=...)``.
+    """
+    cls = _REGISTRY[validate.choice("name", name, _REGISTRY)]
+    signature = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    params = {p.name: p for p in signature if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    valid = ", ".join(params) or "none"
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature)
+    unknown = [] if takes_any else [k for k in kw if k not in params]
+    if unknown:
+        raise ValueError(f"method {name!r}: unknown keyword(s) {', '.join(sorted(unknown))}; valid keywords: {valid}")
+    missing = [k for k, p in params.items() if p.default is p.empty and k not in kw]
+    if missing:
+        raise ValueError(f"method {name!r}: missing required keyword(s) {', '.join(missing)}; valid keywords: {valid}")
+    for key, value in kw.items():
+        annotation = str(params[key].annotation) if key in params else ""
+        if "Method" not in annotation or isinstance(value, Method) or (value is None and "None" in annotation):
+            continue
+        example = value if isinstance(value, str) and value in _REGISTRY else "pgd_at"
+        what = f"the class {value.__name__}" if isinstance(value, type) else f"a {type(value).__name__}"
+        raise ValueError(f"method {name!r}: {key}={value!r} is {what}, not a Method instance; build it first, e.g. "
+                         f'{key}=build("{example}", ...)')
+    return cls(**kw)
 
 
 __all__ = [
