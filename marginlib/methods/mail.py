@@ -96,8 +96,7 @@ class MAIL(PGDAT):
                  beta: float = 5.0, burn_in: int = 0, burn_in_objective: str = "base", normalize: str = "mean",
                  step_size: float | None = None, steps: int = 10, norm: str = "linf") -> None:
         self.objective = validate.choice("objective", objective, tuple(DEFAULTS))
-        super().__init__(eps=eps, step_size=step_size, steps=steps, norm=norm,
-                         random_start=self.objective == "at")
+        super().__init__(eps=eps, step_size=step_size, steps=steps, norm=norm, random_start=True)
         default_slope, default_bias = DEFAULTS[self.objective]
         self.slope = _finite("slope", validate.nonnegative("slope", default_slope if slope is None else slope))
         self.bias = _finite("bias", default_bias if bias is None else bias)
@@ -115,9 +114,10 @@ class MAIL(PGDAT):
         return self.epochs_done < self.burn_in
 
     @property
-    def _plain_at(self) -> bool:
-        """True while the burn-in trains plain PGD-AT in place of MAIL-TRADES (``burn_in_objective="at"``)."""
-        return self.burning_in and self.burn_in_objective == "at" and self.objective == "trades"
+    def _at(self) -> bool:
+        """True when the batch trains (MAIL-)AT: always for ``objective="at"``; for MAIL-TRADES during a plain-AT
+        burn-in (``burn_in_objective="at"``), where the weights are 1."""
+        return self.objective == "at" or (self.burning_in and self.burn_in_objective == "at")
 
     def weights(self, logits_adv: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The batch's importance weights (all 1 during the burn-in)."""
@@ -129,22 +129,13 @@ class MAIL(PGDAT):
     def adversary(self, model, x, y):
         """The PGD example for MAIL-AT, TRADES' KL adversary for MAIL-TRADES (the PGD example during a plain-AT
         burn-in)."""
-        if self._plain_at:
-            from marginlib.attacks import pgd
-
-            return pgd(model, x, y, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
-                       random_start=True, generator=self.generator).detach()
-        if self.objective == "at":
+        if self._at:
             return super().adversary(model, x, y)
         return kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
                             generator=self.generator)
 
     def loss_at(self, model, x, x_adv, y, *, index=None):
-        if self._plain_at:
-            logits_adv = model(x_adv)
-            adv = F.cross_entropy(logits_adv, y)
-            return adv, {"adv_ce": adv.detach(), "weight_max": torch.ones((), dtype=adv.dtype, device=adv.device)}
-        if self.objective == "at":
+        if self._at:
             logits_adv = model(x_adv)
             w = self.weights(logits_adv, y)
             adv = (w * F.cross_entropy(logits_adv, y, reduction="none")).mean()
