@@ -7,6 +7,7 @@ from torch import nn
 
 from marginlib.attacks import an_pgd, deepfool, fgsm, pgd
 from marginlib.attacks.projections import lp_norm
+from oracles import linear_minimal_perturbation
 
 @pytest.fixture(scope="module")
 def digits_mlp(trained_digits) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -223,29 +224,11 @@ def test_attacks_run_on_cuda(cuda, digits_mlp):
 # ----------------------------------------------------------------------------------------------------- DeepFool
 
 
-def _closed_form(model: nn.Module, x: torch.Tensor, norm: str, classes: torch.Tensor | None = None) -> torch.Tensor:
-    """Minimal perturbation of a linear model to its nearest boundary, computed independently per sample:
-    min_j (f_c - f_j) / ||w_j - w_c||_q along w_j - w_c (L2) or sign(w_j - w_c) (Linf, q = 1)."""
-    w, b = model[1].weight.detach(), model[1].bias.detach()
-    out = []
-    for xi in x.flatten(1):
-        f = w @ xi + b
-        c = int(f.argmax())
-        js = [j for j in (range(len(f)) if classes is None else classes.tolist()) if j != c]
-        q = 2 if norm == "l2" else 1
-        dists = [float((f[c] - f[j]) / (w[j] - w[c]).norm(p=q)) for j in js]
-        j = js[dists.index(min(dists))]
-        dw = w[j] - w[c]
-        step = dw / dw.norm() ** 2 if norm == "l2" else dw.sign() / dw.norm(p=1)
-        out.append((f[c] - f[j]) * step)
-    return torch.stack(out).view_as(x)
-
-
 @pytest.mark.parametrize("norm", ["l2", "linf"])
 def test_deepfool_is_exact_on_a_linear_model(linear_model, norm):
     model, x, _ = linear_model
     r = deepfool(model, x, norm=norm, overshoot=0.0)
-    expected = _closed_form(model, x, norm)
+    expected = linear_minimal_perturbation(model, x, norm)
     assert float(((r - expected).flatten(1).norm(dim=1) / expected.flatten(1).norm(dim=1)).max()) < 1e-3
     # overshoot scales the total; the per-step convention agrees here because one step reaches the boundary
     for mode in ("total", "step"):
@@ -260,7 +243,8 @@ def test_deepfool_top_k_candidates_search_only_those_classes(linear_model):
         logits = model(x)
     r = deepfool(model, x, overshoot=0.0, candidates=1)
     runner_up = logits.scatter(1, logits.argmax(1, keepdim=True), float("-inf")).argmax(1)
-    expected = torch.cat([_closed_form(model, x[i : i + 1], "l2", torch.tensor([int(runner_up[i])])) for i in range(len(x))])
+    expected = torch.cat([linear_minimal_perturbation(model, x[i : i + 1], "l2", torch.tensor([int(runner_up[i])]))
+                          for i in range(len(x))])
     assert torch.allclose(r, expected, rtol=1e-6, atol=1e-9)
     assert not torch.allclose(r, deepfool(model, x, overshoot=0.0))  # the runner-up is not always the nearest
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from marginlib.attacks import deepfool
+from oracles import linear_minimal_perturbation
 
 deepfool_module = importlib.import_module("marginlib.attacks.deepfool")
 
@@ -78,19 +79,6 @@ def test_deepfool_result_does_not_depend_on_the_rest_of_the_batch(digits, norm, 
         torch.testing.assert_close(shuffled[:20], alone, rtol=0, atol=1e-5)
 
 
-def _closed_form_l2(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Exact L2 distance vector of a linear model to its nearest boundary, one sample at a time."""
-    w, b = model[1].weight.detach(), model[1].bias.detach()
-    out = []
-    for xi in x.flatten(1):
-        f = w @ xi + b
-        c = int(f.argmax())
-        best = min((j for j in range(len(f)) if j != c), key=lambda j: float((f[c] - f[j]) / (w[j] - w[c]).norm()))
-        dw = w[best] - w[c]
-        out.append((f[c] - f[best]) * dw / dw.norm() ** 2)
-    return torch.stack(out).view_as(x)
-
-
 def test_bounds_leave_a_path_inside_the_box_exact(monkeypatch):
     """A linear model whose boundaries lie well inside the box: with or without ``bounds`` the one-step answer is
     the exact distance (no BOX_STEP added, since the box never clips), and ``bounds=None`` stays exact whichever
@@ -98,7 +86,7 @@ def test_bounds_leave_a_path_inside_the_box_exact(monkeypatch):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 5)).double()
     x = 0.45 + 0.1 * torch.rand(32, 1, 4, 4, dtype=torch.float64)
-    expected = _closed_form_l2(model, x)
+    expected = linear_minimal_perturbation(model, x, "l2")
     assert float((x + 1.02 * expected).amin()) > 0 and float((x + 1.02 * expected).amax()) < 1
     for method in deepfool_module.GRADIENT_METHODS:
         monkeypatch.setitem(deepfool_module.GRADIENT_METHOD, "cpu", method)

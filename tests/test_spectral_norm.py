@@ -4,19 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from marginlib import methods, models, spectrum
 from marginlib.methods import spectral
-
-
-def dense_circular(weight: torch.Tensor, size: tuple[int, int], stride: int = 1) -> torch.Tensor:
-    """The explicit matrix of x -> conv2d(circular pad of x, weight, stride), built column by column."""
-    c_in, (h, w) = weight.shape[1], size
-    kh, kw = weight.shape[2:]
-    basis = torch.eye(c_in * h * w, dtype=torch.float64).view(-1, c_in, h, w)
-    out = F.conv2d(F.pad(basis, (0, kw - 1, 0, kh - 1), mode="circular"), weight.double(), stride=stride)
-    return out.flatten(1).T
+from oracles import dense_circular
 
 
 def explicit_norms(model: nn.Module, sizes: dict) -> list[float]:
@@ -26,7 +17,7 @@ def explicit_norms(model: nn.Module, sizes: dict) -> list[float]:
         if isinstance(layer, nn.Linear):
             out.append(float(torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2)))
         else:
-            dense = dense_circular(layer.weight.detach(), sizes[layer], layer.stride[0])
+            dense = dense_circular(layer.weight.detach().double(), sizes[layer], layer.stride[0])
             out.append(float(torch.linalg.matrix_norm(dense, ord=2)))
     return out
 
@@ -101,7 +92,7 @@ def test_clip_is_the_exact_projection_when_the_kernel_fills_the_grid():
     before = spectrum.conv_singular_values(weight, 4)
     target = float(before.median())
     clipped = spectrum.clip_conv_singular_values(weight, 4, target=target)
-    after = torch.linalg.svdvals(dense_circular(clipped, (4, 4))).sort(descending=True).values
+    after = torch.linalg.svdvals(dense_circular(clipped.double(), (4, 4))).sort(descending=True).values
     torch.testing.assert_close(after, before.clamp(max=target), rtol=1e-9, atol=1e-9)
 
 
@@ -111,7 +102,7 @@ def test_clip_of_a_strided_kernel_keeps_its_support_and_shrinks_its_norm():
     top = float(spectrum.conv_singular_values(weight, 6, stride=2)[0])
     clipped = spectrum.clip_conv_singular_values(weight, 6, target=0.5 * top, stride=2)
     assert clipped.shape == weight.shape
-    new = float(torch.linalg.matrix_norm(dense_circular(clipped, (6, 6), 2), ord=2))
+    new = float(torch.linalg.matrix_norm(dense_circular(clipped.double(), (6, 6), 2), ord=2))
     assert new < top
 
 

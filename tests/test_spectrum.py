@@ -4,18 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from marginlib import models, spectrum
-
-
-def dense_circular(weight: torch.Tensor, size: tuple[int, int], stride: int = 1) -> torch.Tensor:
-    """The explicit matrix of x -> conv2d(circular pad of x, weight, stride), one column per input basis image."""
-    c_in, (h, w) = weight.shape[1], size
-    kh, kw = weight.shape[2:]
-    basis = torch.eye(c_in * h * w, dtype=weight.dtype).view(-1, c_in, h, w)
-    out = F.conv2d(F.pad(basis, (0, kw - 1, 0, kh - 1), mode="circular"), weight, stride=stride)
-    return out.flatten(1).T  # (outputs, inputs)
+from oracles import dense_circular
 
 
 @pytest.mark.parametrize("shape,size,stride", [
