@@ -186,6 +186,7 @@ def deepfool(
     per_step = 1.0 + overshoot if overshoot_mode == "step" else 1.0
     state = eval_mode(model) if differentiable else noparamgrad_and_eval(model)
     base = x if differentiable else x.detach()
+    col = (-1, *([1] * (x.dim() - 1)))  # a per-sample value broadcast over the sample's entries
     with state, torch.enable_grad():
         r_sum = torch.zeros_like(base)
         done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -217,8 +218,8 @@ def deepfool(
             if bounds is not None:  # lengthen the steps that the box clips (module docstring)
                 reach = (base[idx] + total * (r_sum[idx] + per_step * r)).detach().flatten(1)
                 clipped = ((reach < bounds[0]) | (reach > bounds[1])).any(1)
-                r = torch.where(clipped.view(-1, *([1] * (x.dim() - 1))), r + BOX_STEP * unit, r)
-            r = torch.where(hit.view(-1, *([1] * (x.dim() - 1))), torch.zeros_like(r), per_step * r)
+                r = torch.where(clipped.view(col), r + BOX_STEP * unit, r)
+            r = torch.where(hit.view(col), torch.zeros_like(r), per_step * r)
             r_sum = r_sum.index_add(0, idx, r)
         delta = _delta(base, total * r_sum, bounds)
     r_out = delta if differentiable else delta.detach()

@@ -163,7 +163,7 @@ class AMM(Method):
         cap = self.cap()
         terms = shrink(signed, self.shrinkage, inv_max=self.inv_max, cap=cap)
         value = torch.where(keep, terms, 0.0).sum() / len(x)
-        saturated = keep & (terms.detach() >= cap * (1 - 1e-6)) if cap and self.shrinkage != "lin" else keep & False
+        saturated = keep & (terms.detach() >= cap * (1 - 1e-6)) if cap and self.shrinkage != "lin" else torch.zeros_like(keep)
         stats = {"deepfool_norm": norms[correct].mean().detach() if correct.any() else norms.sum().detach(),
                  "kept": keep.float().mean(), "saturated": saturated.float().mean()}
         return value, stats
