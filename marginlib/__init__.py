@@ -1,5 +1,9 @@
 """marginlib: margins, attacks and margin-based training methods behind margin-book.
 
+Three places: the core library (attacks, margins, methods, models, training and evaluation), the five papers
+(:mod:`marginlib.papers`, one package per paper, one module per book section) and the book machinery
+(:mod:`marginlib.book`). Papers import the core, the book imports neither.
+
 Submodules are imported on first use (``marginlib.data``, ``marginlib.attacks``, ...),
 so ``import marginlib`` stays cheap and never imports torchvision.
 """
@@ -10,8 +14,13 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "analysis", "attacks", "book", "cli", "context", "data", "evaluate", "linear", "margins", "methods",
-    "models", "notebook", "optim", "plots", "results", "train", "validate",
+    # core
+    "attacks", "augment", "context", "data", "evaluate", "margins", "methods", "models", "optim", "spectrum",
+    "stats", "timing", "train", "validate",
+    # the five papers, one module per book section (marginlib.papers.p003_amm.s09_mnist ...)
+    "papers",
+    # the book machinery: parameters, records, execution and build, command line, figures
+    "book",
 )
 
 

@@ -1,3 +1,3 @@
-from marginlib.cli import main
+from marginlib.book.cli import main
 
 raise SystemExit(main())

@@ -23,7 +23,35 @@ from torch import Tensor, nn
 from marginlib import attacks, margins, validate
 from marginlib.context import model_device, noparamgrad_and_eval
 
-__all__ = ["MarginCurves", "accuracy", "margin_curves", "margin_tracker", "robust_accuracy"]
+__all__ = ["MarginCurves", "accuracy", "batched", "correct", "margin_curves", "margin_tracker", "pgd_at_radii",
+           "robust_accuracy"]
+
+
+def batched(fn: Callable[..., Tensor | tuple[Tensor, ...]], *tensors: Tensor, batch_size: int,
+            device: torch.device | str | None = None) -> Tensor | tuple[Tensor, ...]:
+    """``fn`` applied to consecutive chunks of ``batch_size`` rows of ``tensors`` (each chunk moved to ``device``),
+    its outputs concatenated along the first dimension on the CPU.
+
+    The one loop behind every "run this over a large set on the model's device" in the library (adv-lib's
+    ``run_attack``): ``batched(lambda xb, yb: model(xb).argmax(1) == yb, x, y, batch_size=500, device=dev)``.
+    ``fn`` may return a tensor or a tuple of tensors (then a tuple comes back). Gradients are as ``fn`` makes
+    them: wrap the call in ``torch.no_grad()`` for evaluation.
+    """
+    validate.positive("batch_size", batch_size)
+    if not tensors:
+        raise ValueError("batched needs at least one tensor to split")
+    n = len(tensors[0])
+    if any(len(t) != n for t in tensors):
+        raise ValueError(f"batched: tensors of different lengths {[len(t) for t in tensors]}")
+    outputs = []
+    for chunk in zip(*(t.split(batch_size) for t in tensors)):
+        out = fn(*(c.to(device) if device is not None else c for c in chunk))
+        outputs.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu())
+    if not outputs:
+        raise ValueError("batched: the tensors are empty")
+    if isinstance(outputs[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*outputs))
+    return torch.cat(outputs)
 
 
 @torch.no_grad()
@@ -31,10 +59,11 @@ def correct(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -
     """Boolean mask (on the CPU) of the points of ``(x, y)`` that ``model`` (eval mode) classifies correctly."""
     validate.batch(x, y, bounds=None)
     validate.positive("batch_size", batch_size)
-    device = model_device(model)
-    with noparamgrad_and_eval(model), torch.no_grad():
-        return torch.cat([(model(xb.to(device)).argmax(1) == yb.to(device)).cpu()
-                          for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
+    with noparamgrad_and_eval(model):
+        hits = batched(lambda xb, yb: model(xb).argmax(1) == yb, x, y, batch_size=batch_size,
+                       device=model_device(model))
+    assert isinstance(hits, Tensor)
+    return hits
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> float:

@@ -23,7 +23,7 @@ import os
 import pathlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,21 +31,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
-from marginlib.context import eval_mode
+from marginlib.context import eval_mode, model_device
+from marginlib.data import Dataset
+from marginlib.evaluate import batched
 from marginlib.methods.base import Method
 from marginlib.optim import multistep, sgd
 
 CHECKPOINT = "checkpoint.pt"
 Callback = Callable[[nn.Module, int], Any]
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-
-
-class Dataset(Protocol):
-    """``x``, ``y``, and optionally ``bounds``, the valid input box (``(0, 1)`` when absent; ``None`` for points in
-    R^d such as ``toy2d``)."""
-
-    x: torch.Tensor
-    y: torch.Tensor
 
 
 @dataclasses.dataclass
@@ -103,16 +97,19 @@ def default_device() -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Dataset, *, batch_size: int = 512) -> dict[str, float]:
+def error_and_loss(model: nn.Module, data: Dataset, *, batch_size: int = 512) -> dict[str, float]:
     """Clean ``error`` (fraction misclassified) and mean cross-entropy ``loss`` of ``model`` in eval mode."""
-    device = next(model.parameters()).device
-    wrong, total_loss = 0.0, 0.0
+
+    def sums(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        logits = model(xb)
+        return torch.stack([(logits.argmax(1) != yb).sum().float(),
+                            F.cross_entropy(logits, yb, reduction="sum")]).view(1, 2)
+
     with eval_mode(model):
-        for xb, yb in zip(data.x.split(batch_size), data.y.split(batch_size)):
-            xb, yb = xb.to(device), yb.to(device)
-            logits = model(xb)
-            wrong += float((logits.argmax(1) != yb).sum())
-            total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+        per_batch = batched(sums, data.x, data.y, batch_size=batch_size, device=model_device(model))
+    assert isinstance(per_batch, torch.Tensor)
+    wrong = sum(float(v) for v in per_batch[:, 0])
+    total_loss = sum(float(v) for v in per_batch[:, 1])
     n = len(data.y)
     return {"error": wrong / n, "loss": total_loss / n}
 
@@ -194,9 +191,9 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
         row: dict[str, float] = {"epoch": int(epoch), "lr": float(lr * factor), "seconds": time.perf_counter() - t0}
         row.update({key: float(total) / n for key, total in sums.items()})
         if eval_train:
-            row.update({f"train_{k}": v for k, v in evaluate(model, train_data).items()})
+            row.update({f"train_{k}": v for k, v in error_and_loss(model, train_data).items()})
         if eval_data is not None:
-            row.update({f"test_{k}": v for k, v in evaluate(model, eval_data).items()})
+            row.update({f"test_{k}": v for k, v in error_and_loss(model, eval_data).items()})
         history.rows.append(row)
         if epoch in record_at:
             row.update(_record(model, epoch, callbacks, history))

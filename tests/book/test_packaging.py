@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,4 +1,4 @@
-"""Effective margins of correctly classified points and paper 002's Table 1 row (marginlib.effective_margins)."""
+"""Effective margins of correctly classified points and paper 002's Table 1 row (marginlib.papers.p002_emr.effective_margins)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from marginlib import effective_margins, evaluate, methods, models, train
+from marginlib import evaluate, methods, models, train
+from marginlib.papers.p002_emr import effective_margins
 
 
 def affine(d: int = 6, k: int = 4, seed: int = 0) -> nn.Sequential:

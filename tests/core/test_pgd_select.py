@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from marginlib import attacks, confidence, models
+from marginlib import attacks, models
+from marginlib.papers.p004_ar import confidence
 
 
 def _setup():

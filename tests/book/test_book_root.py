@@ -5,9 +5,10 @@ import pathlib
 
 import pytest
 
-from marginlib import book, results
+from marginlib.book import build as book
+from marginlib.book import results
 
-CHECKOUT = pathlib.Path(__file__).resolve().parent.parent
+CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _other_jupyter_book(tmp_path: pathlib.Path) -> pathlib.Path:

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from marginlib import cli, notebook, results
+from marginlib.book import cli
+from marginlib.book import params as notebook
+from marginlib.book import results
 
 NB = "notebooks/01_minavg_linear.ipynb"
 
@@ -100,7 +102,7 @@ def test_glued_numbers_are_plain_python_numbers(monkeypatch):
     import torch
     import myst_nb
 
-    from marginlib import plots
+    from marginlib.book import plots
 
     seen = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: seen.__setitem__(name, value))

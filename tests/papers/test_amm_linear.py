@@ -7,7 +7,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from marginlib import amm_linear, data, margins, methods, models, train
+from marginlib import data, margins, methods, models, train
+from marginlib.papers.p003_amm import amm_linear
 from marginlib.attacks import deepfool
 
 

@@ -32,7 +32,7 @@ def repo_root(start: str | os.PathLike | None = None) -> pathlib.Path:
     Falls back to the checkout this package was installed from (editable installs), then to ``start``.
     """
     here = pathlib.Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents, pathlib.Path(__file__).resolve().parent.parent):
+    for folder in (here, *here.parents, pathlib.Path(__file__).resolve().parents[2]):
         if ((folder / "_toc.yml").is_file() and (folder / "notebooks").is_dir()
                 and (folder / "marginlib" / "__init__.py").is_file()):
             return folder

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from marginlib import analysis, data, linear, margins
+from marginlib import data, margins
+from marginlib import stats as analysis
+from marginlib.papers.p000_minavg import linear
 
 
 def separable(n=60, d=5, seed=0):

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from marginlib import data, label_noise
+from marginlib import data
+from marginlib.papers.p003_amm import label_noise
 
 
 def test_randomize_labels_touches_only_n_noisy_samples():

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from marginlib.transfer import accuracy_under_attack, attack_table
+from marginlib.papers.p001_mma.transfer import accuracy_under_attack, attack_table
 
 EPS = [0.0, 0.05, 0.1, 0.2]
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.func import grad, vmap
 
-from marginlib import margins, theory
+from marginlib import margins
+from marginlib.papers.p001_mma import theory
 
 
 def _points(model, n, seed=1):

@@ -86,3 +86,20 @@ def histograms(
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def numbers(values: Mapping[str, object]) -> None:
+    """Glue every ``name: value`` of ``values`` (a section's ``quoted(...)`` numbers) with :func:`number`."""
+    for name, value in values.items():
+        number(name, value)
+
+
+def claims_table(record: Mapping[str, object]):
+    """The claims of a saved record as a table: one row per claim, whether it holds, where it is required, and
+    the numbers behind it (the last cell of every section)."""
+    import pandas as pd
+
+    claims = record["claims"]
+    assert isinstance(claims, Mapping)
+    return pd.DataFrame({name: {"holds": c["holds"], "required at": ", ".join(c["required_at"]) or "—",
+                                "detail": c["detail"]} for name, c in claims.items()}).T

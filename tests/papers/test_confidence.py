@@ -1,4 +1,4 @@
-"""Confidence and loss variation (marginlib.confidence): closed forms on linear models, invariants on a tiny CNN."""
+"""Confidence and loss variation (marginlib.papers.p004_ar.confidence): closed forms on linear models, invariants on a tiny CNN."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from marginlib import confidence
+from marginlib.papers.p004_ar import confidence
 
 
 def linear_model(generator: torch.Generator) -> nn.Module:

@@ -7,7 +7,9 @@ import json
 import nbformat
 import pytest
 
-from marginlib import book, notebook, results
+from marginlib.book import build as book
+from marginlib.book import params as notebook
+from marginlib.book import results
 
 NOTEBOOKS = notebook.toc_notebooks()
 RECORD_KEYS = {"notebook", "profile", "params", "metrics", "claims", "environment", "started", "seconds"}

@@ -19,9 +19,9 @@ from typing import Any
 
 import nbformat
 
-from marginlib import notebook as nb_params
-from marginlib import results
-from marginlib.results import RESULTS_ENV, record_path, repo_root
+from marginlib.book import params as nb_params
+from marginlib.book import results
+from marginlib.book.results import RESULTS_ENV, record_path, repo_root
 
 KERNEL = "margin-book"
 KERNEL_HINT = f"register it with: python -m ipykernel install --sys-prefix --name {KERNEL}"
@@ -52,7 +52,7 @@ def execute(
     """Validate parameters, execute ``notebook`` at ``profile`` with papermill; return (executed path, seconds).
 
     The notebook writes its own results record (``results/<stem>/<profile>.json``) through
-    :func:`marginlib.notebook.start_run`; every cell may run for at most ``timeout`` seconds.
+    :func:`marginlib.book.params.start_run`; every cell may run for at most ``timeout`` seconds.
     """
     import papermill
 
@@ -90,7 +90,7 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
                                   "refusing to delete it: move it away or pass another output")
         shutil.rmtree(src)
     src.mkdir(parents=True)
-    (src / STAGE_MARKER).write_text("staged by marginlib.book.stage; deleted and rebuilt on every build\n")
+    (src / STAGE_MARKER).write_text("staged by marginlib.book.build.stage; deleted and rebuilt on every build\n")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, src / name)
     shutil.copytree(root / "book", src / "book")

@@ -5,10 +5,10 @@ import argparse
 import sys
 import time
 
-from marginlib import book as book_mod
-from marginlib import notebook as nb_params
-from marginlib import results
-from marginlib.results import PROFILES
+from marginlib.book import build as book_mod
+from marginlib.book import params as nb_params
+from marginlib.book import results
+from marginlib.book.results import PROFILES
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from marginlib import amm_benchmarks as bench
+from marginlib.papers.p003_amm import benchmarks as bench
 from marginlib import margins, models
 
 

@@ -19,11 +19,12 @@ import ast
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import yaml
 
-from marginlib.results import PROFILES, Run, repo_root
+from marginlib.book.results import PROFILES, Run, repo_root
 
 
 @dataclass(frozen=True)
@@ -158,3 +159,24 @@ def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
     shown = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"
     print(f"profile {params['profile']!r}; differs from the demo values above: {shown}")
     return Run(s.stem, profile=params["profile"], params=params)
+
+
+def start_section(section: ModuleType, namespace: Mapping[str, Any], *, threads: int | None = None) -> tuple[Run, Any]:
+    """Start a section notebook: ``run, p = start_section(s07, globals())``.
+
+    Reads the parameter values from ``namespace`` (the notebook's globals after papermill injected the
+    overrides), builds the section's frozen ``Params`` from them (lists become tuples; ``Params.__post_init__``
+    refuses inconsistent values before any work), applies the book's plot theme and, if given, the number of
+    torch threads, and starts the run record.
+    """
+    import torch
+
+    from marginlib.book import plots
+
+    run = start_run(section.NOTEBOOK, namespace)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in run.params.items()}
+    p = section.Params(**values)
+    plots.theme()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return run, p

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from marginlib import attacks, margins, methods, models, timing, train, validate
+from marginlib import attacks, data, margins, methods, models, timing, train, validate
 from marginlib.augment import random_crop_flip
 from marginlib.context import frozen_batchnorm, model_device
 
@@ -98,9 +98,9 @@ def reference_method(*, max_grad_norm: float | None = 10.0) -> methods.Method:
     return methods.build("standard", max_grad_norm=max_grad_norm)
 
 
-def train_pair(architecture: str, train_set: train.Dataset, *, dataset: str, reference: Schedule, amm: Schedule,
+def train_pair(architecture: str, train_set: data.Dataset, *, dataset: str, reference: Schedule, amm: Schedule,
                amm_options: Mapping[str, Any] = MIN_EXP, model_kw: Mapping[str, Any] | None = None, seed: int = 0,
-               weight_decay: float = 1e-4, max_grad_norm: float | None = 10.0, eval_data: train.Dataset | None = None,
+               weight_decay: float = 1e-4, max_grad_norm: float | None = 10.0, eval_data: data.Dataset | None = None,
                augment: train.Augment | None = None, device: torch.device | str | None = None,
                progress: bool = False) -> dict[str, dict[str, Any]]:
     """Train the reference network and its AMM counterpart (paper 003 §4.2, §4.4) and return, per method name
@@ -150,7 +150,7 @@ def released_margin(model: nn.Module, x: torch.Tensor, *, steps: int = 5, candid
     return r.flatten(1).norm(dim=1)
 
 
-def error_and_margin(model: nn.Module, test_set: train.Dataset, *, margin_points: int | None = None,
+def error_and_margin(model: nn.Module, test_set: data.Dataset, *, margin_points: int | None = None,
                      batch_size: int = 500, candidates: int | None = None) -> dict[str, float]:
     """Test error (fraction) on ``test_set`` and two mean DeepFool test margins over the first ``margin_points``
     test images (all when ``None``):
@@ -166,7 +166,7 @@ def error_and_margin(model: nn.Module, test_set: train.Dataset, *, margin_points
     the released code 9, so only ``released_margin`` is comparable with Table 5. ImageNet needs ``candidates``
     (every class costs one gradient tensor per image).
     """
-    error = train.evaluate(model, test_set, batch_size=batch_size)["error"]
+    error = train.error_and_loss(model, test_set, batch_size=batch_size)["error"]
     n = len(test_set.y) if margin_points is None else min(margin_points, len(test_set.y))
     device = model_device(model)
     batches = list(zip(test_set.x[:n].split(batch_size), test_set.y[:n].split(batch_size)))

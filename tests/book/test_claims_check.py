@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from marginlib import cli, notebook, results
+from marginlib.book import cli
+from marginlib.book import params as notebook
+from marginlib.book import results
 
 
 @pytest.fixture

@@ -1,0 +1,4 @@
+"""Paper 000, "Understanding adversarial robustness: the trade-off between minimum and average margin".
+
+Sections (notebooks): 01_minavg_linear, 02_minavg_deep, 03_amr.
+"""

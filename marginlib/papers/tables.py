@@ -1,0 +1,97 @@
+"""The papers' reference numbers: the only reader of ``book/data/*.csv``.
+
+Each file's columns are declared here (name -> kind), :func:`read` checks a file against its declaration
+before returning it, and ``tests/papers/test_tables.py`` checks every file in ``book/data/``. Cells the paper
+leaves empty or unreadable are written ``—`` or ``?`` and read as missing values.
+"""
+from __future__ import annotations
+
+import pathlib
+
+import pandas as pd
+
+from marginlib import validate
+
+MISSING = ("—", "?")
+
+_EFF = {"training": "str", "lambda_emr": "float", "lambda_wd": "float", "clean_acc": "float", "robust_acc": "float",
+        "eff_margin_train_mean": "float", "eff_margin_train_std": "float", "eff_margin_test_mean": "float",
+        "eff_margin_test_std": "float"}
+_EMR_ATTACKS = {"clean_acc": "float", "fgsm": "float", "pgd10": "float", "pgd100": "float", "autoattack": "float"}
+_AMM_TABLE = {"method": "str", "ref": "str", "architecture": "str", "error_mean": "float", "error_std": "float",
+              "margin": "float", "augmentation": "str", "note": "str"}
+
+
+def _robust(eps: tuple[str, ...]) -> dict[str, str]:
+    return {"model": "str", "method": "str", "clean_acc": "float", **{f"robust_acc_eps{e}": "float" for e in eps},
+            "avg_margin": "float"}
+
+
+#: file stem -> {column: kind}, kinds "str", "float" (any number or missing) and "int" (whole numbers)
+SCHEMAS: dict[str, dict[str, str]] = {
+    "benchmarks": {"benchmark": "str", "ratio": "float", "target": "str", "met": "str", "detail": "str",
+                   "machine": "str", "date": "str"},
+    "paper000_table1_cifar": _robust(("0.1", "0.2", "0.3", "0.4")),
+    "paper000_table1_mnist": _robust(("0.5", "1.0", "1.5", "2.0")),
+    "paper001_l2": {"id": "str", "paper says": "str", "where": "str"},
+    "paper001_table1": {"attack": "str", "eps": "float", "steps": "float", "restarts": "float", "source_model": "str",
+                        "acc_mma_model": "float", "acc_pgd_model": "float"},
+    "paper002_table1": _EFF,
+    "paper002_table2": _EFF,
+    "paper002_table8": {"model": "str", **_EFF},
+    "paper002_table3": {"method": "str", **_EMR_ATTACKS},
+    "paper002_table9": {"method": "str", **_EMR_ATTACKS},
+    "paper002_table4": {"method": "str", "emr_input": "str", "model": "str", **_EMR_ATTACKS},
+    "paper002_table10": {"training": "str", "regularizer": "str", "seconds_per_iter": "float", "std": "float"},
+    "paper003_apptable1": {"aggregation": "str", "shrinkage": "str", "lambda": "int", "c": "float", "d": "float"},
+    "paper003_apptable2": {"dataset": "str", "architecture": "str", "batch_size": "int", "epochs": "int",
+                           "init_lr": "float", "milestones": "str", "scratch": "str", "note": "str"},
+    "paper003_table1": {"method": "str", "aggregation": "str", "shrinkage": "str", "error_mean": "float",
+                        "error_std": "float"},
+    "paper003_table2": {"model": "str", "error_mean": "float", "error_std": "float"},
+    "paper003_table3": _AMM_TABLE,
+    "paper003_table4": _AMM_TABLE,
+    "paper003_table5": _AMM_TABLE,
+    "paper003_table6": _AMM_TABLE,
+    "paper003_table7": {k: v for k, v in _AMM_TABLE.items() if k != "augmentation"},
+    "paper004_appB2": {"dataset": "str", "layer_group": "str", "sum_std_difference": "float",
+                       "mean_std_difference": "float"},
+}
+
+
+def data_dir() -> pathlib.Path:
+    """``<repo root>/book/data``."""
+    from marginlib.book.results import repo_root
+
+    return repo_root() / "book" / "data"
+
+
+def read(name: str, *, folder: str | pathlib.Path | None = None) -> pd.DataFrame:
+    """``book/data/<name>.csv`` (``name`` with or without ``.csv``), checked against :data:`SCHEMAS`.
+
+    Declared ``str`` columns come back as ``object`` (missing cells as NaN); a file whose columns or values do
+    not match its declaration raises ``ValueError`` naming the file and the column.
+    """
+    stem = name.removesuffix(".csv")
+    validate.choice("name", stem, tuple(SCHEMAS))
+    path = pathlib.Path(folder or data_dir()) / f"{stem}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the paper table {stem!r} is missing from book/data")
+    frame = pd.read_csv(path, na_values=list(MISSING), keep_default_na=True)
+    schema = SCHEMAS[stem]
+    if list(frame.columns) != list(schema):
+        raise ValueError(f"{path}: columns {list(frame.columns)} do not match the declared {list(schema)}")
+    for column, kind in schema.items():
+        values = frame[column]
+        if kind == "str":
+            frame[column] = values.astype(object)
+            continue
+        numeric = pd.to_numeric(values, errors="coerce")
+        bad = values.notna() & numeric.isna()
+        if kind == "int":
+            bad |= numeric.notna() & (numeric % 1 != 0)
+        if bad.any():
+            raise ValueError(f"{path}: column {column!r} should hold {kind} values; row(s) "
+                             f"{list(frame.index[bad])} hold {list(values[bad])}")
+        frame[column] = numeric.astype("int64") if kind == "int" and numeric.notna().all() else numeric
+    return frame
