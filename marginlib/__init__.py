@@ -10,6 +10,7 @@ so ``import marginlib`` stays cheap and never imports torchvision.
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,7 @@ _SUBMODULES = (
 )
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> ModuleType:
     if name in _SUBMODULES:
         return importlib.import_module(f"marginlib.{name}")
     raise AttributeError(f"module 'marginlib' has no attribute {name!r}")

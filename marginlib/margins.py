@@ -32,7 +32,8 @@ from marginlib.context import noparamgrad_and_eval
 
 REFERENCES = ("label", "predicted")
 
-__all__ = ["Bracket", "attack_margin", "bracket", "deepfool_margin", "effective", "exact_linear", "lipschitz_lower_bound",
+__all__ = ["Bracket", "attack_margin", "bracket", "deepfool_margin", "effective", "exact_linear",
+           "lipschitz_lower_bound",
            "logit"]
 
 
@@ -120,7 +121,8 @@ def affine_weights(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor
         affine = x.flatten(1) @ weight.T + bias
         tol = 1e-4 * (1 + float(logits.abs().max()) if logits.numel() else 1.0)
         if not torch.allclose(affine, logits, rtol=0, atol=tol):
-            raise ValueError("model_or_weight must be affine in the flattened input (e.g. Sequential(Flatten, Linear)); "
+            raise ValueError("model_or_weight must be affine in the flattened input "
+                             "(e.g. Sequential(Flatten, Linear)); "
                              f"its logits differ from the affine fit by {float((affine - logits).abs().max()):.3g}")
         return weight, bias
     if not (isinstance(model_or_weight, tuple) and len(model_or_weight) == 2):
@@ -214,7 +216,8 @@ def effective(model: nn.Module, x: Tensor, y: Tensor, *, norm: str = "l2") -> Te
 
 
 def logit(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """Margin operator of paper 004 (Definition 3): ``f_y(x) - max_{j != y} f_j(x)``, in logit units (not a distance)."""
+    """Margin operator of paper 004 (Definition 3): ``f_y(x) - max_{j != y} f_j(x)``, in logit units (not a
+    distance)."""
     validate.batch(x, y, bounds=None)
     model = _Multiclass(model)
     with noparamgrad_and_eval(model), torch.no_grad():
@@ -228,13 +231,13 @@ def _uniform_ball(m: int, shape: torch.Size, radius: float, norm: str, generator
     uniform on ``[-radius, radius]``.
     """
     d = math.prod(shape)
-    opts = {"generator": generator, "device": generator.device}
+    device = generator.device
     if norm == "l2":
-        direction = torch.randn(m, d, **opts)
+        direction = torch.randn(m, d, generator=generator, device=device)
         direction = direction / direction.norm(dim=1, keepdim=True)
-        u = radius * torch.rand(m, 1, **opts) ** (1.0 / d) * direction
+        u = radius * torch.rand(m, 1, generator=generator, device=device) ** (1.0 / d) * direction
     else:
-        u = radius * (2 * torch.rand(m, d, **opts) - 1)
+        u = radius * (2 * torch.rand(m, d, generator=generator, device=device) - 1)
     return u.view(m, *shape)
 
 
@@ -319,6 +322,7 @@ def deepfool_margin(model: nn.Module, x: Tensor, y: Tensor, *, norm: str = "l2",
     target = torch.where(correct, -1, y)
     r = attacks.deepfool(model, x, norm=norm, steps=steps, overshoot=overshoot, target=target,
                          candidates=candidates, bounds=bounds)
+    assert isinstance(r, torch.Tensor)   # return_success=False
     reached = _predicted_correct(model, x + r, y) != correct
     magnitude = torch.where(reached, lp_norm(r, norm), torch.full_like(correct, math.inf, dtype=x.dtype))
     return _signed(correct, magnitude)
@@ -359,7 +363,8 @@ def attack_margin(model: nn.Module, x: Tensor, y: Tensor, *, norm: str = "linf",
         x_adv = x.clone()
         for group, targeted in ((correct, False), (~correct, True)):
             if group.any():
-                x_adv[group] = attacks.pgd(model, x[group], y[group], eps=eps[group], step_size=step_for(eps[group], group),
+                x_adv[group] = attacks.pgd(model, x[group], y[group], eps=eps[group],
+                                           step_size=step_for(eps[group], group),
                                            steps=steps, norm=norm, restarts=restarts, random_start=random_start,
                                            loss=loss, generator=generator, targeted=targeted)
         success = _predicted_correct(model, x_adv, y) != correct

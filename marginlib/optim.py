@@ -13,7 +13,6 @@ from torch import nn
 
 from marginlib import validate
 
-
 #: how a weight-decay coefficient ``lam`` is meant: ``"half"``, the penalty ``lam / 2 * ||theta||^2`` (PyTorch's
 #: ``weight_decay=lam``, whose gradient is ``lam * theta``); ``"full"``, the penalty ``lam * ||theta||^2`` added to
 #: the loss (paper 002 §3's lambda_WD), whose gradient is ``2 lam theta``

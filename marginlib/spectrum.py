@@ -56,12 +56,13 @@ def _unpolyphase(kernel: Tensor, stride: tuple[int, int], shape: Sequence[int]) 
     return padded.reshape(c_out, c_in, kh2 * sh, kw2 * sw)[:, :, :kh, :kw]
 
 
-def _stride_one_kernel(weight: Tensor, input_size, stride) -> tuple[Tensor, tuple[int, int], tuple[int, int]]:
+def _stride_one_kernel(weight: Tensor, input_size: int | Sequence[int], stride: int | Sequence[int],
+                       ) -> tuple[Tensor, tuple[int, int], tuple[int, int]]:
     """``(kernel, grid, stride)``: the stride-1 (polyphase) kernel of ``weight`` and the grid it acts on."""
     if weight.dim() != 4:
         raise ValueError(f"weight must be a (c_out, c_in, kh, kw) convolution kernel, got shape {tuple(weight.shape)}")
-    h, w = pair("input_size", input_size if isinstance(input_size, int) else tuple(input_size))
-    sh, sw = pair("stride", stride if isinstance(stride, int) else tuple(stride))
+    h, w = pair("input_size", input_size)
+    sh, sw = pair("stride", stride)
     if h % sh or w % sw:
         raise ValueError(f"stride={(sh, sw)} must divide input_size={(h, w)} for the circular operator")
     kernel = _polyphase(weight.detach(), (sh, sw)) if (sh, sw) != (1, 1) else weight.detach()
@@ -112,12 +113,13 @@ def conv_singular_values(weight: Tensor, input_size: int | Sequence[int], *, str
     return values.flatten().sort(descending=True).values
 
 
-def _conv_input_sizes(model: nn.Module, layers: list[nn.Module], x: Tensor) -> dict[nn.Module, tuple[int, int]]:
+def _conv_input_sizes(model: nn.Module, layers: Sequence[nn.Module], x: Tensor) -> dict[nn.Module, tuple[int, int]]:
     """The spatial size of the input each convolution in ``layers`` receives when ``model`` runs on ``x[:1]``."""
     sizes: dict[nn.Module, tuple[int, int]] = {}
 
     def record(module: nn.Module, args: tuple[Tensor, ...]) -> None:
-        sizes.setdefault(module, tuple(args[0].shape[-2:]))
+        h, w = args[0].shape[-2:]
+        sizes.setdefault(module, (int(h), int(w)))
 
     hooks = [layer.register_forward_pre_hook(record) for layer in layers if isinstance(layer, nn.Conv2d)]
     try:

@@ -22,7 +22,7 @@ import dataclasses
 import os
 import pathlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -130,7 +130,8 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     ``record_at`` (default: every epoch; 0 = before training); their outputs go to ``history.recorded``,
     and numbers also to that epoch's row (so early stopping can select on them); NumPy and torch scalars are stored as
     Python numbers and NumPy arrays as tensors (so checkpoints load with ``weights_only=True``); an output that is
-    not a number, string, tensor or ``None`` (or a dict, list or tuple of them) raises ``TypeError`` naming the callback.
+    not a number, string, tensor or ``None`` (or a dict, list or tuple of them) raises ``TypeError`` naming the
+    callback.
     With ``checkpoint_dir``
     a checkpoint is written after every epoch and, with ``resume=True``, training continues from it.
     ``augment(x, generator)`` (e.g. :func:`marginlib.augment.random_crop_flip`) transforms every training batch on
@@ -143,7 +144,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     validate.batch(train_data.x, train_data.y, bounds=getattr(train_data, "bounds", (0.0, 1.0)))
     device = torch.device(device) if device is not None else default_device()
     callbacks = dict(callbacks or {})
-    record_at = set(range(epochs + 1) if record_at is None else record_at)
+    record_epochs = set(range(epochs + 1) if record_at is None else record_at)
     was_training = model.training
     model.to(device)
     optimizer = sgd(model, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
@@ -154,7 +155,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     path = pathlib.Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
     if path is not None and resume and path.exists():
         start = _restore(path, model, optimizer, method, history, best, device) + 1
-    elif 0 in record_at:
+    elif 0 in record_epochs:
         _record(model, 0, callbacks, history)
 
     n = len(train_data.y)
@@ -195,7 +196,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
         if eval_data is not None:
             row.update({f"test_{k}": v for k, v in error_and_loss(model, eval_data).items()})
         history.rows.append(row)
-        if epoch in record_at:
+        if epoch in record_epochs:
             row.update(_record(model, epoch, callbacks, history))
         if early_stopping is not None:
             _select(early_stopping, model, epoch, row, history, best)
@@ -232,7 +233,8 @@ def _plain(value: Any, where: str, when: str = "") -> Any:
         return {_plain(k, where, when): _plain(v, where, when) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v, where, when) for v in value)
-    kind = f"a NumPy {value.dtype} value" if isinstance(value, (np.generic, np.ndarray)) else f"a {type(value).__name__}"
+    numpy = isinstance(value, (np.generic, np.ndarray))
+    kind = f"a NumPy {value.dtype} value" if numpy else f"a {type(value).__name__}"
     raise TypeError(f"{where} returned {kind}{when}: return a number, a tensor, or a dict or list of them (the history "
                     "goes into checkpoints, which load with torch.load(weights_only=True))")
 
@@ -295,7 +297,7 @@ def _restore(path: pathlib.Path, model: nn.Module, optimizer: torch.optim.Optimi
     return int(state["epoch"])
 
 
-def _progress(iterable, *, total: int, initial: int, enabled: bool):
+def _progress(iterable: Iterable[int], *, total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return iterable
     from tqdm import tqdm

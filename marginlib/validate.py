@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+
+_N = TypeVar("_N", int, float)
+_V = TypeVar("_V", int, float, torch.Tensor)
 
 NORMS = ("linf", "l2")
 
@@ -23,7 +26,7 @@ def norm(value: str, *, name: str = "norm", choices: Iterable[str] = NORMS) -> s
     return choice(name, value, choices)
 
 
-def nonnegative(name: str, value: float | torch.Tensor) -> float | torch.Tensor:
+def nonnegative(name: str, value: _V) -> _V:
     """Raise ``ValueError`` if ``value`` (a number or a tensor) has a negative or NaN entry."""
     if isinstance(value, torch.Tensor):
         bad = bool(torch.isnan(value).any() or (value < 0).any())
@@ -34,7 +37,7 @@ def nonnegative(name: str, value: float | torch.Tensor) -> float | torch.Tensor:
     return value
 
 
-def positive(name: str, value: float | int) -> float | int:
+def positive(name: str, value: _N) -> _N:
     """Raise ``ValueError`` unless ``value > 0``."""
     if not (value > 0):
         raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -59,5 +62,6 @@ def batch(x: torch.Tensor, y: torch.Tensor | None = None, *, bounds: tuple[float
         tol = 1e-6
         if float(x.min()) < lo - tol or float(x.max()) > hi + tol:
             raise ValueError(
-                f"x must lie in bounds={bounds} (pixel space); got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]"
+                f"x must lie in bounds={bounds} (pixel space); "
+                f"got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]"
             )

@@ -18,5 +18,6 @@ from marginlib.attacks.thirdparty import (
 )
 
 __all__ = [
-    "AUTOATTACK_ATTACKS", "FOOLBOX_ATTACKS", "LOSSES", "an_pgd", "autoattack", "deepfool", "fgsm", "foolbox_attack", "pgd",
+    "AUTOATTACK_ATTACKS", "FOOLBOX_ATTACKS", "LOSSES", "an_pgd", "autoattack", "deepfool", "fgsm", "foolbox_attack",
+    "pgd",
 ]

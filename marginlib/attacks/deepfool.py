@@ -7,7 +7,8 @@ Conventions (stated once, here and in the book):
   reach a given class (paper 003, §3.1.2: the true label of a misclassified sample); entries ``-1`` stay untargeted.
 - Each step linearizes ``f_j - f_c`` around the current point for every candidate class ``j`` and jumps to the
   nearest linearized boundary (paper 003, eqs. (2)-(3), multi-class form): ``r = |f'| / ||w||_q^q * |w|^(q-1) sign(w)``
-  with ``w = grad(f_j - f_c)`` and ``q`` the dual norm (L2: ``r = |f'| w / ||w||_2^2``; Linf: ``r = |f'| sign(w) / ||w||_1``).
+  with ``w = grad(f_j - f_c)`` and ``q`` the dual norm (L2: ``r = |f'| w / ||w||_2^2``; Linf: ``r = |f'| sign(w) /
+  ||w||_1``).
 - The candidate gradients of a step (one cotangent per candidate) come from one forward pass and, per device,
   the fastest of three equivalent ways (:data:`GRADIENT_METHOD`, keyed on ``x.device.type``). Measured on a CPU,
   single-threaded (``benchmarks/bench_attacks.py`` CNN, 9 cotangents, forward + gradients): a loop of ``k``
@@ -20,7 +21,8 @@ Conventions (stated once, here and in the book):
   ``differentiable=True`` a model containing GroupNorm (LiuNet, paper 003) gets the same gradients from
   ``"repeat"``, as the released AMM code computes them (one extra forward pass per candidate). All three give the
   same gradients (to float rounding) and treat every sample on its own.
-- Overshoot is applied to the total perturbation (Deep Defense): the point examined is ``x + (1 + overshoot) * sum r_i``.
+- Overshoot is applied to the total perturbation (Deep Defense): the point examined is ``x + (1 + overshoot) * sum
+  r_i``.
   ``overshoot_mode="step"`` multiplies each step instead, as the released AMM code does (paper 003).
 - Distances are in R^d: by default nothing is clipped, so on a linear model ``r`` is the exact minimal perturbation.
   ``bounds=(0, 1)`` asks for the box. Then the point examined is ``x + clip((1 + overshoot) * sum r_i)``: the steps

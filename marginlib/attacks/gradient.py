@@ -26,6 +26,8 @@ from marginlib.attacks.projections import (
     linf_box,
     per_sample,
     projected_ascent,
+)
+from marginlib.attacks.projections import (
     random_start as draw_start,
 )
 from marginlib.context import noparamgrad_and_eval

@@ -64,7 +64,8 @@ def project(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
     return delta * _col(scale, delta)
 
 
-def linf_box(x: torch.Tensor, eps: torch.Tensor, bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+def linf_box(x: torch.Tensor, eps: torch.Tensor,
+             bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel ``(lower, upper)`` limits of the Linf ball of radius ``eps[i]`` intersected with ``bounds``.
 
     For ``x`` in the box, clamping to these limits equals projecting onto the ball and then clipping to the box,

@@ -38,7 +38,7 @@ def kernel_name() -> str:
 
 
 def executed_path(notebook: str | pathlib.Path, profile: str) -> pathlib.Path:
-    return record_path(notebook, profile).with_suffix(".ipynb")
+    return record_path(str(notebook), profile).with_suffix(".ipynb")
 
 
 def execute(
@@ -102,7 +102,8 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
             raise FileNotFoundError(f"{executed} is missing: execute {source.name} at profile {profile!r} first")
         _write_for_book(executed, src / "notebooks" / source.name)
         record = results.load(source.stem, profile)
-        timings.append((source.stem, profile, f"{record['seconds']:.0f}", record["environment"]["device"], record["started"]))
+        timings.append((source.stem, profile, f"{record['seconds']:.0f}", record["environment"]["device"],
+                        record["started"]))
     with open(src / "book" / "appendix" / "timings.csv", "w", newline="") as f:
         csv.writer(f).writerows(timings)
     _copy_mathjax(src / "_static" / "mathjax")

@@ -1,4 +1,5 @@
-"""``python -m marginlib list | run NOTEBOOK --profile P [-p name value ...] | book --profile P | claims --profile P``."""
+"""``python -m marginlib list | run NOTEBOOK --profile P [-p name value ...] | book --profile P | claims --profile
+P``."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         s = nb_params.spec(path)
         print(f"{path.relative_to(results.repo_root())}: {s.description}")
         width = max(len(n) for n in s.defaults)
-        print(f"    {'parameter':<{width}}  {'demo (default)':<22}  " + "  ".join(f"{p:<16}" for p in ("smoke", "paper")))
+        header = "  ".join(f"{p:<16}" for p in ("smoke", "paper"))
+        print(f"    {'parameter':<{width}}  {'demo (default)':<22}  " + header)
         for name, default in s.defaults.items():
             if name == "profile":
                 continue
@@ -32,7 +34,8 @@ def _overrides(pairs: list[list[str]] | None) -> dict[str, str]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     out, seconds = book_mod.execute(
-        args.notebook, profile=args.profile, overrides=_overrides(args.param), timeout=args.timeout, progress=not args.quiet
+        args.notebook, profile=args.profile, overrides=_overrides(args.param), timeout=args.timeout,
+        progress=not args.quiet
     )
     record = results.record_path(args.notebook, args.profile)
     print(f"executed {out} in {seconds:.1f} s; results record: {record}")
@@ -74,7 +77,8 @@ def _cmd_claims(args: argparse.Namespace) -> int:
             required = args.profile in c["required_at"]
             checked += required
             mark = "ok  " if c["holds"] else ("FAIL" if required else "no  ")
-            print(f"{mark} {path.stem}: {name}{'' if required else ' (not required at ' + args.profile + ')'}  {c.get('detail', '')}")
+            scope = "" if required else f" (not required at {args.profile})"
+            print(f"{mark} {path.stem}: {name}{scope}  {c.get('detail', '')}")
         failures += [f"{path.stem}: {name}" for name in results.failed_claims(record, args.profile)]
     if failures:
         print(f"\n{len(failures)} failure(s) at profile {args.profile} (required claims that are false, records "

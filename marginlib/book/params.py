@@ -104,7 +104,8 @@ def parse_value(text: str) -> Any:
 
 
 def resolve(notebook: str | pathlib.Path, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The validated parameters to inject: profile preset, then ``overrides`` (strings parsed by :func:`parse_value`)."""
+    """The validated parameters to inject: profile preset, then ``overrides`` (strings parsed by
+    :func:`parse_value`)."""
     s = spec(notebook)
     params = s.profile(profile)
     overrides = {k: parse_value(v) for k, v in (overrides or {}).items()}
@@ -120,7 +121,8 @@ def resolve(notebook: str | pathlib.Path, profile: str, overrides: Mapping[str, 
 def _check_names(values: Mapping[str, Any], defaults: Mapping[str, Any], *, where: str) -> None:
     unknown = sorted(set(values) - set(defaults))
     if unknown:
-        raise ValueError(f"{where}: unknown parameter(s) {', '.join(unknown)}; valid names: {', '.join(sorted(defaults))}")
+        raise ValueError(f"{where}: unknown parameter(s) {', '.join(unknown)}; "
+                         f"valid names: {', '.join(sorted(defaults))}")
 
 
 def _check_value(name: str, value: Any, default: Any, choices: list[Any] | None) -> Any:
@@ -141,7 +143,8 @@ def _check_value(name: str, value: Any, default: Any, choices: list[Any] | None)
     else:
         ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
     if not ok:
-        raise ValueError(f"parameter {name}={value!r} has the wrong type: expected {kind.__name__} like the default {default!r}")
+        raise ValueError(f"parameter {name}={value!r} has the wrong type: "
+                         f"expected {kind.__name__} like the default {default!r}")
     if choices is not None and value not in choices:
         raise ValueError(f"parameter {name}={value!r} is not valid; choose one of: {', '.join(map(repr, choices))}")
     return value

@@ -6,10 +6,12 @@ executed notebook that computed it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 
 PALETTE = "colorblind"
@@ -30,7 +32,7 @@ def show(name: str, fig: matplotlib.figure.Figure) -> None:
     plt.close(fig)
 
 
-def number(name: str, value, *, display: bool = False) -> None:
+def number(name: str, value: Any, *, display: bool = False) -> None:
     """Glue a number (or text) under ``name`` for ``{glue:text}`` in the prose.
 
     NumPy and torch scalars are converted to Python numbers first: their reprs (``np.float64(0.5)``) are not
@@ -77,7 +79,8 @@ def histograms(
         lo = min(float(np.min(v)) for v in values.values())
         hi = max(float(np.max(v)) for v in values.values())
         bins = np.linspace(lo, hi, bins + 1)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, height * nrows), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, height * nrows), sharex=True, sharey=True,
+                             squeeze=False)
     for ax, name in zip(axes.flat, names):
         sns.histplot(np.asarray(values[name]), bins=bins, ax=ax, color=color, edgecolor="white", linewidth=0.3)
         ax.set_title(name, fontsize=9)
@@ -88,18 +91,15 @@ def histograms(
     return fig
 
 
-def numbers(values: Mapping[str, object]) -> None:
+def numbers(values: Mapping[str, Any]) -> None:
     """Glue every ``name: value`` of ``values`` (a section's ``quoted(...)`` numbers) with :func:`number`."""
     for name, value in values.items():
         number(name, value)
 
 
-def claims_table(record: Mapping[str, object]):
+def claims_table(record: Mapping[str, Any]) -> pd.DataFrame:
     """The claims of a saved record as a table: one row per claim, whether it holds, where it is required, and
     the numbers behind it (the last cell of every section)."""
-    import pandas as pd
-
     claims = record["claims"]
-    assert isinstance(claims, Mapping)
     return pd.DataFrame({name: {"holds": c["holds"], "required at": ", ".join(c["required_at"]) or "—",
                                 "detail": c["detail"]} for name, c in claims.items()}).T

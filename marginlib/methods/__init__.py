@@ -30,12 +30,22 @@ mail               MAIL-AT / MAIL-TRADES (probabilistic-margin reweighting)     
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 from marginlib import validate
 from marginlib.methods.adversarial import FGSMAT, MART, PGDAT, TRADES, kl_adversary
 from marginlib.methods.amm import AMM, Elsayed, min_aggregation_mask, shrink
 from marginlib.methods.amr import AMR, AMRLogit, feature_margin, orthogonality_penalty
-from marginlib.methods.base import Adversarial, Extends, Method, Regularized, Standard, as_matrix, mode_free, weight_layers
+from marginlib.methods.base import (
+    Adversarial,
+    Extends,
+    Method,
+    Regularized,
+    Standard,
+    as_matrix,
+    mode_free,
+    weight_layers,
+)
 from marginlib.methods.emr import EMR, emr_approx, emr_exact
 from marginlib.methods.he import HE, HEHead, he_cross_entropy, hypersphere
 from marginlib.methods.igr import IGR
@@ -59,7 +69,7 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
-def build(name: str, **kw) -> Method:
+def build(name: str, **kw: Any) -> Method:
     """Construct the method ``name`` with keyword options ``kw`` (see each class for its options).
 
     Raises ``ValueError`` for an unknown name, unknown or missing keywords (listing the valid ones, read from the
@@ -90,9 +100,11 @@ def build(name: str, **kw) -> Method:
 
 __all__ = [
     "HE", "HEHead", "MAIL", "he_cross_entropy", "hypersphere", "mail_weights", "probabilistic_margin",
-    "AMM", "AMR", "Adversarial", "AMRLogit", "AnnealedLSoftmax", "EMR", "Elsayed", "Extends", "FGSMAT", "IGR", "LSoftmax", "MART", "MMA", "Method", "OnAdversary",
+    "AMM", "AMR", "Adversarial", "AMRLogit", "AnnealedLSoftmax", "EMR", "Elsayed", "Extends", "FGSMAT", "IGR",
+    "LSoftmax", "MART", "MMA", "Method", "OnAdversary",
     "PGDAT", "Parseval", "Regularized", "SpectralNorm", "Standard", "TRADES", "as_matrix", "build", "emr_approx",
-    "emr_exact", "feature_margin", "kl_adversary", "lsoftmax_lambda", "lsoftmax_logits", "min_aggregation_mask", "mode_free", "names",
+    "emr_exact", "feature_margin", "kl_adversary", "lsoftmax_lambda", "lsoftmax_logits", "min_aggregation_mask",
+    "mode_free", "names",
     "orthogonality_penalty", "parseval_retraction", "shrink", "spectral_normalize", "spectral_norms",
     "weight_layers",
 ]

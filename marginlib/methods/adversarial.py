@@ -4,7 +4,8 @@ and MART (Wang et al.), the baselines of papers 001, 002 and 004.
 Conventions: adversarial examples are crafted with the model in eval mode and parameter gradients off
 (:mod:`marginlib.attacks`' contract), then the loss is taken in train mode with clean and adversarial
 batches passed separately (so batch-norm statistics are never pooled across them, as in the authors' code);
-images stay in [0, 1]; every ``eps`` is in pixel units. Random starts draw from the method's generator (seeded by the trainer).
+images stay in [0, 1]; every ``eps`` is in pixel units. Random starts draw from the method's generator (seeded by the
+trainer).
 Every method here is an :class:`~marginlib.methods.base.Adversarial`: ``adversary(model, x, y)`` crafts the batch
 and ``loss_at(model, x, x_adv, y)`` is the objective at it, so a regularizer can reuse that batch (EMR-adv).
 """
@@ -17,7 +18,7 @@ from torch.nn import functional as F
 from marginlib import validate
 from marginlib.attacks.projections import linf_box, per_sample, projected_ascent
 from marginlib.context import noparamgrad_and_eval
-from marginlib.methods.base import Adversarial
+from marginlib.methods.base import Adversarial, Stats
 
 
 class PGDAT(Adversarial):
@@ -44,7 +45,8 @@ class PGDAT(Adversarial):
         return pgd(model, x, y, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
                    random_start=self.random_start, generator=self.generator).detach()
 
-    def loss_at(self, model, x, x_adv, y, *, index=None):
+    def loss_at(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, *,
+                index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         if self.clean_weight:
             logits_adv, logits = model(x_adv), model(x)
             adv, clean = F.cross_entropy(logits_adv, y), F.cross_entropy(logits, y)
@@ -66,7 +68,7 @@ class FGSMAT(PGDAT):
     def __init__(self, *, eps: float, norm: str = "linf", clean_weight: float = 0.0) -> None:
         super().__init__(eps=eps, step_size=eps, steps=1, norm=norm, random_start=False, clean_weight=clean_weight)
 
-    def adversary(self, model, x, y):
+    def adversary(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         from marginlib.attacks import fgsm
 
         return fgsm(model, x, y, eps=self.eps, norm=self.norm).detach()
@@ -108,11 +110,12 @@ class TRADES(Adversarial):
         self.step_size = step_size if step_size is not None else 2.5 * eps / steps
         self.norm = validate.norm(norm)
 
-    def adversary(self, model, x, y):
+    def adversary(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
                             generator=self.generator)
 
-    def loss_at(self, model, x, x_adv, y, *, index=None):
+    def loss_at(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, *,
+                index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         logits, logits_adv = model(x), model(x_adv)
         ce = F.cross_entropy(logits, y)
         kl = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="batchmean")
@@ -133,7 +136,8 @@ class MART(PGDAT):
         super().__init__(eps=eps, step_size=step_size, steps=steps, norm=norm, random_start=True)
         self.beta = validate.nonnegative("beta", beta)
 
-    def loss_at(self, model, x, x_adv, y, *, index=None):
+    def loss_at(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, *,
+                index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         logits, logits_adv = model(x), model(x_adv)
         p_adv, p = F.softmax(logits_adv, dim=1), F.softmax(logits, dim=1)
         other = p_adv.scatter(1, y[:, None], 0.0).amax(dim=1)

@@ -43,7 +43,7 @@ from torch.nn import functional as F
 
 from marginlib import validate
 from marginlib.context import eval_mode
-from marginlib.methods.base import Method
+from marginlib.methods.base import Method, Stats
 
 AGGREGATIONS = ("avg", "min")
 SHRINKAGES = ("lin", "exp", "inv")
@@ -131,11 +131,10 @@ class AMM(Method):
         MIN selection of the module docstring otherwise."""
         if self.aggregation == "avg":
             return usable
-        kw = {"batch_size": len(y), "fraction": self.min_fraction}
-        keep = min_aggregation_mask(norms, y, usable & correct, **kw)
+        keep = min_aggregation_mask(norms, y, usable & correct, batch_size=len(y), fraction=self.min_fraction)
         wrong = usable & ~correct
         if self.misclassified == "largest":
-            wrong = min_aggregation_mask(norms, y, wrong, largest=True, **kw)
+            wrong = min_aggregation_mask(norms, y, wrong, largest=True, batch_size=len(y), fraction=self.min_fraction)
         return keep | wrong
 
     def regularizer(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -163,12 +162,16 @@ class AMM(Method):
         cap = self.cap()
         terms = shrink(signed, self.shrinkage, inv_max=self.inv_max, cap=cap)
         value = torch.where(keep, terms, 0.0).sum() / len(x)
-        saturated = keep & (terms.detach() >= cap * (1 - 1e-6)) if cap and self.shrinkage != "lin" else torch.zeros_like(keep)
+        if cap and self.shrinkage != "lin":
+            saturated = keep & (terms.detach() >= cap * (1 - 1e-6))
+        else:
+            saturated = torch.zeros_like(keep)
         stats = {"deepfool_norm": norms[correct].mean().detach() if correct.any() else norms.sum().detach(),
                  "kept": keep.float().mean(), "saturated": saturated.float().mean()}
         return value, stats
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         ce = F.cross_entropy(model(x), y)
         reg, stats = self.regularizer(model, x, y)
         return self.ce_weight * ce + self.reg_scale * self.lam * reg, {"ce": ce.detach(), "l_dd": reg.detach(), **stats}
@@ -193,7 +196,8 @@ class Elsayed(Method):
         self.gamma = validate.positive("gamma", gamma)
         self.max_grad_norm = max_grad_norm
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         x = x.detach().requires_grad_(True)
         logits = model(x)
         ce = F.cross_entropy(logits, y)

@@ -12,12 +12,15 @@ paper value.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
-from marginlib.methods.base import Method, as_matrix, weight_layers
+from marginlib.methods.base import Method, Stats, as_matrix, weight_layers
+from marginlib.models.base import Net
 
 
 def orthogonality_penalty(model: nn.Module) -> torch.Tensor:
@@ -56,10 +59,11 @@ class AMR(Method):
         self.tau = validate.positive("tau", tau)
         self.beta = validate.nonnegative("beta", beta)
 
-    def loss(self, model, x, y, *, index=None):
-        features = model.features(x)
-        ce = F.cross_entropy(model.classifier(features), y)
-        margin = feature_margin(features, model.classifier.weight, y)
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
+        features = cast(Net, model).features(x)
+        ce = F.cross_entropy(cast(Net, model).classifier(features), y)
+        margin = feature_margin(features, cast(Net, model).classifier.weight, y)
         average = margin.clamp(max=self.tau).mean()
         ortho = orthogonality_penalty(model) if self.beta else torch.zeros((), device=x.device)
         loss = ce + self.reg_scale * (self.beta * ortho - self.lam * average)
@@ -82,7 +86,8 @@ class AMRLogit(Method):
         self.tau = validate.positive("tau", tau)
         self.beta = validate.nonnegative("beta", beta)
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         logits = model(x)
         ce = F.cross_entropy(logits, y)
         hinge = (logits.amax(dim=1) - logits.gather(1, y[:, None]).squeeze(1)).clamp(0, self.tau).mean()

@@ -128,7 +128,8 @@ class Adversarial(Method):
         """The objective given the clean batch ``x`` and its adversarial batch ``x_adv``."""
         raise NotImplementedError
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         return self.loss_at(model, x, self.adversary(model, x, y), y, index=index)
 
 
@@ -169,8 +170,10 @@ class Regularized(Extends):
         """The batch's penalty from per-sample values: their mean, over ``B`` again for ``scaling="batch_mean"``."""
         return values.mean() / (len(values) if self.scaling == "batch_mean" else 1)
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         if self.on == "adversarial":
+            assert isinstance(self.base, Adversarial)   # checked in __init__
             x_adv = self.base.adversary(model, x, y)
             base, stats = self.base.loss_at(model, x, x_adv, y, index=index)
             x = x_adv.detach().requires_grad_(True)
@@ -206,7 +209,8 @@ class Standard(Method):
     def __repr__(self) -> str:
         return "Standard()" if self.max_grad_norm is None else f"Standard(max_grad_norm={self.max_grad_norm})"
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         logits = model(x)
         loss = F.cross_entropy(logits, y)
         return loss, {"ce": loss.detach()}

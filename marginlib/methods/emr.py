@@ -15,6 +15,7 @@ The effective weight of class ``j`` at sample ``x_i`` is the input gradient of i
 from __future__ import annotations
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
@@ -64,7 +65,7 @@ class EMR(Regularized):
         self.mode = validate.choice("mode", mode, ("exact", "approx"))
         self.temperature = validate.positive("temperature", temperature)
 
-    def values(self, model, x, logits, y):
+    def values(self, model: nn.Module, x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.mode == "exact":
             return emr_exact(x, logits)
         return emr_approx(x, logits, temperature=self.temperature)

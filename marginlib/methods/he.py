@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from marginlib import validate
 from marginlib.methods.adversarial import PGDAT, TRADES
-from marginlib.methods.base import Adversarial, Extends, Method
+from marginlib.methods.base import Adversarial, Extends, Method, Stats
 
 
 class HEHead(nn.Module):
@@ -98,11 +98,13 @@ class HE(Extends, Adversarial):
             raise ValueError("HE needs a model with an HEHead classifier: call marginlib.methods.he.hypersphere(model)")
         return head
 
-    def adversary(self, model, x, y):
+    def adversary(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.head(model)
+        assert isinstance(self.base, Adversarial)   # checked in __init__
         return self.base.adversary(model, x, y)
 
-    def loss_at(self, model, x, x_adv, y, *, index=None):
+    def loss_at(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, *,
+                index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         head = self.head(model)
         if isinstance(self.base, TRADES):
             logits, logits_adv = model(x), model(x_adv)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from marginlib.methods.base import Method, Regularized
@@ -24,7 +25,7 @@ class IGR(Regularized):
                  base: Method | None = None) -> None:
         super().__init__(weight=weight, on=on, scaling=scaling, base=base)
 
-    def values(self, model, x, logits, y) -> torch.Tensor:
+    def values(self, model: nn.Module, x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         (g,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x, create_graph=True)
         return g.pow(2).flatten(1).sum(dim=1)
 

@@ -10,12 +10,15 @@ with ``margin=1`` and any ``lam`` the L-Softmax logits equal ``model(x)`` exactl
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
-from marginlib.methods.base import Method
+from marginlib.methods.base import Method, Stats
+from marginlib.models.base import Net
 
 
 def lsoftmax_logits(features: torch.Tensor, weight: torch.Tensor, y: torch.Tensor, *, margin: int,
@@ -38,7 +41,7 @@ def lsoftmax_logits(features: torch.Tensor, weight: torch.Tensor, y: torch.Tenso
     return scores.scatter(1, y[:, None], target[:, None])
 
 
-def zero_classifier_bias(model) -> None:
+def zero_classifier_bias(model: nn.Module) -> None:
     """Set ``model.classifier.bias`` to 0 in place if the classifier has a nonzero one (L-Softmax has no bias)."""
     bias = getattr(model.classifier, "bias", None)
     if bias is not None and bool(bias.detach().ne(0).any()):
@@ -47,7 +50,7 @@ def zero_classifier_bias(model) -> None:
 
 
 class LSoftmax(Method):
-    """Cross-entropy on :func:`lsoftmax_logits` of ``model.features`` and ``model.classifier.weight``
+    """Cross-entropy on :func:`lsoftmax_logits` of ``model.features`` and ``cast(Net, model).classifier.weight``
     (paper 002 uses margin 4 on its MLP and 1 on its CNN; ``margin=1`` is plain bias-free softmax). The
     classifier's bias is zeroed and stays 0 (:func:`zero_classifier_bias`, module docstring), so training and
     evaluation (``model(x)``) use the same bias-free layer."""
@@ -61,9 +64,11 @@ class LSoftmax(Method):
         self.margin = margin
         self.lam = validate.nonnegative("lam", lam)
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         zero_classifier_bias(model)
-        logits = lsoftmax_logits(model.features(x), model.classifier.weight, y, margin=self.margin, lam=self.lam)
+        net = cast(Net, model)
+        logits = lsoftmax_logits(net.features(x), net.classifier.weight, y, margin=self.margin, lam=self.lam)
         loss = F.cross_entropy(logits, y)
         return loss, {"lsoftmax_ce": loss.detach()}
 

@@ -42,10 +42,12 @@ import math
 from typing import Any
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
 from marginlib.methods.adversarial import PGDAT, kl_adversary
+from marginlib.methods.base import Stats
 
 #: paper 002, appendix A (the text): (slope gamma, bias beta) of AT-MAIL and TRADES-MAIL; the default
 DEFAULTS = {"at": (30.0, 0.07), "trades": (5.0, 0.05)}
@@ -126,7 +128,7 @@ class MAIL(PGDAT):
         return mail_weights(probabilistic_margin(logits_adv.detach(), y), slope=self.slope, bias=self.bias,
                             normalize=self.normalize)
 
-    def adversary(self, model, x, y):
+    def adversary(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The PGD example for MAIL-AT, TRADES' KL adversary for MAIL-TRADES (the PGD example during a plain-AT
         burn-in)."""
         if self._at:
@@ -134,7 +136,8 @@ class MAIL(PGDAT):
         return kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
                             generator=self.generator)
 
-    def loss_at(self, model, x, x_adv, y, *, index=None):
+    def loss_at(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, *,
+                index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         if self._at:
             logits_adv = model(x_adv)
             w = self.weights(logits_adv, y)
@@ -146,7 +149,7 @@ class MAIL(PGDAT):
         kl = (w * F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="none").sum(1)).mean()
         return ce + self.beta * kl, {"ce": ce.detach(), "kl": kl.detach(), "weight_max": w.max()}
 
-    def after_epoch(self, model, epoch: int) -> None:
+    def after_epoch(self, model: nn.Module, epoch: int) -> None:
         self.epochs_done = epoch
 
     def state_dict(self) -> dict[str, Any]:

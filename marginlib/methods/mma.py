@@ -43,13 +43,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
 from marginlib.attacks import losses
 from marginlib.attacks.anpgd import SEARCH_RESULTS
 from marginlib.context import noparamgrad_and_eval
-from marginlib.methods.base import Method
+from marginlib.methods.base import Method, Stats
 
 SPLITS = ("argmax", "soft_margin")
 
@@ -100,7 +101,8 @@ class MMA(Method):
             return logits.argmax(1) == y
         return losses.soft_margin(logits, y) < 0
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         from marginlib.attacks import an_pgd
 
         if index is None:

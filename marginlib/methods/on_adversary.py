@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
-from marginlib.methods.base import Method
+from marginlib.methods.base import Method, Stats
 
 
 class OnAdversary(Method):
@@ -23,16 +24,18 @@ class OnAdversary(Method):
         super().__init__()
         if not callable(getattr(attack, "adversary", None)):
             raise ValueError(f"attack must be a method with an adversary(model, x, y), e.g. pgd_at; got {attack!r}")
-        self.attack, self.inner = attack, inner
+        self.attack: Any = attack   # any method with an adversary(model, x, y) (checked above)
+        self.inner = inner
 
-    def setup(self, *, device, seed: int) -> None:
+    def setup(self, *, device: torch.device | str, seed: int) -> None:
         self.attack.setup(device=device, seed=seed)
         self.inner.setup(device=device, seed=seed)
 
     def set_reg_scale(self, scale: float) -> None:
         self.inner.set_reg_scale(scale)
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         return self.inner.loss(model, self.attack.adversary(model, x, y), y, index=index)
 
     def after_step(self, model: nn.Module) -> None:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from marginlib import validate
-from marginlib.methods.base import Extends, Method, as_matrix, weight_layers
+from marginlib.methods.base import Extends, Method, Stats, as_matrix, weight_layers
 
 MODES = ("retraction", "penalty")
 
@@ -64,7 +64,8 @@ class Parseval(Extends):
         self.beta = validate.positive("beta", beta)
         self.mode = validate.choice("mode", mode, MODES)
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         loss, stats = self.base.loss(model, x, y, index=index)
         if self.mode == "penalty":
             ortho = parseval_penalty(model)

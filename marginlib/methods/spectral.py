@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from marginlib import spectrum, validate
-from marginlib.methods.base import Extends, Method, as_matrix, weight_layers
+from marginlib.methods.base import Extends, Method, Stats, as_matrix, weight_layers
 
 MODES = ("clip", "rescale", "kernel")
 
@@ -51,19 +51,20 @@ MODES = ("clip", "rescale", "kernel")
 def spectral_norms(model: nn.Module) -> list[float]:
     """Top singular value of each Linear/Conv2d layer's *reshaped kernel* ``(out, in * kh * kw)`` (the
     ``mode="kernel"`` convention; for the operator norms use :func:`marginlib.spectrum.operator_norms`)."""
-    return [float(torch.linalg.matrix_norm(as_matrix(l.weight.detach()), ord=2)) for l in weight_layers(model)]
+    return [float(torch.linalg.matrix_norm(as_matrix(layer.weight.detach()), ord=2)) for layer in weight_layers(model)]
 
 
-def _conv_sizes(model: nn.Module, layers: list[nn.Module], x: torch.Tensor | None,
-                input_sizes: Sequence | dict | None) -> dict[nn.Module, tuple[int, int]]:
+def _conv_sizes(model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor | None,
+                input_sizes: Sequence[tuple[int, int]] | dict[nn.Module, tuple[int, int]] | None,
+                ) -> dict[nn.Module, tuple[int, int]]:
     if input_sizes is not None:
         if isinstance(input_sizes, dict):
             return dict(input_sizes)
         if len(input_sizes) != len(layers):
             raise ValueError(f"input_sizes must give one entry per weight layer ({len(layers)}), "
                              f"got {len(input_sizes)}")
-        return {l: s for l, s in zip(layers, input_sizes) if isinstance(l, nn.Conv2d)}
-    if not any(isinstance(l, nn.Conv2d) for l in layers):
+        return {layer: s for layer, s in zip(layers, input_sizes) if isinstance(layer, nn.Conv2d)}
+    if not any(isinstance(layer, nn.Conv2d) for layer in layers):
         return {}
     if x is None:
         raise ValueError("the operator norm of a convolution depends on its input size: pass a sample input x "
@@ -71,9 +72,10 @@ def _conv_sizes(model: nn.Module, layers: list[nn.Module], x: torch.Tensor | Non
     return spectrum.conv_input_sizes(model, x)
 
 
-def _operator_norm(layer: nn.Module, size) -> torch.Tensor:
+def _operator_norm(layer: nn.Linear | nn.Conv2d, size: tuple[int, int] | None) -> torch.Tensor:
     if isinstance(layer, nn.Linear):
         return torch.linalg.matrix_norm(layer.weight.double(), ord=2)
+    assert size is not None   # every convolution has one (checked by the caller)
     if layer.groups != 1 or tuple(layer.dilation) != (1, 1):
         raise ValueError(f"{layer}: only groups=1, dilation=1 convolutions are supported")
     return spectrum.conv_singular_values(layer.weight.double(), size, stride=layer.stride)[0]
@@ -81,7 +83,8 @@ def _operator_norm(layer: nn.Module, size) -> torch.Tensor:
 
 @torch.no_grad()
 def spectral_normalize(model: nn.Module, *, target: float = 1.0, mode: str = "clip", x: torch.Tensor | None = None,
-                       input_sizes: Sequence | dict | None = None) -> None:
+                       input_sizes: Sequence[tuple[int, int]] | dict[nn.Module, tuple[int, int]] | None = None,
+                       ) -> None:
     """Normalize the spectral norm of every Linear/Conv2d layer of ``model`` in place (module docstring for the
     modes and the padding convention). ``x``: a sample input (one row is run) from which each convolution's
     input size is read; or ``input_sizes``, a ``{layer: (h, w)}`` dict or one entry per weight layer (ignored
@@ -107,6 +110,7 @@ def spectral_normalize(model: nn.Module, *, target: float = 1.0, mode: str = "cl
                 u, s, vh = torch.linalg.svd(layer.weight.double(), full_matrices=False)
                 layer.weight.copy_((u * s.clamp(max=target)) @ vh)
             else:
+                assert size is not None
                 layer.weight.copy_(spectrum.clip_conv_singular_values(layer.weight, size, target=target,
                                                                        stride=layer.stride))
             sigma = _operator_norm(layer, size)   # truncation to k x k (and float32) can leave it above target
@@ -130,7 +134,8 @@ class SpectralNorm(Extends):
         self.mode = validate.choice("mode", mode, MODES)
         self._sizes: tuple[int, dict] | None = None
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         if self.mode != "kernel" and (self._sizes is None or self._sizes[0] != id(model)):
             self._sizes = (id(model), spectrum.conv_input_sizes(model, x))
         return self.base.loss(model, x, y, index=index)

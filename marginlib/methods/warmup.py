@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from marginlib import validate
-from marginlib.methods.base import Extends, Method
+from marginlib.methods.base import Extends, Method, Stats
 
 #: The attributes that scale with the radius, by method name.
 RADII: dict[str, tuple[str, ...]] = {
@@ -47,7 +48,8 @@ class RadiusWarmup(Extends):
         for attr, target in self.targets.items():
             setattr(self.base, attr, target * self.factor(self.epoch))
 
-    def loss(self, model, x, y, *, index=None):
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+             index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         loss, stats = self.base.loss(model, x, y, index=index)
         return loss, {**stats, "radius_factor": loss.new_tensor(self.factor(self.epoch)).detach()}
 

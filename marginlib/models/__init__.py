@@ -30,7 +30,7 @@ import torch
 from marginlib import validate
 
 from .base import Net, Normalize, weight_layers
-from .convnets import CWNet, EMRCNN, LeNet, LeNet5Madry, LiuNet
+from .convnets import EMRCNN, CWNet, LeNet, LeNet5Madry, LiuNet
 from .densenet import DenseNet
 from .mlp import MLP
 from .nin import NIN

@@ -22,12 +22,12 @@ Size = int | tuple[int, int]
 Stat = float | Sequence[float] | None  # a normalization mean/std: one value or one per channel
 
 
-def pair(name: str, size: Size) -> tuple[int, int]:
+def pair(name: str, size: int | Sequence[int]) -> tuple[int, int]:
     """``size`` as ``(height, width)``: an int is a square side."""
     hw = (size, size) if isinstance(size, int) else tuple(size)
     if len(hw) != 2 or not all(isinstance(s, int) and s > 0 for s in hw):
         raise ValueError(f"{name} must be a positive int or a (height, width) pair of them, got {size!r}")
-    return hw
+    return hw[0], hw[1]
 
 
 def check_spatial(hw: tuple[int, int], *, minimum: int, model: str) -> None:
@@ -49,6 +49,9 @@ class Normalize(nn.Module):
     ``mean`` and ``std`` are a number or one value per channel. Attacks and margins still see ``[0, 1]`` inputs,
     so every eps is in pixel units; the layer is affine, so a distance ``r`` in pixel space is ``r / std`` after it.
     """
+
+    mean: Tensor
+    std: Tensor
 
     def __init__(self, *, mean: float | Sequence[float] = 0.0, std: float | Sequence[float] = 1.0, channels: int):
         super().__init__()
