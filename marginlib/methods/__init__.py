@@ -33,7 +33,7 @@ import inspect
 from typing import Any
 
 from marginlib import validate
-from marginlib.methods.adversarial import FGSMAT, MART, PGDAT, TRADES, kl_adversary
+from marginlib.methods.adversarial import FGSMAT, MART, PGDAT, TRADES, kl_adversary, trades_objective
 from marginlib.methods.amm import AMM, Elsayed, min_aggregation_mask, shrink
 from marginlib.methods.amr import AMR, AMRLogit, feature_margin, orthogonality_penalty
 from marginlib.methods.base import (
@@ -106,5 +106,6 @@ __all__ = [
     "emr_exact", "feature_margin", "kl_adversary", "lsoftmax_lambda", "lsoftmax_logits", "min_aggregation_mask",
     "mode_free", "names",
     "orthogonality_penalty", "parseval_retraction", "shrink", "spectral_normalize", "spectral_norms",
+    "trades_objective",
     "weight_layers",
 ]

@@ -95,6 +95,19 @@ def kl_adversary(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: fl
     return x_adv.detach()
 
 
+def trades_objective(ce: torch.Tensor, logits: torch.Tensor, logits_adv: torch.Tensor, *, beta: float,
+                     weights: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
+    """TRADES' objective (Zhang et al. 2019, eq. (5)) given its natural loss ``ce``: ``ce + beta * KL(p(x) || p(x'))``
+    with the KL averaged over the batch, or, given per-sample ``weights``, their weighted mean (MAIL-TRADES,
+    paper 002 appendix A). The one TRADES objective behind :class:`TRADES`, HE's TRADES+HE and MAIL-TRADES."""
+    log_q, p = F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1)
+    if weights is None:
+        kl = F.kl_div(log_q, p, reduction="batchmean")
+    else:
+        kl = (weights * F.kl_div(log_q, p, reduction="none").sum(1)).mean()
+    return ce + beta * kl, {"ce": ce.detach(), "kl": kl.detach()}
+
+
 class TRADES(Adversarial):
     """TRADES (Zhang et al. 2019, eq. (5)): ``CE(f(x), y) + beta * KL(p(x) || p(x'))``, the KL averaged over
     the batch, ``x'`` from :func:`kl_adversary`."""
@@ -117,9 +130,7 @@ class TRADES(Adversarial):
     def loss_at(self, model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, *,
                 index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
         logits, logits_adv = model(x), model(x_adv)
-        ce = F.cross_entropy(logits, y)
-        kl = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="batchmean")
-        return ce + self.beta * kl, {"ce": ce.detach(), "kl": kl.detach()}
+        return trades_objective(F.cross_entropy(logits, y), logits, logits_adv, beta=self.beta)
 
     def __repr__(self) -> str:
         return f"TRADES(eps={self.eps}, beta={self.beta}, steps={self.steps}, norm={self.norm!r})"

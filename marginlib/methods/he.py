@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
-from marginlib.methods.adversarial import PGDAT, TRADES
+from marginlib.methods.adversarial import PGDAT, TRADES, trades_objective
 from marginlib.methods.base import Adversarial, Extends, Method, Stats
 
 
@@ -109,8 +109,7 @@ class HE(Extends, Adversarial):
         if isinstance(self.base, TRADES):
             logits, logits_adv = model(x), model(x_adv)
             ce = he_cross_entropy(logits, y, scale=head.scale, margin=self.margin)
-            kl = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="batchmean")
-            return ce + self.base.beta * kl, {"ce": ce.detach(), "kl": kl.detach()}
+            return trades_objective(ce, logits, logits_adv, beta=self.base.beta)
         logits_adv = model(x_adv)
         adv = he_cross_entropy(logits_adv, y, scale=head.scale, margin=self.margin)
         return adv, {"adv_ce": adv.detach(), "adv_error": (logits_adv.argmax(1) != y).float().mean().detach()}

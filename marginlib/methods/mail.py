@@ -46,7 +46,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from marginlib import validate
-from marginlib.methods.adversarial import PGDAT, kl_adversary
+from marginlib.methods.adversarial import PGDAT, kl_adversary, trades_objective
 from marginlib.methods.base import Stats
 
 #: paper 002, appendix A (the text): (slope gamma, bias beta) of AT-MAIL and TRADES-MAIL; the default
@@ -145,9 +145,8 @@ class MAIL(PGDAT):
             return adv, {"adv_ce": adv.detach(), "weight_max": w.max()}
         logits, logits_adv = model(x), model(x_adv)
         w = self.weights(logits_adv, y)
-        ce = F.cross_entropy(logits, y)
-        kl = (w * F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="none").sum(1)).mean()
-        return ce + self.beta * kl, {"ce": ce.detach(), "kl": kl.detach(), "weight_max": w.max()}
+        loss, stats = trades_objective(F.cross_entropy(logits, y), logits, logits_adv, beta=self.beta, weights=w)
+        return loss, {**stats, "weight_max": w.max()}
 
     def after_epoch(self, model: nn.Module, epoch: int) -> None:
         self.epochs_done = epoch

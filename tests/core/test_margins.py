@@ -57,10 +57,9 @@ def digits_linear(digits) -> nn.Sequential:
 
 
 @pytest.fixture(scope="module")
-def digits_mlp(digits) -> nn.Sequential:
-    torch.manual_seed(2)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-    return train(model, *digits, steps=80)
+def digits_mlp(trained_digits) -> nn.Module:
+    """The shared digits MLP (conftest), read only."""
+    return trained_digits[0]
 
 
 def random_case(seed: int):

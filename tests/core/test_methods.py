@@ -279,18 +279,48 @@ def test_mma_eps_memory_updates_per_index(generator):
 
 # ---------------------------------------------------------------- interface
 
-@pytest.mark.parametrize("name,kw", [
-    ("standard", {}), ("pgd_at", dict(eps=0.1, steps=3)), ("fgsm_at", dict(eps=0.1)),
-    ("trades", dict(eps=0.1, steps=3)), ("mart", dict(eps=0.1, steps=3)), ("mma", dict(d_max=0.3, steps=3)),
-    ("amr", dict(beta=1e-3)), ("amr_logit", {}), ("parseval", {}), ("emr", dict(weight=0.1)),
-    ("emr", dict(weight=0.1, mode="approx", temperature=2.0, base=methods.PGDAT(eps=0.1, steps=2))),
-    ("igr", dict(weight=0.1)), ("lsoftmax", dict(margin=2)), ("spectral", {}),
-    ("amm", dict(lam=1.0, c=1.0, d=1.0)), ("elsayed", dict(lam=1.0, gamma=0.5)),
-])
+def _pgd() -> methods.Method:
+    return methods.build("pgd_at", eps=0.1, steps=2)
+
+
+#: every registered method, with the keyword sets its interface test builds it with (callables give fresh
+#: base/attack methods); a test below fails when a registered name has no case here
+CASES: dict[str, list] = {
+    "standard": [{}, dict(max_grad_norm=1.0)],
+    "pgd_at": [dict(eps=0.1, steps=3)],
+    "fgsm_at": [dict(eps=0.1)],
+    "trades": [dict(eps=0.1, steps=3)],
+    "mart": [dict(eps=0.1, steps=3)],
+    "mma": [dict(d_max=0.3, steps=3)],
+    "amr": [dict(beta=1e-3)],
+    "amr_logit": [{}],
+    "parseval": [{}],
+    "emr": [dict(weight=0.1), lambda: dict(weight=0.1, mode="approx", temperature=2.0, base=_pgd()),
+            lambda: dict(weight=0.1, on="adversarial", base=_pgd())],
+    "igr": [dict(weight=0.1)],
+    "lsoftmax": [dict(margin=2)],
+    "lsoftmax_annealed": [dict(margin=2, base=10.0)],
+    "on_adversary": [lambda: dict(attack=_pgd(), inner=methods.build("lsoftmax", margin=2))],
+    "spectral": [{}],
+    "amm": [dict(lam=1.0, c=1.0, d=1.0)],
+    "elsayed": [dict(lam=1.0, gamma=0.5)],
+    "he": [lambda: dict(base=_pgd())],
+    "mail": [dict(eps=0.1, steps=2), dict(eps=0.1, steps=2, objective="trades")],
+}
+#: methods that need a model prepared for them
+PREPARE = {"he": lambda model: methods.hypersphere(model, scale=5.0)}
+
+
+def test_every_registered_method_has_an_interface_case():
+    assert set(CASES) == set(methods.names())
+
+
+@pytest.mark.parametrize("name,kw", [pytest.param(name, kw, id=f"{name}-{i}")
+                                     for name, kws in CASES.items() for i, kw in enumerate(kws)])
 def test_every_method_gives_finite_loss_and_leaves_model_state(name, kw, generator):
-    model = TinyNet()
+    model = PREPARE.get(name, lambda m: m)(TinyNet())
     model.eval()
-    method = methods.build(name, **kw)
+    method = methods.build(name, **(kw() if callable(kw) else kw))
     method.setup(device="cpu", seed=0)
     x, y = torch.rand(6, 1, 2, 2, generator=generator), torch.randint(0, 3, (6,), generator=generator)
     loss, stats = method.loss(model, x, y, index=torch.arange(6))
@@ -299,6 +329,9 @@ def test_every_method_gives_finite_loss_and_leaves_model_state(name, kw, generat
     assert not model.training and all(p.grad is None for p in model.parameters())
     loss.backward()
     assert model.body[1].weight.grad is not None and model.classifier.weight.grad is not None
+    restored = methods.build(name, **(kw() if callable(kw) else kw))
+    restored.setup(device="cpu", seed=0)
+    restored.load_state_dict(method.state_dict())   # every method's state round-trips
 
 
 def test_build_rejects_unknown_names_and_choices():
@@ -326,7 +359,7 @@ def _mean_feature_margin(model, data):
 
 def _mean_emr(model, data):
     x = data.x.clone().requires_grad_(True)
-    return float(methods.emr_exact(x, model(x)).mean())
+    return float(methods.emr_exact(x, model(x)).mean().detach())
 
 
 def test_amr_raises_average_feature_margin_over_standard():
@@ -444,3 +477,18 @@ def test_build_still_takes_methods_numbers_and_none_where_they_belong():
     assert methods.build("he", base=at).base is at
     assert methods.build("lsoftmax_annealed", base=10.0).schedule["base"] == 10.0  # this base is a number (the blending weight)
     assert isinstance(methods.build("on_adversary", attack=at, inner=methods.build("standard")), methods.OnAdversary)
+
+
+def test_trades_objective_is_ce_plus_beta_kl_and_weights_reduce_to_it(generator):
+    logits, logits_adv = torch.randn(8, 4, generator=generator), torch.randn(8, 4, generator=generator)
+    ce = torch.tensor(0.7)
+    p = logits.softmax(1)
+    kl = (p * (p.log() - logits_adv.log_softmax(1))).sum(1)           # KL(p(x) || p(x')) per sample
+    loss, stats = methods.trades_objective(ce, logits, logits_adv, beta=6.0)
+    torch.testing.assert_close(loss, ce + 6.0 * kl.mean())
+    torch.testing.assert_close(stats["kl"], kl.mean())
+    w = torch.rand(8, generator=generator)
+    weighted, _ = methods.trades_objective(ce, logits, logits_adv, beta=6.0, weights=w)
+    torch.testing.assert_close(weighted, ce + 6.0 * (w * kl).mean())
+    ones, _ = methods.trades_objective(ce, logits, logits_adv, beta=6.0, weights=torch.ones(8))
+    torch.testing.assert_close(ones, loss)
