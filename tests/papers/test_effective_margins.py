@@ -1,4 +1,4 @@
-"""Effective margins of correctly classified points and paper 002's Table 1 row (marginlib.papers.p002_emr.effective_margins)."""
+"""Effective margins of correctly classified points and paper 002's Table 1 row (p002_emr.effective_margins)."""
 from __future__ import annotations
 
 import math

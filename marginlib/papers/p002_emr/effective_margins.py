@@ -10,13 +10,13 @@ fractions in [0, 1].
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from marginlib import evaluate, margins, validate
 from marginlib.context import model_device
+from marginlib.data import Dataset
 
 __all__ = ["correct_effective", "effective_tracker", "summary", "table_row"]
 
@@ -27,10 +27,10 @@ def correct_effective(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int
     keep = evaluate.correct(model, x, y, batch_size=batch_size)
     if not keep.any():
         return torch.empty(0)
-    x, y = x[keep], y[keep]
-    device = model_device(model)
-    return torch.cat([margins.effective(model, xb.to(device), yb.to(device)).cpu()
-                      for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
+    values = evaluate.batched(lambda xb, yb: margins.effective(model, xb, yb), x[keep], y[keep],
+                              batch_size=batch_size, device=model_device(model))
+    assert isinstance(values, Tensor)
+    return values
 
 
 def summary(values: Tensor) -> tuple[float, float]:
@@ -47,7 +47,7 @@ def effective_tracker(x: Tensor, y: Tensor) -> Callable[[nn.Module, int], float]
     return lambda model, epoch: summary(correct_effective(model, x, y))[0]
 
 
-def table_row(model: nn.Module, train: Any, test: Any, *, eps: float, step_size: float,
+def table_row(model: nn.Module, train: Dataset, test: Dataset, *, eps: float, step_size: float,
               steps: int) -> dict[str, float]:
     """One row of paper 002's Tables 1-2 for ``model``: ``clean_acc`` and PGD ``robust_acc`` (l-inf, radius
     ``eps``, ``steps`` steps of ``step_size``, no random start, as in the paper's PGD20) on

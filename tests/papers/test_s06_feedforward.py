@@ -1,0 +1,145 @@
+"""Section 06 (paper 002 §3-4, MNIST MLP): marginlib.papers.p002_emr.s06_feedforward at the smoke preset."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import warnings
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from marginlib import methods, train
+from marginlib.book import params
+from marginlib.papers.p002_emr import s06_feedforward as s06
+
+STEM = "06_emr_feedforward"
+
+
+def smoke(**overrides: object) -> s06.Params:
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
+    return s06.Params(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[s06.Params, s06.Table1]:
+    p = smoke()
+    return p, s06.train_table1(p, s06.load_data(p), log=None)
+
+
+def test_params_refuse_inconsistent_values_before_any_work():
+    with pytest.raises(ValueError, match=r"lr_decay_epoch=2 .*epochs=2"):
+        smoke(lr_decay_epoch=2)           # the decay would never happen
+    with pytest.raises(ValueError, match="weight_decays=.*repeats"):
+        smoke(weight_decays=(0.01, 0.01))
+    with pytest.raises(ValueError, match="weight_decays"):
+        smoke(weight_decays=())
+    with pytest.raises(ValueError, match="source.*auto.*full.*offline"):
+        smoke(source="cifar")
+    assert smoke().hidden == (32, 32)
+
+
+def test_plan_and_objectives_follow_table1():
+    p = smoke()
+    rows = s06.plan(p)
+    assert [r.name for r in rows] == ["ST", "ST+LSoftmax", "ST+EMR", "ST+Approx-EMR",
+                                      "AT", "AT+LSoftmax", "AT+EMR", "AT+Approx-EMR"]
+    assert [r.name for r in s06.plan(dataclasses.replace(p, adversarial=False))] == [r.name for r in rows[:4]]
+    built = {r.name: s06.training_method(r, p) for r in rows}
+    assert isinstance(built["ST"], methods.Standard) and isinstance(built["AT"], methods.PGDAT)
+    assert isinstance(built["ST+LSoftmax"], methods.AnnealedLSoftmax)
+    at_ls = built["AT+LSoftmax"]
+    assert isinstance(at_ls, methods.OnAdversary) and isinstance(at_ls.inner, methods.AnnealedLSoftmax)
+    emr, approx, at_emr = built["ST+EMR"], built["ST+Approx-EMR"], built["AT+EMR"]
+    assert isinstance(emr, methods.EMR) and isinstance(approx, methods.EMR) and isinstance(at_emr, methods.EMR)
+    assert (emr.mode, emr.weight, approx.mode, approx.weight) == ("exact", p.emr_weight, "approx", p.approx_weight)
+    assert at_emr.weight == p.at_emr_weight and isinstance(at_emr.base, methods.PGDAT)
+    assert [s06.emr_weight(r, p) for r in rows] == [None, None, 0.1, 1.0, None, None, 0.0003, 0.0003]
+
+
+def test_sigmoid_example_closed_forms():
+    """Fig. 1a: |d XE / d w| of the logit alpha (w x0 + b) is alpha (1 - sigmoid) x0 (checked by autograd); the
+    effective margin |f(x0)| / |w| does not depend on alpha; every scaled sigmoid crosses 1/2 at the boundary."""
+    ex = s06.sigmoid_example()
+    alpha = ex.alpha.double()
+    w = torch.full_like(alpha, ex.w, requires_grad=True)                   # one copy of w per alpha
+    xe = torch.nn.functional.softplus(-alpha * (w * ex.x0 + ex.b))         # XE of the positive class
+    (grad,) = torch.autograd.grad(xe.sum(), w)
+    torch.testing.assert_close(grad.abs().float(), ex.grad_w, rtol=2e-3, atol=1e-5)   # float32 1 - sigmoid
+    assert ex.margin == 1.0
+    assert ex.grad_w[0] > 100 * ex.grad_w[-1] > 0             # the gradient vanishes as alpha grows
+    boundary = int(torch.argmin((ex.x - (-ex.b / ex.w)).abs()))
+    for curve in ex.scaled.values():
+        assert curve[boundary].item() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_record_claims_and_metrics(trained):
+    p, t = trained
+    out = s06.record(t, s06.sigmoid_example(), p)
+    assert set(out) == {"metrics", "claims"}
+    metrics, claims = out["metrics"], out["claims"]
+    assert set(metrics) == {"source", "n_train", "n_test", "table", "curves", "seconds", "approx_vs_exact", "fig1a"}
+    assert (metrics["n_train"], metrics["n_test"]) == (p.n_train, p.n_test)
+    assert [row["training"] for row in metrics["table"]] == [r.name for r in s06.plan(p)]
+    assert set(metrics["approx_vs_exact"]) == {"ST", "AT"}
+    for curve in metrics["curves"].values():
+        assert len(curve["train"]) == len(curve["test"]) == p.epochs + 1
+    assert set(claims) == {"emr_larger_effective_margin", "emr_more_robust", "approx_emr_close"}
+    for c in claims.values():
+        assert c["required_at"] == ["demo", "paper"] and isinstance(c["holds"], bool) and c["detail"]
+    gaps = s06.approx_gaps(t)
+    assert claims["approx_emr_close"]["holds"] == all(g <= s06.CLOSE for g in gaps.values())
+    st = [r.numbers["robust_acc"] for r in t.runs if r.row.name == "ST"]
+    assert claims["emr_more_robust"]["holds"] == all(t.get("ST+EMR").numbers["robust_acc"] > a for a in st)
+    json.dumps(s06.quoted(t, s06.sigmoid_example(), p))           # the glued values are plain
+
+
+def test_quoted_glues_every_name_the_prose_uses(trained):
+    p, t = trained
+    cells = json.loads(params.find(STEM).read_text())["cells"]
+    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    used = set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", prose))
+    quoted = s06.quoted(t, s06.sigmoid_example(), p)
+    assert used and used <= set(quoted)
+    assert quoted["approx_gap_st"] == pytest.approx(100 * s06.approx_gaps(t)["ST"])
+    assert quoted["grad_alpha1"] > quoted["grad_alpha10"]
+
+
+def test_tables_show_lambdas_unrounded_and_read_the_paper_without_warnings(trained):
+    _, t = trained
+    shown = s06.table1_frame(t)
+    assert list(shown["lambda_emr"]) == ["—", "—", "0.1", "1", "—", "—", "0.0003", "0.0003"]
+    assert list(shown["lambda_wd"])[2:4] == ["0.001", "0.001"]
+    assert shown.loc[0, "m_test"] == "{:.2f} ± {:.2f}".format(t.runs[0].numbers["eff_margin_test_mean"],
+                                                             t.runs[0].numbers["eff_margin_test_std"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        side = s06.paper_vs_book(t)
+    assert side.loc[("ST+EMR", 0.001), "robust_acc (paper)"] == 87.56
+    assert side.loc[("ST+EMR", 0.001), "robust_acc (book)"] == pytest.approx(
+        round(100 * t.get("ST+EMR").numbers["robust_acc"], 2))
+    assert math.isnan(side.loc[("ST", 0.1), "clean_acc (book)"])       # a paper row this run skips
+    assert list(s06.table8(t).index) == ["ST", "AT"]
+
+
+def test_figures_redraw_from_returned_data_without_training(trained, monkeypatch):
+    _, t = trained
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a figure must not train")
+
+    monkeypatch.setattr(train, "fit", refuse)
+    fig = s06.curves_figure(t)
+    first, weights, fig2 = fig.axes
+    assert len(first.lines) == 8 and len(weights.lines) == 1 and len(fig2.lines) == 12
+    assert list(first.lines[2].get_ydata()) == t.get("ST+EMR").curves["test"]
+    plt.close(fig)
+    st_only = dataclasses.replace(t, runs=[r for r in t.runs if r.row.training == "ST"])
+    fig = s06.curves_figure(st_only)
+    assert len(fig.axes) == 2
+    plt.close(fig)
+    fig = s06.figure1a(s06.sigmoid_example())
+    assert len(fig.axes[0].lines) == 4 + 2 + 1 and len(fig.axes[1].lines) == 2
+    plt.close(fig)
