@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from marginlib import margins
 from marginlib.papers.p004_ar import confidence
 
 
@@ -68,3 +69,15 @@ def test_robust_accuracy_on_correct_counts_only_correct_points(generator):
     assert confidence.robust_accuracy_on_correct(model, x, y, eps=1e-9, step_size=1e-9, steps=1) == 1.0
     assert confidence.robust_accuracy_on_correct(model, x, y, eps=1.0, step_size=0.5, steps=10) < 0.5
     assert math.isnan(confidence.robust_accuracy_on_correct(model, x[:10], y[:10], eps=0.1, step_size=0.1, steps=1))
+
+
+def test_logit_margins_are_margins_logit_in_chunks_and_signed_by_correctness(generator):
+    model = linear_model(generator)
+    x = torch.rand(9, 1, 2, 4, generator=generator, dtype=torch.float64)
+    y = torch.randint(3, (9,), generator=generator)
+    out = confidence.logit_margins(model, x, y, batch_size=4)
+    logits = model(x).detach()
+    others = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+    torch.testing.assert_close(out, logits.gather(1, y[:, None]).squeeze(1) - others)
+    torch.testing.assert_close(out, margins.logit(model, x, y))
+    assert torch.equal(out > 0, logits.argmax(1) == y)

@@ -2,6 +2,7 @@
 
 * :func:`true_class_log_probability` gives ``log p_y(x)`` per sample: its exponential is the "estimated probability"
   of the true class (Fig. 5a) and its negative the per-sample cross-entropy loss (Fig. 5b).
+* :func:`logit_margins` gives the logit margin of Definition 3 per sample (Fig. 4).
 * :func:`loss_variation` gives, per sample and per Linf radius, the largest increase of the cross-entropy loss
   that PGD finds within the ball (App. B.5, "maximal loss variation"; Table 1 reports its mean and std).
 * :func:`robust_accuracy_on_correct` is App. D.2's robust accuracy: PGD is run only on the test points the model
@@ -17,10 +18,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from marginlib import evaluate, validate
+from marginlib import evaluate, margins, validate
 from marginlib.context import model_device, noparamgrad_and_eval
 
-__all__ = ["loss_variation", "robust_accuracy_on_correct", "true_class_log_probability"]
+__all__ = ["logit_margins", "loss_variation", "robust_accuracy_on_correct", "true_class_log_probability"]
 
 
 @torch.no_grad()
@@ -28,12 +29,20 @@ def true_class_log_probability(model: nn.Module, x: Tensor, y: Tensor, *, batch_
     """``log softmax(f(x))_y`` per sample (1-D, on the CPU): ``exp`` of it is the estimated probability of the true
     class, ``-`` it the per-sample cross-entropy loss (paper 004, §4.2.1, Fig. 5a-b)."""
     validate.batch(x, y, bounds=None)
-    validate.positive("batch_size", batch_size)
-    device = model_device(model)
     with noparamgrad_and_eval(model):
-        parts = [F.log_softmax(model(xb.to(device)), dim=1).gather(1, yb.to(device)[:, None]).squeeze(1).cpu()
-                 for xb, yb in zip(x.split(batch_size), y.split(batch_size))]
-    return torch.cat(parts)
+        logp = evaluate.batched(lambda xb, yb: F.log_softmax(model(xb), dim=1).gather(1, yb[:, None]).squeeze(1),
+                                x, y, batch_size=batch_size, device=model_device(model))
+    assert isinstance(logp, Tensor)
+    return logp
+
+
+def logit_margins(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> Tensor:
+    """Paper 004, Definition 3 (Fig. 4): the logit margin ``f_y(x) - max_{j != y} f_j(x)`` of every sample
+    (:func:`marginlib.margins.logit`, run in chunks of ``batch_size`` on the model's device; 1-D, on the CPU)."""
+    out = evaluate.batched(lambda xb, yb: margins.logit(model, xb, yb), x, y, batch_size=batch_size,
+                           device=model_device(model))
+    assert isinstance(out, Tensor)
+    return out
 
 
 def loss_variation(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], steps: int,

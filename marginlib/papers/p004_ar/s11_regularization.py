@@ -1,0 +1,613 @@
+"""Paper 004 (Wen, Li & Jia), §1.1, §4.1-4.2, App. B.2, B.4.2, B.5, B.6, D.2: how adversarial robustness (AR)
+regularizes a network. Notebook: ``notebooks/11_ar_regularization.ipynb``.
+
+One network is trained per AR strength (strength 0 is standard training; PGD adversarial training, App. B.1, or
+FGSM, App. B.6) and measured on the clean training and test sets:
+
+* Fig. 3 (§4.1): training and test loss and error and their gaps, test and PGD robust accuracy (App. D.2)
+  (:func:`train_strengths`, :func:`figure3`, :func:`strength_table`);
+* Fig. 4 (§4.2.1, Definition 3): the logit margins of the test and training sets (:func:`figure4`);
+* Fig. 5a-b (§4.2.1): the estimated probability of the true class and the per-sample test loss
+  (:func:`figure5ab`);
+* Fig. 1a, 5c-d and App. B.2 (§4.2.2): the standard deviation of every layer's singular values, convolutions as
+  operators (Sedghi et al.), and App. B.2's sums of the STD falls and rises (:func:`figure1a`,
+  :func:`singular_value_table`);
+* App. B.5 (Table 1, Fig. 8): the loss variation under Linf PGD (:func:`figure_variation`, :func:`variation_table`);
+* App. B.4.2 (Fig. 6): spectral normalization crossed with AR strength (:func:`train_spectral_cross`,
+  :func:`figure6`, :func:`cross_table`).
+
+:func:`record` holds the metrics and the six claims, :func:`quoted` the numbers the page quotes and
+:func:`comparison_table` the paper-vs-book table (App. B.2's sums from ``book/data/paper004_appB2.csv``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from marginlib import data, methods, models, spectrum, stats, train
+from marginlib.book.results import claim
+from marginlib.methods.base import Method
+from marginlib.papers import tables
+from marginlib.papers.p004_ar import confidence
+
+NOTEBOOK = "11_ar_regularization"
+
+#: Spearman rank correlation with the AR strength that counts as "decreases" (one adjacent swap of 4 allowed)
+TREND = -0.8
+#: the open interval of the true-class probability counted as an indecisive prediction (Fig. 5a)
+INDECISIVE = (0.1, 0.9)
+#: edges of the shared margin histogram bins (Fig. 4; recorded as ``margin_hist``)
+MARGIN_EDGES = 50
+#: the clean numbers of Fig. 3a-b (and of App. B.4.2's Fig. 6), per network
+GAP_KEYS = ("train_loss", "test_loss", "loss_gap", "train_err", "test_err", "err_gap")
+#: every scalar of Fig. 3, per network
+SCALARS = (*GAP_KEYS, "test_acc", "robust_acc")
+#: the capacity level of the networks trained without spectral normalization (App. B.4.2)
+NO_SN = "no SN"
+
+
+@dataclass(frozen=True)
+class Params:
+    """The notebook's parameters cell (same names, order and defaults; lists as tuples)."""
+
+    profile: str = "demo"
+    dataset: str = "mnist"
+    source: str = "auto"
+    n_train: int = 1000
+    n_test: int = 1000
+    image_size: int = 16
+    model_name: str = "lenet"
+    method: str = "pgd_at"
+    strengths: tuple[float, ...] = (0.0, 0.1, 0.15, 0.2)
+    pgd_steps: int = 5
+    pgd_step: float = 0.0
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 0.05
+    weight_decay: float = 0.0
+    milestones: tuple[int, ...] = ()
+    eval_eps: float = 0.1
+    eval_steps: int = 10
+    variation_eps: tuple[float, ...] = (0.02, 0.05, 0.1)
+    variation_steps: int = 10
+    sn_targets: tuple[float, ...] = (1.5,)
+    sn_strengths: tuple[float, ...] = (0.1, 0.2)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("strengths", "variation_eps", "sn_targets", "sn_strengths"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        s = self.strengths
+        if len(s) < 3 or any(a >= b for a, b in zip(s, s[1:])) or s[0] < 0:
+            raise ValueError(f"strengths={list(s)!r} must list at least three increasing AR strengths >= 0 (the "
+                             "trends of Figs. 3-4 are rank correlations over them), e.g. [0.0, 0.1, 0.15, 0.2]")
+        if len(set(self.sn_strengths)) < 2 or any(v not in s for v in self.sn_strengths):
+            raise ValueError(f"sn_strengths={list(self.sn_strengths)!r} must list at least two of "
+                             f"strengths={list(s)}")
+        if not self.sn_targets or any(t <= 0 for t in self.sn_targets):
+            raise ValueError(f"sn_targets={list(self.sn_targets)!r} must list at least one positive spectral-norm "
+                             "target (App. B.4.2), e.g. [1.5]")
+
+    @property
+    def low(self) -> float:
+        """The lowest nonzero AR strength: the paper's lowest strength (4/255) is an adversarially trained net."""
+        return min(v for v in self.strengths if v > 0)
+
+    @property
+    def high(self) -> float:
+        """The highest AR strength."""
+        return max(self.strengths)
+
+    @property
+    def ar_strengths(self) -> tuple[float, ...]:
+        """The nonzero strengths: Fig. 3b's accuracy trend is judged over adversarially trained networks."""
+        return tuple(v for v in self.strengths if v > 0)
+
+    @property
+    def cross_strengths(self) -> tuple[float, ...]:
+        """The AR strengths of the App. B.4.2 cross, increasing."""
+        return tuple(sorted(set(self.sn_strengths)))
+
+    @property
+    def cross_targets(self) -> tuple[float, ...]:
+        """The spectral-norm targets of the cross, from the weakest control (largest target) to the strongest."""
+        return tuple(sorted(self.sn_targets, reverse=True))
+
+    @property
+    def eval_step(self) -> float:
+        """Step of the robust-accuracy PGD (App. D.2): ``2.5 * eval_eps / eval_steps``."""
+        return 2.5 * self.eval_eps / self.eval_steps
+
+
+@dataclass(frozen=True)
+class Network:
+    """One trained network's measurements on the clean sets (paper 004 Figs. 1a, 3-5; App. B.5, D.2)."""
+
+    scalars: dict[str, float]            #: :data:`SCALARS`: losses, errors, gaps, test and robust accuracy
+    margins_test: Tensor                 #: logit margins (Definition 3) of the test set
+    margins_train: Tensor                #: and of the training set
+    true_prob: Tensor                    #: ``p_y(x)`` per test point (Fig. 5a)
+    test_sample_loss: Tensor             #: ``-log p_y(x)`` per test point (Fig. 5b)
+    singular_value_std: list[float]      #: per weight layer (Fig. 1a, 5c-d)
+    loss_variation: dict[float, dict[str, float]]  #: attack radius -> mean and std of the loss increase (App. B.5)
+
+    @property
+    def gaps(self) -> dict[str, float]:
+        """The :data:`GAP_KEYS` subset of :attr:`scalars`."""
+        return {k: self.scalars[k] for k in GAP_KEYS}
+
+    @property
+    def margin_std(self) -> float:
+        """Standard deviation of the test margins: how widely they spread around the boundary (Fig. 4)."""
+        return float(self.margins_test.std())
+
+    @property
+    def indecisive(self) -> float:
+        """The fraction of test points whose true-class probability lies in :data:`INDECISIVE` (Fig. 5a)."""
+        lo, hi = INDECISIVE
+        return float(((self.true_prob > lo) & (self.true_prob < hi)).double().mean())
+
+
+@dataclass(frozen=True)
+class StrengthRuns:
+    """One :class:`Network` per AR strength, and what the record needs about the data and the architecture."""
+
+    strengths: tuple[float, ...]
+    networks: dict[float, Network]
+    layers: list[str]                    #: ``"1: Conv2d"`` ... one name per weight layer
+    source: str
+    n_train: int
+    n_test: int
+
+    def column(self, key: str) -> list[float]:
+        """Scalar ``key`` (one of :data:`SCALARS`) at every strength."""
+        return [self.networks[s].scalars[key] for s in self.strengths]
+
+    def trend(self, key: str) -> float:
+        """Spearman rank correlation of scalar ``key`` with the strength (:func:`marginlib.stats.trend`)."""
+        return stats.trend(self.strengths, self.column(key))
+
+    def margin_trend(self) -> float:
+        """Spearman rank correlation of the test-margin std with the strength (Fig. 4)."""
+        return stats.trend(self.strengths, [self.networks[s].margin_std for s in self.strengths])
+
+    def std_sums(self, low: float, high: float) -> dict[str, float]:
+        """App. B.2's sums of the per-layer singular-value STD falls and rises from strength ``low`` to ``high``."""
+        return spectrum.std_change_sums(self.networks[low].singular_value_std, self.networks[high].singular_value_std)
+
+
+@dataclass(frozen=True)
+class SpectralCross:
+    """App. B.4.2: the clean gaps at each capacity level (``"no SN"``, then ``"SN <target>"`` from the largest
+    target to the smallest) and each AR strength of the cross."""
+
+    strengths: tuple[float, ...]
+    targets: tuple[float, ...]
+    runs: dict[tuple[float, float], dict[str, float]]   #: (target, strength) -> :data:`GAP_KEYS`
+    capacity: dict[str, dict[float, dict[str, float]]]  #: level -> strength -> :data:`GAP_KEYS`
+
+    @property
+    def strongest(self) -> str:
+        """The smallest capacity level: the smallest target."""
+        return list(self.capacity)[-1]
+
+    def change(self, level: str, key: str) -> float:
+        """How much ``key`` changes at capacity ``level`` from the lowest to the highest AR strength of the cross."""
+        by = self.capacity[level]
+        return by[self.strengths[-1]][key] - by[self.strengths[0]][key]
+
+
+# ---------------------------------------------------------------------------------------------------- experiments
+
+
+def resize(d: data.Dataset, size: int) -> data.Dataset:
+    """``d`` with its images resized to ``size x size`` (bilinear, antialiased, clamped to [0, 1]); unchanged when
+    they already have that size."""
+    if d.x.shape[-1] == size:
+        return d
+    x = F.interpolate(d.x, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
+    return dataclasses.replace(d, x=x)
+
+
+def load_data(p: Params) -> tuple[data.Dataset, data.Dataset]:
+    """The training and test subsets (``n_train``, ``n_test`` drawn with ``seed``) at ``image_size`` pixels."""
+    train_data = resize(data.load(p.dataset, split="train", n=p.n_train, seed=p.seed, source=p.source), p.image_size)
+    test_data = resize(data.load(p.dataset, split="test", n=p.n_test, seed=p.seed, source=p.source), p.image_size)
+    return train_data, test_data
+
+
+def ar_method(p: Params, eps: float, *, target: float | None = None) -> Method:
+    """The training objective at AR strength ``eps``: cross-entropy at 0, else PGD (App. B.1: random start,
+    ``pgd_steps`` steps of ``pgd_step``, default ``2.5 eps / steps``) or FGSM (App. B.6) adversarial training;
+    with ``target``, every layer's spectral norm clipped at it after each epoch (App. B.4.2)."""
+    if eps == 0:
+        base = methods.build("standard")
+    elif p.method == "fgsm_at":
+        base = methods.build("fgsm_at", eps=eps)
+    else:
+        base = methods.build("pgd_at", eps=eps, steps=p.pgd_steps, step_size=p.pgd_step or None)
+    return base if target is None else methods.build("spectral", target=target, base=base)
+
+
+def trained(p: Params, train_data: data.Dataset, eps: float, *, target: float | None = None) -> nn.Module:
+    """``model_name`` built from ``seed`` and trained by SGD (momentum 0.9) with :func:`ar_method`; in eval mode."""
+    model = models.build(p.model_name, seed=p.seed, in_channels=train_data.x.shape[1], input_size=p.image_size,
+                         num_classes=int(train_data.y.max()) + 1)
+    train.fit(model, ar_method(p, eps, target=target), train_data, epochs=p.epochs, batch_size=p.batch_size,
+              lr=p.lr, weight_decay=p.weight_decay, milestones=list(p.milestones), seed=p.seed, progress=False,
+              eval_train=False)
+    return model.eval()
+
+
+def gaps(model: nn.Module, train_data: data.Dataset, test_data: data.Dataset) -> dict[str, float]:
+    """Paper 004 §4.1, Fig. 3a-b: clean training and test loss and error (:func:`marginlib.train.error_and_loss`)
+    and the generalization gaps test minus training."""
+    tr, te = train.error_and_loss(model, train_data), train.error_and_loss(model, test_data)
+    return {"train_loss": tr["loss"], "test_loss": te["loss"], "loss_gap": te["loss"] - tr["loss"],
+            "train_err": tr["error"], "test_err": te["error"], "err_gap": te["error"] - tr["error"]}
+
+
+def measure(p: Params, model: nn.Module, train_data: data.Dataset, test_data: data.Dataset) -> Network:
+    """Everything the section reads from one trained network: :func:`gaps` and test accuracy (Fig. 3), PGD
+    accuracy on the correctly classified test points (App. D.2, random start from generator ``seed + 1``), the
+    logit margins (Fig. 4), the true-class probability and per-sample loss (Fig. 5a-b), the loss variation
+    (App. B.5) and the per-layer singular-value STD (Fig. 1a)."""
+    clean = gaps(model, train_data, test_data)
+    logp = confidence.true_class_log_probability(model, test_data.x, test_data.y)
+    variation = confidence.loss_variation(model, test_data.x, test_data.y, eps=p.variation_eps,
+                                          steps=p.variation_steps)
+    robust = confidence.robust_accuracy_on_correct(model, test_data.x, test_data.y, eps=p.eval_eps,
+                                                   step_size=p.eval_step, steps=p.eval_steps, random_start=True,
+                                                   generator=torch.Generator().manual_seed(p.seed + 1))
+    return Network(
+        scalars={**clean, "test_acc": 1 - clean["test_err"], "robust_acc": robust},
+        margins_test=confidence.logit_margins(model, test_data.x, test_data.y),
+        margins_train=confidence.logit_margins(model, train_data.x, train_data.y),
+        true_prob=logp.exp(), test_sample_loss=-logp,
+        singular_value_std=spectrum.singular_value_std(model, train_data.x[:1]),
+        loss_variation={e: {"mean": float(v.mean()), "std": float(v.std())} for e, v in variation.items()},
+    )
+
+
+def train_strengths(p: Params, train_data: data.Dataset, test_data: data.Dataset) -> StrengthRuns:
+    """Train and :func:`measure` one network per AR strength, in increasing order (paper 004 §4)."""
+    networks: dict[float, Network] = {}
+    for s in p.strengths:
+        model = trained(p, train_data, s)
+        networks[s] = measure(p, model, train_data, test_data)
+    layers = [f"{i + 1}: {type(layer).__name__}" for i, layer in enumerate(models.weight_layers(model))]
+    return StrengthRuns(strengths=p.strengths, networks=networks, layers=layers, source=train_data.source,
+                        n_train=len(train_data.y), n_test=len(test_data.y))
+
+
+def train_spectral_cross(p: Params, runs: StrengthRuns, train_data: data.Dataset,
+                         test_data: data.Dataset) -> SpectralCross:
+    """App. B.4.2: one network per (spectral-norm target, AR strength of the cross), target by target from the
+    largest; the networks trained without spectral normalization are ``runs``' (the largest capacity)."""
+    cross = {(t, s): gaps(trained(p, train_data, s, target=t), train_data, test_data)
+             for t in p.cross_targets for s in p.cross_strengths}
+    capacity = {NO_SN: {s: runs.networks[s].gaps for s in p.cross_strengths},
+                **{f"SN {t:g}": {s: cross[(t, s)] for s in p.cross_strengths} for t in p.cross_targets}}
+    return SpectralCross(strengths=p.cross_strengths, targets=p.cross_targets, runs=cross, capacity=capacity)
+
+
+# ------------------------------------------------------------------------------------------------ figures, tables
+
+
+def label(s: float) -> str:
+    """The legend name of strength ``s``."""
+    return "standard" if s == 0 else f"eps = {s:g}"
+
+
+def margin_bins(runs: StrengthRuns) -> np.ndarray:
+    """:data:`MARGIN_EDGES` edges spanning every test and training margin of every network (Fig. 4)."""
+    every = torch.cat([n.margins_test for n in runs.networks.values()]
+                      + [n.margins_train for n in runs.networks.values()])
+    return np.linspace(float(every.min()), float(every.max()), MARGIN_EDGES)
+
+
+def figure3(runs: StrengthRuns, p: Params) -> Figure:
+    """Paper 004, Fig. 3 / §4.1: (a) losses and their gap, (b) errors and their gap, (c) test and PGD accuracy."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    panels = ((("train_loss", "train loss"), ("test_loss", "test loss"), ("loss_gap", "loss gap (GE gap)")),
+              (("train_err", "train error"), ("test_err", "test error"), ("err_gap", "error gap")))
+    for ax, series in zip(axes, panels):
+        for (key, name), style, color in zip(series, ("o-", "s-", "^--"), ("C0", "C1", "C2")):
+            ax.plot(runs.strengths, runs.column(key), style, label=name, color=color)
+    axes[2].plot(runs.strengths, runs.column("test_acc"), "o-", label="test accuracy", color="C1")
+    axes[2].plot(runs.strengths, runs.column("robust_acc"), "s-",
+                 label=f"PGD accuracy ($\\epsilon$ = {p.eval_eps:g})", color="C3")
+    for ax, ylabel, title in zip(axes, ("cross-entropy", "error rate", "accuracy"),
+                                 ("(a) losses", "(b) error rates", "(c) accuracy")):
+        ax.set(xlabel="AR strength $\\epsilon$", ylabel=ylabel, title=title)
+        ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _overlay(ax: Axes, runs: StrengthRuns, values: Mapping[float, Tensor], *, bins: np.ndarray, title: str,
+             xlabel: str, logy: bool = False) -> None:
+    """One density histogram per strength on shared ``bins``."""
+    for i, s in enumerate(runs.strengths):
+        ax.hist(np.asarray(values[s]), bins=bins.tolist(), histtype="step", lw=1.4, color=f"C{i}", label=label(s),
+                density=True)
+    ax.set(title=title, xlabel=xlabel, ylabel="density")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(frameon=False, fontsize=8)
+
+
+def figure4(runs: StrengthRuns) -> Figure:
+    """Paper 004, Fig. 4 / §4.2.1: the logit margins of (a) the test and (b) the training set, per strength."""
+    bins = margin_bins(runs)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharex=True)
+    xlabel = "margin $f_y - \\max_{j \\ne y} f_j$"
+    for ax, split in zip(axes, ("test", "training")):
+        values = {s: n.margins_test if split == "test" else n.margins_train for s, n in runs.networks.items()}
+        _overlay(ax, runs, values, bins=bins, title=f"({'a' if split == 'test' else 'b'}) {split} margins",
+                 xlabel=xlabel)
+        ax.axvline(0, color="0.3", lw=0.8, ls=":")
+    fig.tight_layout()
+    return fig
+
+
+def figure5ab(runs: StrengthRuns) -> Figure:
+    """Paper 004, Fig. 5a-b / §4.2.1: histograms of (a) the true-class probability and (b) the per-sample test
+    loss (log-scale densities)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    _overlay(axes[0], runs, {s: n.true_prob for s, n in runs.networks.items()}, bins=np.linspace(0, 1, 26),
+             title="(a) estimated probability of the true class (test)", xlabel="$p_y(x)$", logy=True)
+    top = max(float(n.test_sample_loss.max()) for n in runs.networks.values())
+    _overlay(axes[1], runs, {s: n.test_sample_loss for s, n in runs.networks.items()},
+             bins=np.linspace(0, top, 40), title="(b) per-sample test loss", xlabel="cross-entropy", logy=True)
+    fig.tight_layout()
+    return fig
+
+
+def figure1a(runs: StrengthRuns, p: Params) -> Figure:
+    """Paper 004, Fig. 1a, 5c-d / §4.2.2: the singular-value STD of each layer at the lowest and the highest AR
+    strength (crosses: the first strength, standard training)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    pos = np.arange(len(runs.layers))
+    for s, marker, color, ms, name in (
+            (p.low, "o", "C0", 8, f"lowest AR strength ($\\epsilon$ = {p.low:g})"),
+            (p.high, "o", "C3", 8, f"highest AR strength ($\\epsilon$ = {p.high:g})"),
+            (runs.strengths[0], "x", "0.4", 7, "standard training")):
+        ax.plot(pos, runs.networks[s].singular_value_std, marker, color=color, ms=ms, label=name)
+    ax.set_xticks(pos, runs.layers, rotation=20)
+    ax.set(ylabel="STD of singular values", xlabel="layer", yscale="log")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def figure_variation(runs: StrengthRuns, p: Params) -> Figure:
+    """Paper 004, App. B.5 (Fig. 8): mean and std over the test set of the largest loss increase PGD finds, per
+    attack radius, against the defensive strength."""
+    fig, ax = plt.subplots(figsize=(6.2, 3.4))
+    for i, e in enumerate(p.variation_eps):
+        for stat, style, alpha in (("mean", "o-", 1.0), ("std", "s--", 0.7)):
+            ax.plot(runs.strengths, [runs.networks[s].loss_variation[e][stat] for s in runs.strengths], style,
+                    color=f"C{i}", alpha=alpha, label=f"{stat}, attack $\\epsilon$ = {e:g}")
+    ax.set(xlabel="defensive (AR) strength $\\epsilon$", ylabel="max loss increase", yscale="log")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def figure6(cross: SpectralCross) -> Figure:
+    """Paper 004, App. B.4.2, Fig. 6: losses (top) and errors (bottom) and their gaps against the AR strength,
+    one column per capacity level."""
+    levels = list(cross.capacity)
+    fig, axes = plt.subplots(2, len(levels), figsize=(3.7 * len(levels), 6.0), sharey="row", squeeze=False)
+    rows = ((GAP_KEYS[:3], "cross-entropy"), (GAP_KEYS[3:], "error rate"))
+    for j, level in enumerate(levels):
+        for i, (keys, ylabel) in enumerate(rows):
+            ax = axes[i, j]
+            for key, style, color in zip(keys, ("o-", "s-", "^--"), ("C0", "C1", "C2")):
+                ax.plot(cross.strengths, [cross.capacity[level][s][key] for s in cross.strengths], style,
+                        color=color, label=key.replace("_", " ").replace("err", "error"))
+            ax.set(xlabel="AR strength $\\epsilon$", ylabel=ylabel if j == 0 else None, xticks=cross.strengths)
+            ax.legend(frameon=False, fontsize=8)
+        axes[0, j].set_title("no spectral normalization" if level == NO_SN else f"spectral norms = {level[3:]}")
+    fig.tight_layout()
+    return fig
+
+
+def strength_table(runs: StrengthRuns) -> pd.DataFrame:
+    """Fig. 3's numbers and the test-margin std, one row per strength (rounded to 4 digits)."""
+    table = pd.DataFrame({label(s): {k: runs.networks[s].scalars[k] for k in SCALARS} for s in runs.strengths}).T
+    table["test margin std"] = [runs.networks[s].margin_std for s in runs.strengths]
+    return table.round(4)
+
+
+def singular_value_table(runs: StrengthRuns, p: Params) -> pd.DataFrame:
+    """Fig. 1a's numbers: the singular-value STD per layer at the lowest and highest AR strength and at the
+    first (standard) strength."""
+    return pd.DataFrame({name: runs.networks[s].singular_value_std for name, s in
+                         (("lowest", p.low), ("highest", p.high), ("standard", runs.strengths[0]))},
+                        index=runs.layers).round(4)
+
+
+def variation_table(runs: StrengthRuns, p: Params) -> pd.DataFrame:
+    """App. B.5, Table 1's layout: mean and std of the loss variation per attack radius and strength."""
+    return pd.DataFrame({(f"attack {e:g}", stat): {label(s): runs.networks[s].loss_variation[e][stat]
+                                                   for s in runs.strengths}
+                         for e in p.variation_eps for stat in ("mean", "std")}).round(4)
+
+
+def cross_table(cross: SpectralCross) -> pd.DataFrame:
+    """App. B.4.2's numbers: the clean gaps per (capacity level, AR strength)."""
+    return pd.DataFrame({(level, label(s)): {k: by[s][k] for k in GAP_KEYS}
+                         for level, by in cross.capacity.items() for s in cross.strengths}).T.round(4)
+
+
+def _listed(runs: StrengthRuns, key: str) -> str:
+    return ", ".join(f"{v:.4f}" for v in runs.column(key))
+
+
+def _margin_stds(runs: StrengthRuns) -> str:
+    return ", ".join(f"{runs.networks[s].margin_std:.3f}" for s in runs.strengths)
+
+
+def _cross_listed(cross: SpectralCross, key: str) -> str:
+    lo, hi = cross.strengths[0], cross.strengths[-1]
+    return "; ".join(f"{level} {by[lo][key]:.4f} -> {by[hi][key]:.4f}" for level, by in cross.capacity.items())
+
+
+def _arrow(trend: float) -> str:
+    return "falls" if trend < 0 else "rises"
+
+
+def comparison_table(runs: StrengthRuns, cross: SpectralCross, p: Params) -> pd.DataFrame:
+    """Paper 004 vs this run, as trends (most of the paper's tables lost their numbers); App. B.2's CIFAR-10 sums
+    from ``book/data/paper004_appB2.csv``."""
+    b2 = tables.read("paper004_appB2")
+    b2_c10 = b2[b2.dataset == "CIFAR-10"].set_index("layer_group")
+    sums = runs.std_sums(p.low, p.high)
+    n_layers = len(runs.layers)
+    rows = [
+        ["loss (GE) gap vs strength (Fig. 3a)", "falls (CIFAR-10/100, Tiny-ImageNet)", "loss_gap"],
+        ["training loss vs strength (Fig. 3a)", "rises", "train_loss"],
+        ["test accuracy vs strength (Fig. 3b)", "falls", "test_acc"],
+        ["error gap vs strength (Fig. 3a)", "rises on CIFAR-10 (App. B.3), falls on CIFAR-100", "err_gap"],
+        ["PGD accuracy vs strength (Fig. 1c, 12)", "rises", "robust_acc"],
+    ]
+    frame = [[quantity, paper, f"{_arrow(runs.trend(key))}: {_listed(runs, key)}"] for quantity, paper, key in rows]
+    frame += [
+        ["test margin std vs strength (Fig. 4)", "falls (concentrates around 0)",
+         f"{_arrow(runs.margin_trend())}: {_margin_stds(runs)}"],
+        ["B.2: sum of STD falls / rises, lowest vs highest strength",
+         f"CIFAR-10: {b2_c10.iloc[0].sum_std_difference:.4f} / {b2_c10.iloc[1].sum_std_difference:.4f} "
+         "(ResNet-56, 4 vs 16)",
+         f"{sums['falls_sum']:.4f} / {sums['rises_sum']:.4f} ({n_layers} layers, {p.low:g} vs {p.high:g})"],
+        ["B.2: layers whose STD falls", "most (Fig. 5c-d)", f"{sums['falls_n']} of {n_layers}"],
+        ["B.4.2: loss gap, lowest -> highest AR strength (Fig. 6)", "falls at every spectral-norm target",
+         _cross_listed(cross, "loss_gap")],
+        ["B.4.2: error gap, lowest -> highest AR strength (Fig. 6)",
+         "rises without (or with weak) SN, falls under strong SN", _cross_listed(cross, "err_gap")],
+    ]
+    return pd.DataFrame(frame, columns=["quantity", "paper 004", "this run"]).set_index("quantity")
+
+
+# ------------------------------------------------------------------------------------------- record and quotes
+
+
+def _per_strength(network: Network, bins: np.ndarray) -> dict[str, Any]:
+    return {
+        **network.scalars,
+        "margin_std_test": network.margin_std,
+        "margin_hist": {split: np.histogram(np.asarray(m), bins=bins)[0].tolist()
+                        for split, m in (("test", network.margins_test), ("train", network.margins_train))},
+        "margins_test": network.margins_test, "margins_train": network.margins_train,
+        "true_prob": network.true_prob, "test_sample_loss": network.test_sample_loss,
+        "singular_value_std": network.singular_value_std,
+        "loss_variation": {str(e): v for e, v in network.loss_variation.items()},
+    }
+
+
+def metrics(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, Any]:
+    """Everything the record keeps: per strength the scalars, margins, confidences, spectra and loss variations;
+    App. B.2's sums; the App. B.4.2 cross."""
+    bins = margin_bins(runs)
+    return {
+        "source": runs.source, "n_train": runs.n_train, "n_test": runs.n_test, "image_size": p.image_size,
+        "model": p.model_name, "method": p.method, "strengths": list(runs.strengths),
+        "per_strength": {str(s): _per_strength(runs.networks[s], bins) for s in runs.strengths},
+        "margin_hist_bins": bins.tolist(),
+        "layers": runs.layers,
+        "appB2": {"lowest_vs_highest": runs.std_sums(p.low, p.high),
+                  "standard_vs_highest": runs.std_sums(runs.strengths[0], p.high)},
+        "spectral_cross": {f"{t:g}/{s:g}": v for (t, s), v in cross.runs.items()},
+        "spectral_targets": list(cross.targets), "spectral_strengths": list(cross.strengths),
+        "spectral_change": {level: {key: cross.change(level, key) for key in ("loss_gap", "err_gap")}
+                            for level in cross.capacity},
+    }
+
+
+def _accuracy_trend(runs: StrengthRuns, p: Params) -> float:
+    """Fig. 3b's test-accuracy trend over the AR strengths only; ``nan`` with fewer than three of them."""
+    ar = p.ar_strengths
+    if len(ar) < 3:
+        return float("nan")
+    return stats.trend(ar, [runs.networks[s].scalars["test_acc"] for s in ar])
+
+
+def claims(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, dict[str, Any]]:
+    """The six claims of paper 004 this section checks (§4.1, §4.2.1, §4.2.2, App. B.4.2)."""
+    gap_trend, acc_trend, mstd_trend = runs.trend("loss_gap"), _accuracy_trend(runs, p), runs.margin_trend()
+    sums = runs.std_sums(p.low, p.high)
+    n_layers = len(runs.layers)
+    lo, hi, strong = cross.strengths[0], cross.strengths[-1], cross.strongest
+    strengths = list(runs.strengths)
+    return {
+        "loss_gap_decreases_with_strength": claim(
+            gap_trend <= TREND, required_at=["demo", "paper"],
+            detail=f"loss gap at eps {strengths}: {_listed(runs, 'loss_gap')}; Spearman {gap_trend:.2f} (<= {TREND})"),
+        "test_accuracy_decreases_with_strength": claim(
+            acc_trend <= TREND, required_at=["demo", "paper"],
+            detail=f"test accuracy at eps {strengths}: {_listed(runs, 'test_acc')}; Spearman over the AR strengths "
+                   f"{list(p.ar_strengths)}: {acc_trend:.2f} (<= {TREND})"),
+        "margins_concentrate": claim(
+            mstd_trend <= TREND, required_at=["demo", "paper"],
+            detail=f"test margin std at eps {strengths}: {_margin_stds(runs)}; Spearman {mstd_trend:.2f} "
+                   f"(<= {TREND})"),
+        "singular_value_std_falls": claim(
+            sums["falls_n"] > n_layers / 2, required_at=["demo", "paper"],
+            detail=f"{sums['falls_n']} of {n_layers} layers have a lower singular-value STD at eps {p.high:g} than "
+                   f"at eps {p.low:g} (sum of falls {sums['falls_sum']:.4f}, of rises {sums['rises_sum']:.4f})"),
+        "sn_loss_gap_decreases_with_strength": claim(
+            all(cross.change(level, "loss_gap") < 0 for level in cross.capacity), required_at=["demo", "paper"],
+            detail=f"loss gap at eps {lo:g} -> {hi:g}: " + _cross_listed(cross, "loss_gap")),
+        "sn_error_gap_turns_decreasing": claim(
+            cross.change(strong, "err_gap") < min(0.0, cross.change(NO_SN, "err_gap")), required_at=["paper"],
+            detail=f"error gap at eps {lo:g} -> {hi:g}: " + _cross_listed(cross, "err_gap")
+                   + f"; must fall under {strong}, and by more than without SN"),
+    }
+
+
+def record(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, Any]:
+    """``{"metrics": ..., "claims": ...}`` for ``run.save``."""
+    return {"metrics": metrics(runs, cross, p), "claims": claims(runs, cross, p)}
+
+
+def quoted(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, object]:
+    """The numbers the page's prose glues, by glue name."""
+    first = runs.networks[runs.strengths[0]]
+    top = runs.networks[p.high]
+    sums = runs.std_sums(p.low, p.high)
+    out: dict[str, object] = {}
+    for key in ("loss_gap", "test_acc", "robust_acc", "err_gap"):
+        out[f"ar_{key}_low"] = first.scalars[key]
+        out[f"ar_{key}_high"] = top.scalars[key]
+    out.update({
+        "ar_high": p.high,
+        "ar_mstd_low": first.margin_std, "ar_mstd_high": top.margin_std,
+        "ar_middle_low": 100 * first.indecisive, "ar_middle_high": 100 * top.indecisive,
+        "sv_falls_n": sums["falls_n"], "sv_layers": len(runs.layers), "sv_falls_sum": sums["falls_sum"],
+        "sv_rises_sum": sums["rises_sum"], "sv_low": p.low,
+    })
+    for key in ("loss_gap", "err_gap"):
+        out[f"sn_{key}_change_none"] = cross.change(NO_SN, key)
+        out[f"sn_{key}_change_strong"] = cross.change(cross.strongest, key)
+    out.update({"sn_strong": cross.strongest[3:], "sn_low": cross.strengths[0], "sn_high": cross.strengths[-1]})
+    return out
+
+
+__all__ = ["GAP_KEYS", "INDECISIVE", "MARGIN_EDGES", "NOTEBOOK", "NO_SN", "SCALARS", "TREND", "Network", "Params",
+           "SpectralCross", "StrengthRuns", "ar_method", "claims", "comparison_table", "cross_table", "figure1a",
+           "figure3", "figure4", "figure5ab", "figure6", "figure_variation", "gaps", "label", "load_data",
+           "margin_bins", "measure", "metrics", "quoted", "record", "resize", "singular_value_table",
+           "strength_table", "train_spectral_cross", "train_strengths", "trained", "variation_table"]

@@ -1,0 +1,222 @@
+"""Section 11 (paper 004, AR as a regularizer): Params checks, the smoke experiment run directly, figures redrawn
+from the returned data, and the claims on hand-made results with known trends."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+
+import pytest
+import torch
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from marginlib import data, evaluate
+from marginlib.book import params
+from marginlib.book.results import PROFILES, jsonable
+from marginlib.papers.p004_ar import s11_regularization as s11
+
+STEM = s11.NOTEBOOK
+
+
+def preset(profile: str, **overrides: object) -> s11.Params:
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, profile).items()}
+    return s11.Params(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def smoke() -> tuple[s11.Params, data.Dataset, data.Dataset, s11.StrengthRuns, s11.SpectralCross]:
+    p = preset("smoke")
+    torch.set_num_threads(1)
+    train_data, test_data = s11.load_data(p)
+    runs = s11.train_strengths(p, train_data, test_data)
+    cross = s11.train_spectral_cross(p, runs, train_data, test_data)
+    return p, train_data, test_data, runs, cross
+
+
+# ------------------------------------------------------------------------------------------------------- Params
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_spectral_cross_runs_at_every_profile_on_trained_strengths(profile):
+    p = preset(profile)
+    assert p.sn_targets and all(t > 0 for t in p.sn_targets)
+    assert len(p.cross_strengths) >= 2 and set(p.cross_strengths) <= set(p.strengths)
+
+
+def test_spectral_cross_at_paper_uses_the_papers_targets_and_ar_strengths():
+    p = preset("paper")
+    assert p.cross_targets == (5.0, 3.0, 1.0)
+    assert p.cross_strengths == pytest.approx((4 / 255, 8 / 255, 16 / 255))
+
+
+@pytest.mark.parametrize(("overrides", "names"), [
+    ({"sn_strengths": (0.1, 0.3)}, "sn_strengths"),
+    ({"sn_strengths": (0.1,)}, "sn_strengths"),
+    ({"sn_strengths": (0.1, 0.1)}, "sn_strengths"),
+    ({"sn_targets": ()}, "sn_targets"),
+    ({"sn_targets": (1.0, -1.0)}, "sn_targets"),
+    ({"strengths": (0.0, 0.2), "sn_strengths": (0.0, 0.2)}, "strengths"),
+    ({"strengths": (0.0, 0.2, 0.1)}, "strengths"),
+    ({"strengths": (-0.1, 0.1, 0.2)}, "strengths"),
+])
+def test_params_refuse_inconsistent_values_naming_the_parameter(overrides, names):
+    with pytest.raises(ValueError, match=names):
+        preset("demo", **overrides)
+
+
+def test_params_derive_the_strength_levels_and_normalize_numbers():
+    p = s11.Params(strengths=(0, 0.1, 0.2, 0.4), sn_strengths=(0.4, 0.1), sn_targets=(1, 3), milestones=(5,))
+    assert p.strengths == (0.0, 0.1, 0.2, 0.4) and all(isinstance(s, float) for s in p.strengths)
+    assert (p.low, p.high, p.ar_strengths) == (0.1, 0.4, (0.1, 0.2, 0.4))
+    assert p.cross_strengths == (0.1, 0.4) and p.cross_targets == (3.0, 1.0)
+    assert p.eval_step == pytest.approx(2.5 * p.eval_eps / p.eval_steps)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.seed = 1  # type: ignore[misc]
+
+
+def test_resize_keeps_pixel_range_and_skips_matching_sizes(generator):
+    d = data.Dataset(name="t", split="train", x=torch.rand(3, 1, 28, 28, generator=generator),
+                     y=torch.zeros(3, dtype=torch.long), source="test", num_classes=10)
+    small = s11.resize(d, 16)
+    assert small.x.shape == (3, 1, 16, 16) and 0 <= float(small.x.min()) and float(small.x.max()) <= 1
+    assert s11.resize(d, 28) is d
+
+
+# ------------------------------------------------------------------------------------------- smoke experiment
+
+
+def test_smoke_measurements_are_consistent(smoke):
+    p, train_data, test_data, runs, cross = smoke
+    assert runs.strengths == p.strengths and set(runs.networks) == set(p.strengths)
+    assert runs.layers == ["1: Conv2d", "2: Conv2d", "3: Linear", "4: Linear"]
+    model = s11.trained(p, train_data, p.strengths[0])
+    net = s11.measure(p, model, train_data, test_data)
+    assert net.scalars == runs.networks[p.strengths[0]].scalars, "training and measuring are deterministic"
+    assert net.scalars["test_acc"] == pytest.approx(evaluate.accuracy(model, test_data.x, test_data.y))
+    assert net.scalars["loss_gap"] == net.scalars["test_loss"] - net.scalars["train_loss"]
+    assert net.scalars["err_gap"] == net.scalars["test_err"] - net.scalars["train_err"]
+    hits = evaluate.correct(model, test_data.x, test_data.y)
+    assert torch.equal(net.margins_test > 0, hits), "a positive logit margin is a correct prediction"
+    torch.testing.assert_close(net.true_prob, (-net.test_sample_loss).exp())
+    assert len(net.singular_value_std) == len(runs.layers) and set(net.loss_variation) == set(p.variation_eps)
+    assert list(cross.capacity) == [s11.NO_SN, "SN 1"] and set(cross.runs) == {(1.0, 0.1), (1.0, 0.2)}
+    assert cross.capacity[s11.NO_SN][0.1] == runs.networks[0.1].gaps
+
+
+def test_smoke_record_has_the_claims_and_metrics_and_serializes(smoke):
+    p, _, test_data, runs, cross = smoke
+    out = s11.record(runs, cross, p)
+    assert set(out) == {"metrics", "claims"}
+    claims = out["claims"]
+    assert list(claims) == ["loss_gap_decreases_with_strength", "test_accuracy_decreases_with_strength",
+                            "margins_concentrate", "singular_value_std_falls", "sn_loss_gap_decreases_with_strength",
+                            "sn_error_gap_turns_decreasing"]
+    assert claims["sn_error_gap_turns_decreasing"]["required_at"] == ["paper"]
+    assert all(c["required_at"] == ["demo", "paper"] for name, c in claims.items()
+               if name != "sn_error_gap_turns_decreasing")
+    m = out["metrics"]
+    assert {"source", "per_strength", "margin_hist_bins", "layers", "appB2", "spectral_cross",
+            "spectral_change"} <= set(m)
+    one = m["per_strength"]["0.1"]
+    assert sum(one["margin_hist"]["test"]) == len(test_data.y) == m["n_test"]
+    assert set(one["loss_variation"]) == {"0.05"} and set(m["spectral_cross"]) == {"1/0.1", "1/0.2"}
+    json.dumps(jsonable(out))
+
+
+def test_quoted_glues_every_name_the_page_uses(smoke):
+    p, _, _, runs, cross = smoke
+    quoted = s11.quoted(runs, cross, p)
+    cells = json.loads((params.find(STEM)).read_text())["cells"]
+    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    used = set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", prose))
+    assert used <= set(quoted), used - set(quoted)
+    assert quoted["sn_strong"] == "1" and quoted["ar_high"] == p.high
+
+
+def test_figures_and_tables_redraw_from_returned_data_without_training(smoke, monkeypatch):
+    p, _, _, runs, cross = smoke
+
+    def no_training(*args: object, **kw: object) -> None:
+        raise AssertionError("a figure retrained a network")
+
+    monkeypatch.setattr(s11, "trained", no_training)
+    monkeypatch.setattr(s11.train, "fit", no_training)
+    figures = [s11.figure3(runs, p), s11.figure4(runs), s11.figure5ab(runs), s11.figure1a(runs, p),
+               s11.figure_variation(runs, p), s11.figure6(cross)]
+    assert all(isinstance(f, Figure) for f in figures)
+    assert len(figures[5].axes) == 2 * len(cross.capacity)
+    for f in figures:
+        plt.close(f)
+    assert list(s11.strength_table(runs).index) == ["standard", "eps = 0.1", "eps = 0.15", "eps = 0.2"]
+    assert s11.singular_value_table(runs, p).shape == (4, 3)
+    assert s11.variation_table(runs, p).shape == (4, 2)
+    assert s11.cross_table(cross).shape == (4, 6)
+    table = s11.comparison_table(runs, cross, p)
+    assert "CIFAR-10: 4.7465 / 0.4372" in table.loc["B.2: sum of STD falls / rises, lowest vs highest strength",
+                                                   "paper 004"]
+
+
+# ------------------------------------------------------------------------------------- claims on known results
+
+
+def fake_runs(strengths: tuple[float, ...], loss_gap: list[float], test_acc: list[float],
+              margin_scale: list[float], stds: list[list[float]]) -> s11.StrengthRuns:
+    networks = {}
+    base = torch.linspace(-1, 1, 11)
+    for s, gap, acc, scale, std in zip(strengths, loss_gap, test_acc, margin_scale, stds):
+        scalars = {"train_loss": 0.1, "test_loss": 0.1 + gap, "loss_gap": gap, "train_err": 0.0,
+                   "test_err": 1 - acc, "err_gap": 1 - acc, "test_acc": acc, "robust_acc": s}
+        networks[s] = s11.Network(scalars=scalars, margins_test=scale * base, margins_train=scale * base + 1,
+                                  true_prob=torch.full((11,), 0.5), test_sample_loss=torch.full((11,), math.log(2)),
+                                  singular_value_std=std, loss_variation={0.05: {"mean": 0.1, "std": 0.1}})
+    return s11.StrengthRuns(strengths=strengths, networks=networks, layers=["1: Linear", "2: Linear", "3: Linear"],
+                            source="fake", n_train=10, n_test=11)
+
+
+def fake_cross(no_sn: tuple[float, float], sn: tuple[float, float], err: tuple[float, float], *,
+               strengths: tuple[float, float] = (0.1, 0.2)) -> s11.SpectralCross:
+    lo, hi = strengths
+
+    def gaps(loss_gap: float, err_gap: float) -> dict[str, float]:
+        return {"train_loss": 0.0, "test_loss": loss_gap, "loss_gap": loss_gap, "train_err": 0.0,
+                "test_err": err_gap, "err_gap": err_gap}
+
+    capacity = {s11.NO_SN: {lo: gaps(no_sn[0], 0.0), hi: gaps(no_sn[1], 0.0)},
+                "SN 1": {lo: gaps(sn[0], err[0]), hi: gaps(sn[1], err[1])}}
+    runs = {(1.0, s): capacity["SN 1"][s] for s in strengths}
+    return s11.SpectralCross(strengths=strengths, targets=(1.0,), runs=runs, capacity=capacity)
+
+
+def test_claims_follow_the_trends_of_known_results():
+    p = s11.Params(strengths=(0.0, 0.1, 0.15, 0.2), sn_strengths=(0.1, 0.2), sn_targets=(1.0,))
+    falling = fake_runs(p.strengths, [0.4, 0.3, 0.2, 0.1], [0.8, 0.9, 0.85, 0.8], [4.0, 3.0, 2.0, 1.0],
+                        [[1, 1, 1], [1.0, 2.0, 3.0], [1, 1, 1], [0.5, 1.0, 3.5]])
+    cross = fake_cross((0.3, 0.1), (0.05, 0.01), (0.02, -0.03))
+    claims = s11.claims(falling, cross, p)
+    assert all(c["holds"] for c in claims.values()), {k: c["detail"] for k, c in claims.items() if not c["holds"]}
+    assert "2 of 3 layers" in claims["singular_value_std_falls"]["detail"]
+    assert cross.change("SN 1", "err_gap") == pytest.approx(-0.05)
+    sums = falling.std_sums(0.1, 0.2)
+    assert (sums["falls_n"], sums["falls_sum"], sums["rises_n"], sums["rises_sum"]) == (2, 1.5, 1, 0.5)
+
+    rising = fake_runs(p.strengths, [0.1, 0.2, 0.3, 0.4], [0.8, 0.8, 0.9, 0.95], [1.0, 2.0, 3.0, 4.0],
+                       [[1, 1, 1], [1.0, 1.0, 1.0], [1, 1, 1], [2.0, 2.0, 0.5]])
+    flat = fake_cross((0.1, 0.2), (0.05, 0.01), (0.0, 0.0))
+    claims = s11.claims(rising, flat, p)
+    assert not any(c["holds"] for c in claims.values())
+    quoted = s11.quoted(rising, flat, p)
+    assert quoted["ar_loss_gap_low"] == 0.1 and quoted["ar_loss_gap_high"] == 0.4
+    assert quoted["ar_middle_low"] == 100.0 and quoted["sn_loss_gap_change_none"] == pytest.approx(0.1)
+
+
+def test_accuracy_claim_with_two_ar_strengths_fails_instead_of_crashing():
+    """The page's "gentle strengths" exercise runs [0.0, 0.02, 0.05]: two AR strengths give no rank trend."""
+    p = s11.Params(strengths=(0.0, 0.02, 0.05), sn_strengths=(0.02, 0.05), sn_targets=(1.0,))
+    runs = fake_runs(p.strengths, [0.3, 0.2, 0.1], [0.8, 0.9, 0.85], [3.0, 2.0, 1.0], [[1, 1, 1]] * 3)
+    cross = fake_cross((0.3, 0.1), (0.05, 0.01), (0.0, 0.0), strengths=(0.02, 0.05))
+    claims = s11.claims(runs, cross, p)
+    assert not claims["test_accuracy_decreases_with_strength"]["holds"]
+    assert "nan" in claims["test_accuracy_decreases_with_strength"]["detail"]
+    assert claims["loss_gap_decreases_with_strength"]["holds"]
