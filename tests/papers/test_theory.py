@@ -34,7 +34,26 @@ def test_fixed_eps_example_is_figure_2():
     with pytest.raises(ValueError, match="loss_after"):
         theory.fixed_eps_example(eps=eps, loss_after=5.0)
     with pytest.raises(ValueError, match="margin_before"):
-        theory.fixed_eps_example(eps=eps, margin_before=0.9)
+        theory.fixed_eps_example(eps=eps, margin_before=-0.1)
+    with pytest.raises(ValueError, match="margin_before"):
+        theory.fixed_eps_example(eps=eps, margin_before=eps)
+
+
+def test_fixed_eps_example_with_eps_below_the_margins():
+    """eps undershooting the margin (the page's "Try this" 1): L(eps) < 0 before and after, the margins above eps."""
+    eps = 0.3
+    curves = theory.fixed_eps_example(eps=eps, margin_before=0.4, margins_after=(0.5, 0.35), loss_after=-0.5)
+    at_eps = {k: float(f(torch.tensor(eps))) for k, f in curves.items()}
+    assert at_eps["La"] == pytest.approx(-0.5) and at_eps["Lb"] == pytest.approx(-0.5) and at_eps["L0"] > -0.5
+    found = {k: float(theory.zero_crossing(f, eps, 1.0)) for k, f in curves.items()}
+    assert found == pytest.approx({"L0": 0.4, "La": 0.5, "Lb": 0.35}, abs=1e-12)
+    grid = torch.linspace(0, 1, 101)
+    assert all((f(grid).diff() > 0).all() for f in curves.values())
+    # an increasing loss that is negative at eps cannot cross zero below eps, and the update must lower L(eps)
+    with pytest.raises(ValueError, match=r"margins_after\[1\]=0.25 is out of reach"):
+        theory.fixed_eps_example(eps=eps, margins_after=(0.35, 0.25), loss_after=-0.5)
+    with pytest.raises(ValueError, match="loss_after must lie in"):
+        theory.fixed_eps_example(eps=eps, margins_after=(0.35, 0.25))
 
 
 def test_minimal_perturbation_of_a_linear_model_is_the_closed_form():

@@ -1,7 +1,8 @@
 """Paper 001's theory made checkable: the 1-D example of Fig. 2 and Theorem 2.1 on a tiny smooth model.
 
-Conventions (paper 001, §1.1): the loss is the logit margin loss ``L(delta) = max_{j != y} f_j(x + delta) - f_y(x + delta)``
-(negative while ``x + delta`` is classified correctly); the margin ``d = ||delta*||`` is the length of the minimal
+Conventions (paper 001, §1.1): the loss is the logit margin loss
+``L(delta) = max_{j != y} f_j(x + delta) - f_y(x + delta)`` (:func:`marginlib.attacks.losses.margin`; negative while
+``x + delta`` is classified correctly); the margin ``d = ||delta*||`` is the length of the minimal
 perturbation with ``L(delta*) = 0`` (eq. (1)). Theorem 2.1 is checked for the l2 norm, the case its proof covers
 (``||delta||`` is C^2 away from 0), in float64.
 """
@@ -10,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jacfwd, vmap
 
 from marginlib import validate
+from marginlib.attacks import losses
 
 __all__ = ["ExpCurve", "MinimalPerturbation", "Theorem21", "fixed_eps_example", "minimal_perturbation", "theorem21",
            "tiny_tanh_mlp", "zero_crossing"]
@@ -25,17 +27,19 @@ __all__ = ["ExpCurve", "MinimalPerturbation", "Theorem21", "fixed_eps_example", 
 def zero_crossing(fn: Callable[[Tensor], Tensor], lo: Tensor | float, hi: Tensor | float, *, steps: int = 60) -> Tensor:
     """Zero crossing of an increasing function by batched bisection (paper 001, Alg. 1 footnote 4).
 
+    The bracket update and the returned end are those of the line search in :func:`marginlib.attacks.an_pgd`
+    (``search_result="upper"``), here for any function of the perturbation length rather than a model's loss.
     ``fn`` maps a tensor of points to values of the same shape with ``fn(lo) < 0 <= fn(hi)`` elementwise; returns the
     upper end of the final bracket (a point where ``fn >= 0``), within ``(hi - lo) / 2**steps`` of the crossing.
     """
     validate.nonnegative("steps", steps)
-    lo, hi = torch.as_tensor(lo, dtype=torch.float64), torch.as_tensor(hi, dtype=torch.float64)
-    lo, hi = torch.broadcast_tensors(lo, hi)
+    low, high = torch.broadcast_tensors(torch.as_tensor(lo, dtype=torch.float64),
+                                        torch.as_tensor(hi, dtype=torch.float64))
     for _ in range(steps):
-        mid = (lo + hi) / 2
+        mid = (low + high) / 2
         above = fn(mid) >= 0
-        lo, hi = torch.where(above, lo, mid), torch.where(above, mid, hi)
-    return hi
+        low, high = torch.where(above, low, mid), torch.where(above, mid, high)
+    return high
 
 
 @dataclass(frozen=True)
@@ -50,22 +54,34 @@ class ExpCurve:
 
 
 def fixed_eps_example(*, eps: float = 0.8, margin_before: float = 0.4, rate_before: float = 3.0,
-                      margins_after: tuple[float, float] = (0.55, 0.25), loss_after: float = 1.2) -> dict[str, ExpCurve]:
+                      margins_after: tuple[float, float] = (0.55, 0.25),
+                      loss_after: float = 1.2) -> dict[str, ExpCurve]:
     """The imaginary 1-D example of paper 001, §1.2 and Fig. 2, from explicit curves.
 
     ``L0`` is the loss before an update; ``La`` and ``Lb`` are two possible losses after it. Both take the same,
     lower, value ``loss_after`` at the training radius ``eps`` (so a fixed-eps adversarial-training step cannot tell
-    them apart), yet ``La`` crosses zero *later* than ``L0`` (margin ``margins_after[0]``, increased) and ``Lb``
-    *earlier* (margin ``margins_after[1]``, decreased). Each curve's rate is solved from its value at ``eps``.
+    them apart), yet ``La`` crosses zero at ``margins_after[0]`` and ``Lb`` at ``margins_after[1]`` (Fig. 2: later
+    and earlier than ``L0``). Each curve's rate is solved from its value at ``eps``.
+
+    ``eps`` may overshoot the margins (Fig. 2: every margin below ``eps``, ``L(eps) > 0``) or undershoot them (every
+    margin above ``eps``, ``-1 < loss_after < L0(eps) < 0``): every curve must increase (a larger perturbation is a
+    stronger one), so a margin after the update lies below ``eps`` exactly when ``loss_after > 0``.
     """
     validate.positive("eps", eps)
-    for name, value in (("margin_before", margin_before), *zip(("margins_after[0]", "margins_after[1]"), margins_after)):
-        if not 0 < value < eps:
-            raise ValueError(f"{name} must lie in (0, eps={eps}), got {value!r}")
+    named = (("margin_before", margin_before), *zip(("margins_after[0]", "margins_after[1]"), margins_after))
+    for name, value in named:
+        if not (value > 0 and value != eps):
+            raise ValueError(f"{name} must be > 0 and differ from eps={eps}, got {value!r}")
     before = ExpCurve(margin_before, validate.positive("rate_before", rate_before))
-    if not 0 < loss_after < float(before(torch.tensor(eps))):
-        raise ValueError(f"loss_after must lie in (0, L0(eps)={float(before(torch.tensor(eps))):.4g}) so the update "
-                         f"lowers the loss at eps, got {loss_after!r}")
+    at_eps = float(before(torch.tensor(eps)))
+    if not -1 < loss_after < at_eps:
+        raise ValueError(f"loss_after must lie in (-1, L0(eps)={at_eps:.4g}) so the update lowers the loss at eps "
+                         f"(and L = exp(.) - 1 can reach it), got {loss_after!r}")
+    for i, m in enumerate(margins_after):
+        if (m < eps) != (loss_after > 0):
+            side = "below" if loss_after > 0 else "above"
+            raise ValueError(f"margins_after[{i}]={m!r} is out of reach: an increasing loss with "
+                             f"L(eps={eps}) = loss_after={loss_after!r} crosses zero {side} eps")
     after = [ExpCurve(m, math.log1p(loss_after) / (eps - m)) for m in margins_after]
     return {"L0": before, "La": after[0], "Lb": after[1]}
 
@@ -142,11 +158,10 @@ def _newton(kkt: Callable[..., Tensor], z: Tensor, args: tuple[Tensor, ...], ste
     return z, residual_fn(z, *args).norm(dim=1)
 
 
-def _logit_margin_loss(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """``max_{j != y} f_j - f_y`` and its argmax ``j``, over the last axis."""
-    others = logits.scatter(-1, y[..., None], -math.inf)
-    top, j = others.max(dim=-1)
-    return top - logits.gather(-1, y[..., None])[..., 0], j
+def _runner_up(logits: Tensor, y: Tensor) -> Tensor:
+    """The class ``j != y`` with the largest logit: the class active in the logit margin loss
+    (:func:`marginlib.attacks.losses.margin`)."""
+    return logits.scatter(1, y[:, None], -math.inf).argmax(1)
 
 
 def minimal_perturbation(model: nn.Module, x: Tensor, y: Tensor, *, radius: float = 2.0, rays: int = 360,
@@ -168,17 +183,17 @@ def minimal_perturbation(model: nn.Module, x: Tensor, y: Tensor, *, radius: floa
     lengths = torch.arange(1, radii + 1, dtype=torch.float64) * (radius / radii)   # (S,)
     with torch.no_grad():
         points = x[:, None, None, :] + lengths[None, None, :, None] * units[None, :, None, :]   # (N, R, S, 2)
-        loss, _ = _logit_margin_loss(model(points.reshape(-1, 2)).view(*points.shape[:3], -1),
-                                     y[:, None, None].expand(points.shape[:3]))
-        if bool((_logit_margin_loss(model(x), y)[0] >= 0).any()):
+        loss = losses.margin(model(points.reshape(-1, 2)), y[:, None, None].expand(points.shape[:3]).reshape(-1))
+        loss = loss.view(points.shape[:3])
+        if bool((losses.margin(model(x), y) >= 0).any()):
             raise ValueError("every point of x must be correctly classified (its margin is 0 otherwise)")
         crossed = loss >= 0
-        first = torch.where(crossed.any(dim=2), crossed.double().argmax(dim=2), radii)   # (N, R) index of first crossing
+        first = torch.where(crossed.any(dim=2), crossed.double().argmax(dim=2), radii)   # (N, R) first crossing
         ray = first.argmin(dim=1)
         if bool((first.gather(1, ray[:, None])[:, 0] == radii).any()):
             raise ValueError(f"some points have no decision boundary within radius={radius}; increase radius")
         delta0 = lengths[first.gather(1, ray[:, None])[:, 0]][:, None] * units[ray]
-        _, j = _logit_margin_loss(model(x + delta0), y)
+        j = _runner_up(model(x + delta0), y)
     theta, unflatten = _flat(model)
     g = _pair_loss(model, unflatten)
     slope = vmap(grad(lambda d, x_, y_, j_: g(theta, x_ + d, y_, j_)))(delta0, x, y, j)
@@ -203,7 +218,7 @@ class Theorem21(NamedTuple):
 
 
 def theorem21(model: nn.Module, x: Tensor, y: Tensor, *, h: float = 1e-6, newton_steps: int = 25,
-              **search) -> Theorem21:
+              **search: Any) -> Theorem21:
     """Check paper 001, Theorem 2.1 (eq. (10)): ``grad_theta d = lam* dL(delta*, theta)/dtheta``.
 
     The margin ``d(theta) = ||delta*(theta)||`` is computed exactly (:func:`minimal_perturbation`) at ``theta`` and at
