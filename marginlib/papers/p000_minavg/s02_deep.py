@@ -1,0 +1,312 @@
+"""Paper 000 §4.1-4.2 and App. A: minimum vs. average margin of deep models during SGD training, Figs. 2a-c and 4-7.
+
+Notebook: ``notebooks/02_minavg_deep.ipynb``. Multiclass logistic regression (LR), a one-hidden-layer MLP and the
+Carlini-Wagner CNN are trained on MNIST while the Lipschitz lower bound on the margin (paper 000 eq. (3),
+:func:`marginlib.papers.p000_minavg.tracking.margin_tracker`) of fixed training and test subsets is recorded at
+the paper's epochs (App. A, :mod:`marginlib.papers.p000_minavg.schedule`). The claims are §4.2's second-half
+trends: the minimum training margin rises while the average falls.
+
+* :func:`load_data`, :func:`train_models` run the experiment and return its data (:class:`Data`, :class:`ModelRun`);
+* :func:`figure_curves` (Figs. 2a-c, 6), :func:`figure_histograms` (Figs. 5, 7), :func:`figure_training` (Fig. 4)
+  and :func:`summary_frame` only draw from that data;
+* :func:`record` gives the record's metrics and claims, :func:`quoted` the numbers the prose glues.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from marginlib import data, methods, models, train, validate
+from marginlib.book import plots
+from marginlib.book.results import claim
+from marginlib.data import Dataset
+from marginlib.papers.p000_minavg.schedule import late_epochs, paper_epochs
+from marginlib.papers.p000_minavg.tracking import MarginCurves, margin_curves, margin_tracker
+from marginlib.stats import trend
+
+NOTEBOOK = "02_minavg_deep"
+
+#: the models this section trains, with the labels its figures and tables use
+LABEL = {"logreg": "LR", "mlp1x1024": "MLP", "cw_mnist": "CNN", "mlp": "MLP"}
+#: the claim-name suffix of each model (``min_margin_increases_<suffix>``); other models use their own name
+SHORT = {"logreg": "lr", "mlp1x1024": "mlp", "cw_mnist": "cnn"}
+#: the parameter that sets each model's number of epochs (every other model: ``epochs``)
+EPOCHS_FIELD = {"logreg": "epochs_lr", "cw_mnist": "epochs_cnn"}
+#: a trend holds when the Spearman rank correlation with the epoch exceeds this in magnitude: over the three
+#: second-half epochs of the paper's schedule a strictly monotone trend; over six, at most one neighbour swap
+TREND = 0.9
+#: claims required at ``demo``: those the demo shows on both seeds run (0 and 1); all are required at ``paper``
+AT_DEMO = frozenset({"avg_margin_decreases_lr", "avg_margin_decreases_mlp"})
+#: epochs whose training-margin histograms are drawn per model (Figs. 5 and 7), spread over the recorded ones
+HISTOGRAMS_PER_MODEL = 5
+#: the fewest recorded second-half epochs a trend is measured on (:func:`marginlib.stats.trend`)
+MIN_TREND_EPOCHS = 3
+
+
+@dataclass(frozen=True)
+class Params:
+    """The notebook's parameters cell (same names, order and defaults); see the cell for each one's meaning."""
+
+    profile: str = "demo"
+    source: str = "auto"
+    models: tuple[str, ...] = ("logreg", "mlp1x1024", "cw_mnist")
+    n_train: int = 4000
+    epochs: int = 100
+    epochs_cnn: int = 20
+    epochs_lr: int = 100
+    late_records: int = 5
+    batch_size: int = 128
+    lr: float = 0.01
+    momentum: float = 0.9
+    n_margin: int = 200
+    n_margin_cnn: int = 100
+    radius: float = 5.0
+    n_samples: int = 32
+    n_samples_cnn: int = 4
+    n_batches: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse, before any work, models this section cannot label or claim about, and schedules too short for
+        the second-half trends of the claims."""
+        if not self.models:
+            raise ValueError(f"models=() names no model; choose from: {', '.join(LABEL)}")
+        for name in self.models:
+            validate.choice("models", name, tuple(LABEL))
+        keys = [self.key(name) for name in self.models]
+        shared = sorted({k for k in keys if keys.count(k) > 1})
+        if shared:
+            raise ValueError(f"models={self.models!r}: more than one model would claim under the suffix(es) "
+                             f"{shared}; name each model once")
+        for field in ("epochs", "epochs_cnn", "epochs_lr"):
+            validate.positive(field, getattr(self, field))
+        validate.nonnegative("late_records", self.late_records)
+        for name in self.models:
+            second = self.second_half(name)
+            if len(second) < MIN_TREND_EPOCHS:
+                raise ValueError(
+                    f"{EPOCHS_FIELD.get(name, 'epochs')}={self.n_epochs(name)}, late_records={self.late_records}: "
+                    f"{LABEL[name]} would record only {second} in the second half of training; the trend claims need "
+                    f"at least {MIN_TREND_EPOCHS} recorded epochs there (more epochs or late_records)")
+        if "cw_mnist" in self.models and self.n_margin_cnn > self.n_margin:
+            raise ValueError(f"n_margin_cnn={self.n_margin_cnn} > n_margin={self.n_margin}: the CNN bounds the first "
+                             f"n_margin_cnn points of the n_margin-point subsets; choose n_margin_cnn <= n_margin")
+
+    @staticmethod
+    def key(model_name: str) -> str:
+        """The claim-name suffix of ``model_name``."""
+        return SHORT.get(model_name, model_name)
+
+    def n_epochs(self, model_name: str) -> int:
+        """Epochs of ``model_name``: ``epochs_lr`` (LR), ``epochs_cnn`` (CNN) or ``epochs``."""
+        return int(getattr(self, EPOCHS_FIELD.get(model_name, "epochs")))
+
+    def schedule(self, model_name: str) -> list[int]:
+        """The epochs at which margins are recorded: every epoch for LR (paper App. A); otherwise the paper's epochs
+        scaled to this run's length plus ``late_records`` evenly spaced second-half epochs (so the second-half
+        trends rest on more than three points)."""
+        n = self.n_epochs(model_name)
+        if model_name == "logreg":
+            return list(range(1, n + 1))
+        return sorted(set(paper_epochs(n)) | set(late_epochs(n, self.late_records)))
+
+    def second_half(self, model_name: str) -> list[int]:
+        """The recorded epochs the trend claims are measured on: those at or after half the run."""
+        return [e for e in self.schedule(model_name) if e >= self.n_epochs(model_name) / 2]
+
+    def draws(self, model_name: str) -> int:
+        """Points drawn in the ball per batch: LR's logit differences are linear, so one draw gives their exact
+        Lipschitz constant; the CNN, whose bound costs the most, gets ``n_samples_cnn``."""
+        return {"logreg": 1, "cw_mnist": self.n_samples_cnn}.get(model_name, self.n_samples)
+
+    def draw_batches(self, model_name: str) -> int:
+        """Batches of draws: one for LR (exact with one draw), ``n_batches`` otherwise."""
+        return 1 if model_name == "logreg" else self.n_batches
+
+    def n_points(self, model_name: str) -> int:
+        """Points of each fixed subset whose margins are bounded (the CNN: the first ``n_margin_cnn``)."""
+        return self.n_margin_cnn if model_name == "cw_mnist" else self.n_margin
+
+
+@dataclass(frozen=True)
+class Data:
+    """The MNIST splits and the fixed margin subsets (indices into them; a model bounds the first
+    :meth:`Params.n_points` of each)."""
+
+    train: Dataset
+    test: Dataset
+    train_idx: torch.Tensor
+    test_idx: torch.Tensor
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One trained model: its training history and the margin curves of the fixed training and test subsets."""
+
+    history: train.History
+    train: MarginCurves
+    test: MarginCurves
+
+
+def load_data(p: Params) -> Data:
+    """MNIST in [0, 1] (``n_train`` training images, the whole test split) and random subsets of ``n_margin``
+    training and test points drawn with ``seed`` (paper 000 App. A: 500 of each)."""
+    train_set = data.load("mnist", split="train", n=p.n_train or None, seed=p.seed, source=p.source)
+    test_set = data.load("mnist", split="test", source=p.source)
+    pick = torch.Generator().manual_seed(p.seed)
+    train_idx = torch.randperm(len(train_set), generator=pick)[:p.n_margin]
+    test_idx = torch.randperm(len(test_set), generator=pick)[:p.n_margin]
+    return Data(train_set, test_set, train_idx, test_idx)
+
+
+def trackers(p: Params, d: Data, model_name: str) -> dict[str, train.Callback]:
+    """The ``fit`` callbacks ``train`` and ``test``: the Lipschitz bound (paper 000 eq. (3), radius ``R``) of the
+    first :meth:`Params.n_points` points of each fixed subset, with the same draws at every epoch."""
+    n = p.n_points(model_name)
+    return {split: margin_tracker(ds.x[idx[:n]], ds.y[idx[:n]], radius=p.radius, seed=p.seed,
+                                  n_samples=p.draws(model_name), n_batches=p.draw_batches(model_name))
+            for split, ds, idx in (("train", d.train, d.train_idx), ("test", d.test, d.test_idx))}
+
+
+def train_model(p: Params, d: Data, model_name: str) -> ModelRun:
+    """Train ``model_name`` by SGD (Nesterov momentum, paper 000 App. A) on the training split, bounding the margins
+    of the fixed subsets at :meth:`Params.schedule`."""
+    model = models.build(model_name, seed=p.seed)
+    history = train.fit(model, methods.build("standard"), d.train, epochs=p.n_epochs(model_name),
+                        batch_size=p.batch_size, lr=p.lr, momentum=p.momentum, nesterov=True,
+                        device=train.default_device(), seed=p.seed, eval_data=d.test,
+                        callbacks=trackers(p, d, model_name), record_at=p.schedule(model_name), progress=False)
+    return ModelRun(history, margin_curves(history.recorded, "train"), margin_curves(history.recorded, "test"))
+
+
+def train_models(p: Params, d: Data) -> dict[str, ModelRun]:
+    """Every model of ``p.models``, in order. The global torch generator (the CNN's dropout) is seeded first."""
+    torch.manual_seed(p.seed)
+    return {name: train_model(p, d, name) for name in p.models}
+
+
+def summary_frame(runs: Mapping[str, ModelRun]) -> pd.DataFrame:
+    """Per model: epochs, final training and test error, final minimum and average training margin."""
+    rows = {}
+    for name, r in runs.items():
+        last = r.history.rows[-1]
+        rows[LABEL[name]] = {"epochs": len(r.history.rows), "train error": last["train_error"],
+                             "test error": last["test_error"], "min train margin": r.train.minimum[-1],
+                             "avg train margin": r.train.average[-1]}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def figure_curves(runs: Mapping[str, ModelRun]) -> Figure:
+    """Minimum (left) and average (right) margin of the training and test subsets over the epochs, one row per
+    model (log-scale epochs for LR). Paper 000, Figs. 2a-c and 6."""
+    fig, axes = plt.subplots(len(runs), 2, figsize=(10, 3.1 * len(runs)), squeeze=False)
+    for row, (name, r) in zip(axes, runs.items()):
+        for ax, kind in zip(row, ("minimum", "average")):
+            plots.curves(ax, r.train.epochs, {"train": getattr(r.train, kind), "test": getattr(r.test, kind)},
+                         xlabel="epoch", ylabel=f"{kind} margin", title=f"{LABEL[name]}: {kind} margin",
+                         logx=name == "logreg")
+    fig.tight_layout()
+    return fig
+
+
+def shown_epochs(epochs: Sequence[int], *, count: int = HISTOGRAMS_PER_MODEL) -> list[int]:
+    """``count`` of the recorded ``epochs``, evenly spread from first to last (all of them if there are few)."""
+    if len(epochs) <= count:
+        return list(epochs)
+    return [epochs[i] for i in np.linspace(0, len(epochs) - 1, count).round().astype(int)]
+
+
+def figure_histograms(runs: Mapping[str, ModelRun]) -> Figure:
+    """Histograms of the training margins at :func:`shown_epochs` of each model, on shared bins. Paper 000,
+    Figs. 5 and 7."""
+    hist = {f"{LABEL[name]}, epoch {e}": r.train.at(e)
+            for name, r in runs.items() for e in shown_epochs(r.train.epochs)}
+    return plots.histograms(hist, ncols=HISTOGRAMS_PER_MODEL, xlabel="train margin")
+
+
+def figure_training(runs: Mapping[str, ModelRun]) -> Figure:
+    """Training loss, training error and test error over the epochs (log scales). Paper 000, Fig. 4."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for name, r in runs.items():
+        for ax, column in zip(axes, ("loss", "train_error", "test_error")):
+            ax.plot(r.history.epochs, r.history.column(column), label=LABEL[name])
+    for ax, title in zip(axes, ("training loss", "training error", "test error")):
+        ax.set(xlabel="epoch", ylabel=title.split()[-1], title=title, xscale="log")
+        ax.legend(frameon=False)
+    axes[0].set_yscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def trends(runs: Mapping[str, ModelRun], p: Params) -> dict[str, dict[str, float]]:
+    """Per model, the Spearman rank correlations (:func:`marginlib.stats.trend`) of the minimum (``rho_min``) and
+    average (``rho_avg``) training margin with the epoch over the second half of training."""
+    out = {}
+    for name, r in runs.items():
+        half = p.n_epochs(name) / 2
+        out[name] = {"rho_min": trend(r.train.epochs, r.train.minimum, after=half),
+                     "rho_avg": trend(r.train.epochs, r.train.average, after=half)}
+    return out
+
+
+def _required_at(name: str) -> list[str]:
+    return (["demo"] if name in AT_DEMO else []) + ["paper"]
+
+
+def _model_metrics(r: ModelRun, rho: Mapping[str, float]) -> dict[str, Any]:
+    tr, te, h = r.train, r.test, r.history
+    return {
+        "epochs": tr.epochs,
+        "min_margin_train": tr.minimum, "min_margin_test": te.minimum,
+        "avg_margin_train": tr.average, "avg_margin_test": te.average,
+        "histograms": {"train": {str(e): m for e, m in zip(tr.epochs, tr.margins)},
+                       "test": {str(e): m for e, m in zip(te.epochs, te.margins)}},
+        "training": {"epoch": h.epochs, "loss": h.column("loss"), "train_error": h.column("train_error"),
+                     "test_error": h.column("test_error")},
+        "rho_min": rho["rho_min"], "rho_avg": rho["rho_avg"],
+    }
+
+
+def record(runs: Mapping[str, ModelRun], d: Data, p: Params) -> dict[str, Any]:
+    """``{"metrics", "claims"}`` of the run. Per model (suffix :meth:`Params.key`), paper 000 §4.2:
+    ``min_margin_increases_<model>`` (second-half rank correlation of the minimum training margin > :data:`TREND`)
+    and ``avg_margin_decreases_<model>`` (that of the average < -:data:`TREND`)."""
+    rho = trends(runs, p)
+    claims = {}
+    for name in runs:
+        key, half = p.key(name), p.n_epochs(name) / 2
+        for claim_name, holds, kind in ((f"min_margin_increases_{key}", rho[name]["rho_min"] > TREND, "min"),
+                                        (f"avg_margin_decreases_{key}", rho[name]["rho_avg"] < -TREND, "avg")):
+            claims[claim_name] = claim(holds, required_at=_required_at(claim_name),
+                                       detail=f"{LABEL[name]}: Spearman rho of the {kind} train margin over epochs "
+                                              f">= {half:g}: {rho[name][f'rho_{kind}']:.3f}")
+    metrics = {"source": d.train.source, "n_train": len(d.train), "n_test": len(d.test),
+               "n_margin": p.n_margin, "n_margin_cnn": p.n_margin_cnn, "lipschitz_samples": p.n_samples * p.n_batches,
+               "lipschitz_samples_cnn": p.n_samples_cnn * p.n_batches,
+               "models": {name: _model_metrics(r, rho[name]) for name, r in runs.items()}}
+    return {"metrics": metrics, "claims": claims}
+
+
+def quoted(runs: Mapping[str, ModelRun], d: Data, p: Params) -> dict[str, object]:
+    """The numbers and settings the "Paper vs. this book" table glues (``deep_*``)."""
+    rho = trends(runs, p)
+    out: dict[str, object] = {
+        "deep_data": f"{len(d.train):,} training images ({d.train.source})",
+        "deep_models": ", ".join(LABEL[m] for m in runs),
+    }
+    for kind in ("min", "avg"):
+        out[f"deep_rho_{kind}"] = ", ".join(f"{LABEL[m]} {rho[m][f'rho_{kind}']:+.2f}" for m in runs)
+    out["deep_epochs"] = (f"LR {p.epochs_lr} (margins every epoch); MLP {p.epochs}, margins at "
+                          f"{p.schedule('mlp1x1024')}; CNN {p.epochs_cnn}, margins at {p.schedule('cw_mnist')}")
+    out["deep_subsets"] = (f"{p.n_margin} train + {p.n_margin} test points ({p.n_margin_cnn} + {p.n_margin_cnn} "
+                           f"for the CNN)")
+    out["deep_lipschitz"] = (f"R = {p.radius:g}, {p.n_samples} x {p.n_batches} draws per point "
+                             f"({p.n_samples_cnn} x {p.n_batches} for the CNN)")
+    return out

@@ -1,0 +1,299 @@
+"""Paper 000 §4.3 and App. A: the Average Margin Regularizer (AMR, eq. (4)) vs. standard training and LCR
+(Parseval networks), Table 1 (MNIST) and Figs. 2d-f.
+
+Notebook: ``notebooks/03_amr.ipynb``. An MLP and a CNN are trained on MNIST by every method of
+``methods_compared`` (the same data, initialization, epochs and batch order per model); each is measured by clean
+accuracy, L2 PGD robust accuracy at several radii (:func:`marginlib.evaluate.robust_accuracy`) and the average
+Lipschitz-bound margin of a fixed test subset (paper 000 eq. (3), tracked during training at the paper's epochs,
+:mod:`marginlib.papers.p000_minavg.tracking`, :mod:`marginlib.papers.p000_minavg.schedule`).
+
+* :func:`load_data`, :func:`train_and_evaluate` run the experiment and return its data (:class:`MethodRun` per
+  model and method);
+* :func:`figure_margin_curves` (Figs. 2d-f), :func:`figure_robust` (Table 1 as curves), :func:`summary_frame` and
+  :func:`comparison_frame` (Table 1 beside the paper's, ``book/data/paper000_table1_mnist.csv``) only draw;
+* :func:`record` gives the record's metrics and claims, :func:`quoted` the numbers the prose glues.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from marginlib import data, evaluate, methods, models, train, validate
+from marginlib.book.results import claim
+from marginlib.data import Dataset
+from marginlib.methods import Method
+from marginlib.papers import tables
+from marginlib.papers.p000_minavg.schedule import paper_epochs
+from marginlib.papers.p000_minavg.tracking import margin_curves, margin_tracker
+
+NOTEBOOK = "03_amr"
+
+#: the paper's Carlini-Wagner CNN and the book's CPU-sized stand-in: AMR truncation ``tau_cnn``, claims ``*_cnn``
+CNNS = ("cw_mnist", "small_cnn")
+#: the non-convolutional models: AMR truncation ``tau_mlp``, claims without a suffix
+MLPS = ("logreg", "mlp1x1024")
+LABEL = {"mlp1x1024": "MLP", "cw_mnist": "CNN", "small_cnn": "small CNN"}
+METHOD_LABEL = {"standard": "Std", "parseval": "LCR", "amr": "AMR", "amr_logit": "AMR (released code)"}
+#: the methods the claims and the prose compare (``methods_compared`` must hold them)
+REQUIRED_METHODS = ("standard", "parseval", "amr")
+#: method -> the short name of its glued numbers (``amr_rob_<short>``, ``amr_clean_<short>``)
+QUOTED = {"standard": "std", "parseval": "lcr", "amr": "amr"}
+#: every claim is required at both profiles: the CNN's two held on seeds 0, 1 and 2 at ``demo``
+REQUIRED_AT = ("demo", "paper")
+#: the paper's Table 1 (MNIST) in book/data
+PAPER_TABLE = "paper000_table1_mnist"
+
+
+def label(model_name: str) -> str:
+    """The label of ``model_name`` in figures and tables (its name if it has none)."""
+    return LABEL.get(model_name, model_name)
+
+
+def suffix(model_name: str) -> str:
+    """The claim and glue suffix of ``model_name``: ``_cnn`` for a CNN, none for the MLP."""
+    return "_cnn" if model_name in CNNS else ""
+
+
+@dataclass(frozen=True)
+class Params:
+    """The notebook's parameters cell (same names, order and defaults); see the cell for each one's meaning."""
+
+    profile: str = "demo"
+    source: str = "auto"
+    models: tuple[str, ...] = ("mlp1x1024", "small_cnn")
+    methods_compared: tuple[str, ...] = ("standard", "parseval", "amr", "amr_logit")
+    n_train: int = 4000
+    epochs: int = 40
+    epochs_cnn: int = 20
+    batch_size: int = 128
+    lr: float = 0.01
+    momentum: float = 0.9
+    lam: float = 0.1
+    beta: float = 0.001
+    parseval_beta: float = 0.001
+    tau_mlp: float = 5.0
+    tau_cnn: float = 10.0
+    eps: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)
+    pgd_steps: int = 50
+    pgd_step_size: float = 0.05
+    n_eval: int = 300
+    n_margin: int = 100
+    n_margin_cnn: int = 50
+    radius: float = 5.0
+    n_samples: int = 32
+    n_samples_cnn: int = 8
+    n_batches: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse, before any work: models without an AMR truncation here, anything but one MLP and one CNN (the
+        claims, their names and the prose compare the two), a comparison without the methods the claims name,
+        no radius, and margin subsets larger than the attacked test subset they are taken from."""
+        for name in self.models:
+            validate.choice("models", name, (*MLPS, *CNNS))
+        cnns = [m for m in self.models if m in CNNS]
+        if len(cnns) != 1 or len(self.models) != 2:
+            raise ValueError(f"models={self.models!r}: section 03 trains one MLP (one of {', '.join(MLPS)}) and one "
+                             f"CNN (one of {', '.join(CNNS)}); its claims (suffix _cnn for the CNN) and prose compare "
+                             f"them")
+        for name in self.methods_compared:
+            validate.choice("methods_compared", name, tuple(METHOD_LABEL))
+        missing = [m for m in REQUIRED_METHODS if m not in self.methods_compared]
+        if missing:
+            raise ValueError(f"methods_compared={self.methods_compared!r} must include {missing}: the claims and the "
+                             f"text compare them")
+        if not self.eps:
+            raise ValueError("eps=() holds no radius; give at least one L2 radius")
+        for e in self.eps:
+            validate.nonnegative("eps", e)
+        largest = max(self.budget(m)["n_margin"] for m in self.models)
+        if self.n_eval and largest > self.n_eval:
+            raise ValueError(f"n_margin/n_margin_cnn={largest} > n_eval={self.n_eval}: the margin subsets are the "
+                             f"first points of the attacked test subset; choose them <= n_eval (or n_eval=0: all)")
+
+    def budget(self, model_name: str) -> dict[str, int]:
+        """Epochs, margin points and Lipschitz draws per batch of ``model_name``: every method of a model shares
+        them."""
+        if model_name in CNNS:
+            return {"epochs": self.epochs_cnn, "n_margin": self.n_margin_cnn, "n_samples": self.n_samples_cnn}
+        return {"epochs": self.epochs, "n_margin": self.n_margin, "n_samples": self.n_samples}
+
+    def record_epochs(self, model_name: str) -> list[int]:
+        """The epochs at which the average margin is tracked: the paper's (App. A) scaled to the model's epochs."""
+        return paper_epochs(self.budget(model_name)["epochs"])
+
+    def tau(self, model_name: str) -> float:
+        """The AMR truncation of ``model_name``: ``tau_cnn`` for a CNN, ``tau_mlp`` otherwise."""
+        return self.tau_cnn if model_name in CNNS else self.tau_mlp
+
+    def method(self, name: str, model_name: str) -> Method:
+        """The training objective ``name`` for ``model_name``: plain cross-entropy, LCR (the Parseval retraction of
+        step ``parseval_beta``), AMR (paper 000 eq. (4): ``lam``, ``tau``, ``beta``) or the released code's AMR
+        (hinge on the logit margin, weight ``mu = lam``)."""
+        options: dict[str, dict[str, float]] = {
+            "standard": {}, "parseval": {"beta": self.parseval_beta},
+            "amr": {"lam": self.lam, "tau": self.tau(model_name), "beta": self.beta},
+            "amr_logit": {"mu": self.lam, "tau": self.tau(model_name), "beta": self.beta}}
+        return methods.build(name, **options[name])
+
+    @property
+    def largest(self) -> str:
+        """The largest radius as the robust-accuracy keys write it (``f"{eps:g}"``)."""
+        return f"{max(self.eps):g}"
+
+
+@dataclass(frozen=True)
+class Data:
+    """The MNIST splits and the attacked test subset (``eval_idx``; its first points are the margin subsets)."""
+
+    train: Dataset
+    test: Dataset
+    eval_idx: torch.Tensor
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    """One model trained by one method: clean accuracy (whole test split), PGD robust accuracy per radius (keys
+    ``f"{eps:g}"``), the final average margin, and the average margin at the tracked epochs."""
+
+    clean_acc: float
+    robust_acc: dict[str, float]
+    avg_margin: float
+    epochs: list[int]
+    avg_margins: list[float]
+
+
+def load_data(p: Params) -> Data:
+    """MNIST in [0, 1] (``n_train`` training images, the whole test split) and a random test subset of ``n_eval``
+    points drawn with ``seed`` (0: all of them)."""
+    train_set = data.load("mnist", split="train", n=p.n_train or None, seed=p.seed, source=p.source)
+    test_set = data.load("mnist", split="test", source=p.source)
+    pick = torch.Generator().manual_seed(p.seed)
+    eval_idx = torch.randperm(len(test_set), generator=pick)[: (p.n_eval or len(test_set))]
+    return Data(train_set, test_set, eval_idx)
+
+
+def tracker(p: Params, d: Data, model_name: str) -> train.Callback:
+    """The ``fit`` callback bounding the margins (paper 000 eq. (3)) of the first ``n_margin`` attacked test points,
+    with the same draws at every epoch and for every method."""
+    b = p.budget(model_name)
+    idx = d.eval_idx[:b["n_margin"]]
+    return margin_tracker(d.test.x[idx], d.test.y[idx], radius=p.radius, n_samples=b["n_samples"],
+                          n_batches=p.n_batches, seed=p.seed)
+
+
+def train_one(p: Params, d: Data, model_name: str, method_name: str) -> MethodRun:
+    """Train ``model_name`` by ``method_name`` (SGD with Nesterov momentum, paper 000 App. A), then measure it: L2 PGD
+    on the attacked subset (all radii in one batched attack, cross-entropy, no random start) and clean accuracy."""
+    device = train.default_device()
+    model = models.build(model_name, seed=p.seed)
+    history = train.fit(model, p.method(method_name, model_name), d.train, epochs=p.budget(model_name)["epochs"],
+                        batch_size=p.batch_size, lr=p.lr, momentum=p.momentum, nesterov=True, device=device,
+                        seed=p.seed, eval_train=False, callbacks={"margin": tracker(p, d, model_name)},
+                        record_at=p.record_epochs(model_name), progress=False)
+    margin = margin_curves(history.recorded, "margin")
+    robust = evaluate.robust_accuracy(model, d.test.x[d.eval_idx].to(device), d.test.y[d.eval_idx].to(device),
+                                      eps=p.eps, norm="l2", step_size=p.pgd_step_size, steps=p.pgd_steps)
+    return MethodRun(clean_acc=evaluate.accuracy(model, d.test.x, d.test.y),
+                     robust_acc={f"{e:g}": a for e, a in robust.items()}, avg_margin=margin.average[-1],
+                     epochs=margin.epochs, avg_margins=margin.average)
+
+
+def train_and_evaluate(p: Params, d: Data) -> dict[str, dict[str, MethodRun]]:
+    """``{model: {method: MethodRun}}`` for every model and method of ``p``, models outermost."""
+    return {model_name: {name: train_one(p, d, model_name, name) for name in p.methods_compared}
+            for model_name in p.models}
+
+
+def _run_rows(runs: Mapping[str, Mapping[str, MethodRun]]) -> list[dict[str, Any]]:
+    """This run's rows of Table 1 (accuracies in %)."""
+    return [{"model": label(model_name), "method": METHOD_LABEL[name], "source": "this run",
+             "clean": 100 * r.clean_acc, **{f"eps {float(e):g}": 100 * a for e, a in r.robust_acc.items()},
+             "avg margin": r.avg_margin}
+            for model_name, by_method in runs.items() for name, r in by_method.items()]
+
+
+def summary_frame(runs: Mapping[str, Mapping[str, MethodRun]]) -> pd.DataFrame:
+    """Clean and robust accuracy (%) and average margin of every model and method of this run."""
+    return pd.DataFrame(_run_rows(runs)).drop(columns="source").set_index(["model", "method"]).round(2)
+
+
+def comparison_frame(runs: Mapping[str, Mapping[str, MethodRun]], p: Params) -> pd.DataFrame:
+    """Paper 000's Table 1 (MNIST; accuracies in %; :data:`PAPER_TABLE`) beside this run, rounded to 2 decimals."""
+    rows = [{"model": row["model"], "method": row["method"], "source": "paper 000", "clean": row["clean_acc"],
+             **{f"eps {e:g}": row.get(f"robust_acc_eps{e:.1f}") for e in p.eps}, "avg margin": row["avg_margin"]}
+            for _, row in tables.read(PAPER_TABLE).iterrows()]
+    return pd.DataFrame(rows + _run_rows(runs)).set_index(["model", "method", "source"]).sort_index().round(2)
+
+
+def _panels(n: int) -> tuple[Figure, np.ndarray]:
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.5), squeeze=False)
+    return fig, axes[0]
+
+
+def figure_margin_curves(runs: Mapping[str, Mapping[str, MethodRun]]) -> Figure:
+    """Average margin of the fixed test subset over the tracked epochs, one panel per model, one line per method.
+    Paper 000, Figs. 2d-f."""
+    fig, axes = _panels(len(runs))
+    for ax, (model_name, by_method) in zip(axes, runs.items()):
+        for name, r in by_method.items():
+            ax.plot(r.epochs, r.avg_margins, marker="o", ms=3, label=METHOD_LABEL[name])
+        ax.set(xlabel="epoch", ylabel="average margin (test)", title=label(model_name))
+        ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def figure_robust(runs: Mapping[str, Mapping[str, MethodRun]], p: Params) -> Figure:
+    """Accuracy under L2 PGD over the radius (eps = 0: clean accuracy), one panel per model. Paper 000, Table 1 as
+    curves."""
+    fig, axes = _panels(len(runs))
+    for ax, (model_name, by_method) in zip(axes, runs.items()):
+        for name, r in by_method.items():
+            ax.plot([0.0, *p.eps], [r.clean_acc, *r.robust_acc.values()], marker="o", ms=3, label=METHOD_LABEL[name])
+        ax.set(xlabel="L2 radius eps", ylabel="accuracy under PGD", title=label(model_name), ylim=(0, 1.02))
+        ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def record(runs: Mapping[str, Mapping[str, MethodRun]], d: Data, p: Params) -> dict[str, Any]:
+    """``{"metrics", "claims"}`` of the run. Per model (suffix ``_cnn`` for the CNN), paper 000 §4.3 / Table 1:
+    ``amr_avg_margin_gt_std`` (AMR's average test margin exceeds standard training's) and
+    ``amr_robust_gt_std_at_largest_eps`` (so does its PGD robust accuracy at the largest radius)."""
+    claims = {}
+    largest = p.largest
+    for model_name, by_method in runs.items():
+        std, amr, s = by_method["standard"], by_method["amr"], suffix(model_name)
+        claims[f"amr_avg_margin_gt_std{s}"] = claim(
+            amr.avg_margin > std.avg_margin, required_at=REQUIRED_AT,
+            detail=f"{label(model_name)}: average margin AMR {amr.avg_margin:.3f} vs Std {std.avg_margin:.3f}")
+        claims[f"amr_robust_gt_std_at_largest_eps{s}"] = claim(
+            amr.robust_acc[largest] > std.robust_acc[largest], required_at=REQUIRED_AT,
+            detail=f"{label(model_name)}: robust accuracy at eps {largest}: AMR {amr.robust_acc[largest]:.3f} "
+                   f"vs Std {std.robust_acc[largest]:.3f}")
+    metrics = {"source": d.train.source, "n_train": len(d.train), "n_eval": len(d.eval_idx),
+               "budget": {m: p.budget(m) for m in runs}, "eps": p.eps,
+               "table": {m: {name: {"clean_acc": r.clean_acc, "robust_acc": r.robust_acc, "avg_margin": r.avg_margin}
+                             for name, r in by_method.items()} for m, by_method in runs.items()},
+               "curves": {m: {name: {"epochs": r.epochs, "avg_margin": r.avg_margins} for name, r in by_method.items()}
+                          for m, by_method in runs.items()}}
+    return {"metrics": metrics, "claims": claims}
+
+
+def quoted(runs: Mapping[str, Mapping[str, MethodRun]], p: Params) -> dict[str, object]:
+    """The numbers the prose glues: ``amr_rob_<method><suffix>`` (robust accuracy at the largest radius, %) and
+    ``amr_clean_<method><suffix>`` (clean accuracy, %) for Std, LCR and AMR."""
+    out: dict[str, object] = {}
+    for model_name, by_method in runs.items():
+        for name, short in QUOTED.items():
+            out[f"amr_rob_{short}{suffix(model_name)}"] = 100 * by_method[name].robust_acc[p.largest]
+            out[f"amr_clean_{short}{suffix(model_name)}"] = 100 * by_method[name].clean_acc
+    return out

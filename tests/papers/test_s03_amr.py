@@ -1,0 +1,128 @@
+"""Section 03 (paper 000 §4.3, Table 1, Figs. 2d-f) called directly at the smoke preset, without papermill.
+
+Also the preset checks that were ``test_presets_amr.py``: every profile trains an MLP and a CNN (now refused by
+``Params.__post_init__`` otherwise), and ``paper`` trains the paper's CNN with its settings."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.figure import Figure
+
+from marginlib import models, train
+from marginlib.book import params
+from marginlib.book.results import PROFILES, repo_root
+from marginlib.papers.p000_minavg import s03_amr as s03
+from marginlib.papers.p000_minavg.schedule import PAPER_SCHEDULE
+
+STEM = "03_amr"
+
+
+def at(profile: str) -> s03.Params:
+    return s03.Params(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, profile).items()})
+
+
+def glued_names(stem: str) -> set[str]:
+    cells = json.loads((repo_root() / "notebooks" / f"{stem}.ipynb").read_text())["cells"]
+    text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return set(re.findall(r"\{glue:text\}`([^`:]+)", text))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    p = at("smoke")
+    d = s03.load_data(p)
+    return p, d, s03.train_and_evaluate(p, d)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_runs_an_mlp_and_a_cnn(profile):
+    p = at(profile)
+    assert "mlp1x1024" in p.models and len(set(p.models) & set(s03.CNNS)) == 1
+
+
+def test_paper_profile_trains_the_papers_cnn_with_its_settings():
+    p = at("paper")
+    assert "cw_mnist" in p.models
+    assert p.budget("cw_mnist") == {"epochs": 200, "n_margin": 500, "n_samples": 1024}
+    assert p.tau("cw_mnist") == 10.0 and p.record_epochs("cw_mnist") == list(PAPER_SCHEDULE)
+
+
+def test_models_are_library_models():
+    assert set(s03.MLPS + s03.CNNS) <= set(models.names())
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"models": ("mlp1x1024",)}, r"models=\('mlp1x1024',\).*one CNN"),
+    ({"models": ("mlp1x1024", "small_cnn", "cw_mnist")}, "models=.*one MLP"),
+    ({"models": ("mlp1x1024", "vgg")}, "models='vgg'.*small_cnn"),
+    ({"methods_compared": ("standard", "amr")}, r"methods_compared=.*\['parseval'\]"),
+    ({"methods_compared": ("standard", "parseval", "amr", "trades")}, "methods_compared='trades'"),
+    ({"eps": ()}, "eps"),
+    ({"eps": (-1.0,)}, "eps must be >= 0"),
+    ({"n_eval": 20}, "n_margin/n_margin_cnn=100 > n_eval=20"),
+])
+def test_params_refuse_inconsistent_values_before_any_work(change, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(s03.Params(), **change)
+
+
+def test_derived_settings():
+    p = s03.Params()
+    assert p.record_epochs("mlp1x1024") == [1, 2, 4, 6, 8, 10, 16, 24, 32, 40]  # App. A scaled to 40 epochs
+    assert p.largest == "2"
+    amr = p.method("amr", "small_cnn")
+    assert (amr.lam, amr.tau, amr.beta) == (p.lam, p.tau_cnn, p.beta)
+    released = p.method("amr_logit", "mlp1x1024")
+    assert (released.mu, released.tau) == (p.lam, p.tau_mlp)
+    assert p.method("parseval", "mlp1x1024").beta == p.parseval_beta
+
+
+def test_record_has_every_claim_and_the_table(trained):
+    p, d, runs = trained
+    out = s03.record(runs, d, p)
+    claims, metrics = out["claims"], out["metrics"]
+    assert list(claims) == ["amr_avg_margin_gt_std", "amr_robust_gt_std_at_largest_eps",
+                            "amr_avg_margin_gt_std_cnn", "amr_robust_gt_std_at_largest_eps_cnn"]
+    assert all(c["required_at"] == ["demo", "paper"] for c in claims.values())
+    assert metrics["n_eval"] == p.n_eval and metrics["budget"]["small_cnn"]["epochs"] == p.epochs_cnn
+    for model_name, s in (("mlp1x1024", ""), ("small_cnn", "_cnn")):
+        table = metrics["table"][model_name]
+        assert list(table) == list(p.methods_compared)
+        for row in table.values():
+            assert list(row["robust_acc"]) == ["0.5", "1", "1.5", "2"]
+            assert all(0 <= a <= 1 for a in row["robust_acc"].values()) and 0 <= row["clean_acc"] <= 1
+        std, amr = table["standard"], table["amr"]
+        assert claims[f"amr_avg_margin_gt_std{s}"]["holds"] == (amr["avg_margin"] > std["avg_margin"])
+        assert claims[f"amr_robust_gt_std_at_largest_eps{s}"]["holds"] == (amr["robust_acc"]["2"] > std["robust_acc"]["2"])
+        curves = metrics["curves"][model_name]["amr"]
+        assert curves["epochs"] == p.record_epochs(model_name) and curves["avg_margin"][-1] == amr["avg_margin"]
+
+
+def test_figures_and_tables_redraw_from_returned_data_without_training(trained, monkeypatch):
+    p, d, runs = trained
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a figure retrained a model")
+
+    monkeypatch.setattr(train, "fit", no_training)
+    for fig in (s03.figure_margin_curves(runs), s03.figure_robust(runs, p)):
+        assert isinstance(fig, Figure) and len(fig.axes) == len(p.models)
+        assert all(len(ax.get_lines()) == len(p.methods_compared) for ax in fig.axes)
+        plt.close(fig)
+    table = s03.comparison_frame(runs, p)
+    assert table.xs("paper 000", level="source").shape[0] == 6  # paper 000's Table 1, MNIST half
+    assert table.xs("this run", level="source").shape[0] == len(p.models) * len(p.methods_compared)
+    assert list(table.columns) == ["clean", "eps 0.5", "eps 1", "eps 1.5", "eps 2", "avg margin"]
+    assert table.loc[("MLP", "AMR", "paper 000"), "eps 2"] == 38.44
+    assert s03.summary_frame(runs).shape == (len(p.models) * len(p.methods_compared), 6)
+
+
+def test_quoted_numbers_cover_the_prose(trained):
+    p, d, runs = trained
+    quoted = s03.quoted(runs, p)
+    assert glued_names(STEM) <= set(quoted)
+    assert quoted["amr_clean_amr_cnn"] == 100 * runs["small_cnn"]["amr"].clean_acc
