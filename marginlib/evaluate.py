@@ -1,11 +1,8 @@
-"""Evaluation of trained models: clean and PGD robust accuracy over a range of eps, and margin tracking during training.
+"""Evaluation of trained models: clean and PGD robust accuracy over a range of eps.
 
 * :func:`accuracy` and :func:`robust_accuracy` give the columns of paper 000's Table 1 (clean accuracy; L2 PGD robust
   accuracy at several eps). All radii are attacked in one batched PGD run: the batch is repeated once per eps and
   each copy gets its own radius (``marginlib.attacks.pgd`` takes a per-sample eps).
-* :func:`margin_tracker` is a :func:`marginlib.train.fit` callback that measures the Lipschitz lower bound on the
-  margin (paper 000, §4.1, eq. (3)) of a fixed subset at chosen epochs; :func:`margin_curves` turns the recorded
-  margins into minimum / average margin curves (paper 000, Figs. 2 and 6) and histograms (Figs. 5 and 7).
 
 Conventions: accuracies are fractions in [0, 1]; a sample counts as robust at ``eps`` when the PGD iterate it ends
 with is still classified correctly (a misclassified clean point is never robust); ``eps = 0`` is clean accuracy.
@@ -13,18 +10,15 @@ Models are evaluated in eval mode and left in their previous mode, with paramete
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from marginlib import attacks, margins, validate
+from marginlib import attacks, validate
 from marginlib.context import model_device, noparamgrad_and_eval
 
-__all__ = ["MarginCurves", "accuracy", "batched", "correct", "margin_curves", "margin_tracker", "pgd_at_radii",
-           "robust_accuracy"]
+__all__ = ["accuracy", "batched", "correct", "pgd_at_radii", "robust_accuracy"]
 
 
 def batched(fn: Callable[..., Tensor | tuple[Tensor, ...]], *tensors: Tensor, batch_size: int,
@@ -121,47 +115,3 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[flo
             hit = model(x_adv.flatten(0, 1)).argmax(1).view(len(radii), len(yb)) == yb
         correct += hit.sum(1).cpu()
     return {e: int(c) / len(y) for e, c in zip(radii, correct)}
-
-
-def margin_tracker(x: Tensor, y: Tensor, *, radius: float = 5.0, n_samples: int = 1024, n_batches: int = 50,
-                   seed: int = 0) -> Callable[[nn.Module, int], Tensor]:
-    """A :func:`marginlib.train.fit` callback ``fn(model, epoch) -> margins`` (1-D, on the CPU): the Lipschitz lower
-    bound (:func:`marginlib.margins.lipschitz_lower_bound`, paper 000 eq. (3)) of the fixed points ``(x, y)``.
-
-    The sampling generator is reseeded with ``seed`` at every call, so every epoch (and every model) is measured
-    with the same random points in the ball: changes between epochs come from the model, not from the sampling.
-    """
-    validate.batch(x, y, bounds=None)
-
-    def measure(model: nn.Module, epoch: int) -> Tensor:
-        device = model_device(model)
-        generator = torch.Generator(device=device).manual_seed(seed)
-        return margins.lipschitz_lower_bound(model, x.to(device), y.to(device), radius=radius, n_samples=n_samples,
-                                             n_batches=n_batches, generator=generator).cpu()
-
-    return measure
-
-
-@dataclass(frozen=True)
-class MarginCurves:
-    """Margins recorded at ``epochs``: ``minimum[i]`` and ``average[i]`` summarize ``margins[i]`` (all samples)."""
-
-    epochs: list[int]
-    minimum: list[float]
-    average: list[float]
-    margins: list[np.ndarray]
-
-    def at(self, epoch: int) -> np.ndarray:
-        """The margins recorded at ``epoch``."""
-        validate.choice("epoch", epoch, self.epochs)
-        return self.margins[self.epochs.index(epoch)]
-
-
-def margin_curves(recorded: Mapping[int, Mapping[str, Tensor]], key: str) -> MarginCurves:
-    """Minimum and average margin over the epochs of ``recorded`` (``History.recorded``) under callback ``key``."""
-    epochs = sorted(e for e, outputs in recorded.items() if key in outputs)
-    if not epochs:
-        raise ValueError(f"key={key!r} was not recorded at any epoch; recorded callbacks: "
-                         f"{sorted({k for outputs in recorded.values() for k in outputs})}")
-    values = [torch.as_tensor(recorded[e][key]).double().numpy() for e in epochs]
-    return MarginCurves(epochs, [float(v.min()) for v in values], [float(v.mean()) for v in values], values)
