@@ -56,6 +56,13 @@ BOX_STEP = 1e-4
 _TINY = 1e-12
 
 
+def _norm_floor(dtype: torch.dtype) -> float:
+    """The smallest gradient norm a step divides by: ``1e-12``, or, where ``dtype`` is too narrow for it, the
+    fourth root of its smallest normal number, so that the backward of ``gap / ||w||^2`` (which divides by
+    ``||w||^4``) stays finite for a saturated network whose input gradient vanishes (float32: ~1e-10)."""
+    return max(_TINY, torch.finfo(dtype).tiny ** 0.25)
+
+
 def _check(
     x: torch.Tensor,
     target: torch.Tensor | None,
@@ -130,7 +137,7 @@ def _step(
     cot[:, rows, source] -= 1.0
     w = _candidate_gradients(model, logits, point, cot, create_graph=create_graph)  # (m, N, ...)
     gap = (logits.gather(1, cand) - logits.gather(1, source[:, None])).abs()  # (N, m)
-    w_norm = lp_norm(w.flatten(0, 1), dual(norm)).view(m, n).T.clamp_min(_TINY)  # (N, m)
+    w_norm = lp_norm(w.flatten(0, 1), dual(norm)).view(m, n).T.clamp_min(_norm_floor(w.dtype))  # (N, m)
     best = (gap / w_norm).argmin(1)
     w_best = w[best, rows]
     gap_best = gap[rows, best]
