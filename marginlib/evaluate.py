@@ -37,7 +37,7 @@ def batched(fn: Callable[..., Tensor | tuple[Tensor, ...]], *tensors: Tensor, ba
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
         raise ValueError(f"batched: tensors of different lengths {[len(t) for t in tensors]}")
-    outputs = []
+    outputs: list[Tensor | tuple[Tensor, ...]] = []
     for chunk in zip(*(t.split(batch_size) for t in tensors)):
         out = fn(*(c.to(device) if device is not None else c for c in chunk))
         outputs.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu())
@@ -45,7 +45,7 @@ def batched(fn: Callable[..., Tensor | tuple[Tensor, ...]], *tensors: Tensor, ba
         raise ValueError("batched: the tensors are empty")
     if isinstance(outputs[0], tuple):
         return tuple(torch.cat(parts) for parts in zip(*outputs))
-    return torch.cat(outputs)
+    return torch.cat([o for o in outputs if isinstance(o, Tensor)])
 
 
 @torch.no_grad()
@@ -109,7 +109,7 @@ def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[flo
     """
     radii = [float(e) for e in eps]
     correct = torch.zeros(len(radii), dtype=torch.long)
-    for xb, yb, x_adv in pgd_at_radii(model, x, y, eps=radii, norm=norm, steps=steps, step_size=step_size,
+    for _xb, yb, x_adv in pgd_at_radii(model, x, y, eps=radii, norm=norm, steps=steps, step_size=step_size,
                                       random_start=random_start, generator=generator, batch_size=batch_size):
         with noparamgrad_and_eval(model), torch.no_grad():
             hit = model(x_adv.flatten(0, 1)).argmax(1).view(len(radii), len(yb)) == yb

@@ -74,3 +74,18 @@ def test_robust_accuracy_rejects_bad_arguments(generator, kw, match):
     x = central_points(generator, 4)
     with pytest.raises(ValueError, match=match):
         evaluate.robust_accuracy(model, x, torch.zeros(4, dtype=torch.long), step_size=0.1, steps=2, **kw)
+
+
+def test_batched_concatenates_chunks_on_the_cpu_and_refuses_bad_input():
+    x, y = torch.arange(10.0).view(10, 1), torch.arange(10)
+    seen = []
+    out = evaluate.batched(lambda xb, yb: (seen.append(len(xb)), xb[:, 0] + yb)[1], x, y, batch_size=4)
+    assert seen == [4, 4, 2] and torch.equal(out, 2 * torch.arange(10.0))
+    a, b = evaluate.batched(lambda xb: (xb, -xb), x, batch_size=3)
+    assert torch.equal(a, x) and torch.equal(b, -x)
+    with pytest.raises(ValueError, match="different lengths"):
+        evaluate.batched(lambda a, b: a, x, y[:5], batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate.batched(lambda a: a, x, batch_size=0)
+    with pytest.raises(ValueError, match="empty"):
+        evaluate.batched(lambda a: a, x[:0], batch_size=4)
