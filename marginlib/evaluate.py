@@ -41,8 +41,6 @@ def batched(fn: Callable[..., Tensor | tuple[Tensor, ...]], *tensors: Tensor, ba
     for chunk in zip(*(t.split(batch_size) for t in tensors)):
         out = fn(*(c.to(device) if device is not None else c for c in chunk))
         outputs.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu())
-    if not outputs:
-        raise ValueError("batched: the tensors are empty")
     if isinstance(outputs[0], tuple):
         return tuple(torch.cat(parts) for parts in zip(*outputs))
     return torch.cat([o for o in outputs if isinstance(o, Tensor)])

@@ -87,5 +87,4 @@ def test_batched_concatenates_chunks_on_the_cpu_and_refuses_bad_input():
         evaluate.batched(lambda a, b: a, x, y[:5], batch_size=4)
     with pytest.raises(ValueError, match="batch_size"):
         evaluate.batched(lambda a: a, x, batch_size=0)
-    with pytest.raises(ValueError, match="empty"):
-        evaluate.batched(lambda a: a, x[:0], batch_size=4)
+    assert evaluate.batched(lambda a: a[:, 0] * 2, x[:0], batch_size=4).shape == (0,)   # one empty chunk
