@@ -25,6 +25,7 @@ amm                AMM / Deep Defense, eqs. (6)-(7)                             
 elsayed            Elsayed et al. linearized-margin hinge                          003 §4.3.1
 he                 hypersphere embedding (AT+HE, TRADES+HE; model needs an HEHead) 002
 mail               MAIL-AT / MAIL-TRADES (probabilistic-margin reweighting)        002
+radius_warmup      pgd_at, fgsm_at, trades, mart or mma, radius ramped linearly    book (001)
 =================  ==============================================================  ==============
 """
 from __future__ import annotations
@@ -56,10 +57,11 @@ from marginlib.methods.mma import MMA
 from marginlib.methods.on_adversary import OnAdversary
 from marginlib.methods.parseval import Parseval, parseval_retraction
 from marginlib.methods.spectral import SpectralNorm, spectral_normalize, spectral_norms
+from marginlib.methods.warmup import RadiusWarmup
 
 _REGISTRY: dict[str, type[Method]] = {
     cls.name: cls for cls in (Standard, PGDAT, FGSMAT, TRADES, MART, MMA, AMR, AMRLogit, Parseval, EMR, IGR,
-                              LSoftmax, AnnealedLSoftmax, OnAdversary, SpectralNorm, AMM, Elsayed)
+                              LSoftmax, AnnealedLSoftmax, OnAdversary, SpectralNorm, AMM, Elsayed, RadiusWarmup)
 }
 _REGISTRY.update({cls.name: cls for cls in (HE, MAIL)})
 
@@ -101,7 +103,7 @@ def build(name: str, **kw: Any) -> Method:
 __all__ = [
     "HE", "HEHead", "MAIL", "he_cross_entropy", "hypersphere", "mail_weights", "probabilistic_margin",
     "AMM", "AMR", "Adversarial", "AMRLogit", "AnnealedLSoftmax", "EMR", "Elsayed", "Extends", "FGSMAT", "IGR",
-    "LSoftmax", "MART", "MMA", "Method", "OnAdversary",
+    "LSoftmax", "MART", "MMA", "Method", "OnAdversary", "RadiusWarmup",
     "PGDAT", "Parseval", "Regularized", "SpectralNorm", "Standard", "TRADES", "as_matrix", "build", "emr_approx",
     "emr_exact", "feature_margin", "kl_adversary", "lsoftmax_lambda", "lsoftmax_logits", "min_aggregation_mask",
     "mode_free", "names",

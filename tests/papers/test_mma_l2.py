@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from marginlib.papers.p001_mma.transfer import minimum_norm_accuracy, nearest_other_label
+from marginlib.papers.p001_mma.boundary import minimum_norm_accuracy, nearest_other_label
 
 pytest.importorskip("foolbox")
 

@@ -1,0 +1,751 @@
+"""Paper 001 (Ding et al., "Max-Margin Adversarial (MMA) Training"), §2.3-3 and Algorithm 2: MMA training against
+PGD adversarial training on MNIST, under L∞ and L2. Reproduces the MNIST panels of Fig. 3 (white-box PGD robust
+accuracy against the perturbation length), Table 1 (the white-box / transfer / FGSM grid, plus the Boundary attack
+under L2, as §3 benchmarks the L2 models) and each model's average margin. Notebook: notebooks/05_mma_training.ipynb.
+
+Compute and rendering are apart: :func:`train_models`, :func:`robust_curves`, :func:`attack_grids` and
+:func:`measure_margins` run the experiments and return data; :func:`figure_curves` and :func:`figure_margins` only
+draw it; :func:`curve_frames`, :func:`grid_tables`, :func:`margin_tables`, :func:`comparison_table` and
+:func:`l2_statements` build the tables; :func:`record` gives the metrics and claims, :func:`quoted` the numbers and
+sentences the prose glues.
+
+Conventions: every model starts from the same initialization (``Generator(seed)``) and data order; the models train
+in the order standard, then per norm every PGD-AT model and then every MMA model. The attacks draw from fresh
+generators seeded ``seed + 1`` (the curves, one per model), ``seed + 2`` (the Table 1 grid, one per PGD setting),
+``seed + 3`` (the margins, one per model) and ``seed + 4`` (the Boundary attack, one per model). Accuracies are
+fractions in [0, 1]; radii are in pixel units ([0, 1] images).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from pandas.io.formats.style import Styler
+from torch import Tensor, nn
+
+from marginlib import data, evaluate, margins, methods, models, train, validate
+from marginlib.book import results
+from marginlib.papers import tables
+from marginlib.papers.p001_mma.boundary import minimum_norm_accuracy
+from marginlib.papers.p001_mma.transfer import accuracy_under_attack, attack_table
+
+__all__ = ["NOTEBOOK", "Grids", "Margins", "NormSetup", "Params", "Trained", "attack_grids", "comparison_table",
+           "curve_frames", "figure_curves", "figure_margins", "grid_tables", "l2_statements", "load_data",
+           "margin_tables", "measure_margins", "paper_comparison", "quoted", "recipes", "record", "robust_curves",
+           "strongest_text", "train_models"]
+
+NOTEBOOK = "05_mma_training"
+NORM_CHOICES = ("linf+l2", "linf", "l2")
+ARCHS = ("small_cnn", "lenet5_madry")
+SOURCES = ("auto", "full", "offline")
+SYMBOL = {"linf": r"\ell_\infty", "l2": r"\ell_2"}
+
+PAPER_LINF_EPS = 0.3                # PGD-AT's L∞ radius in Table 1: the demo scale of every L∞ radius is pgd_eps / 0.3
+PAPER_L2_EPS = 3.0                  # the middle of the paper's L2 PGD-AT radii 1, 3, 5: the demo scale of the L2 radii
+PAPER_TABLE_EPS = (0.3, 0.4, 0.5)   # Table 1's radii ...
+TABLE_MULTIPLES = (1.0, 4 / 3, 5 / 3)   # ... as multiples of PGD-AT's 0.3: the L∞ grid radii of this run
+CLEAN_GAP = 0.02                    # clean_acc_within_2pts: the largest clean-accuracy difference, 2 points
+ABOVE = 1e-9                        # a curve radius is "above" a training radius when larger by more than this
+HINGE = 1e-6                        # a stored length is "at the hinge" when it is at least (1 - HINGE) d_max
+MARGIN_CAP = 2.0                    # margins are bisected on [0, MARGIN_CAP * the largest d_max of the norm]
+PAPER_PGD_STEPS = 100               # the PGD-100 white-box rows of Table 1 the comparison table quotes
+
+
+def _radii(top: float, points: int) -> tuple[float, ...]:
+    return tuple(round(float(e), 6) for e in np.linspace(0.0, top, points))
+
+
+@dataclass(frozen=True)
+class NormSetup:
+    """One norm's half of the page: the paired (PGD-AT eps, MMA d_max) radii, the curve radii and test images,
+    the Table 1 grid radii and attacked images."""
+
+    norm: str
+    pairs: tuple[tuple[float, float], ...]
+    curve: tuple[float, ...]
+    n_test: int
+    table: tuple[float, ...]
+    n_attack: int
+
+    @property
+    def named_pairs(self) -> list[tuple[str, str]]:
+        """``(PGD-AT model, MMA model)`` names, e.g. ``("pgd_at_linf_0.2", "mma_linf_0.3")``."""
+        return [(f"pgd_at_{self.norm}_{float(e)}", f"mma_{self.norm}_{float(d)}") for e, d in self.pairs]
+
+    @property
+    def robust(self) -> list[str]:
+        """The robust models: every PGD-AT model, then every MMA model."""
+        return [a for a, _ in self.named_pairs] + [b for _, b in self.named_pairs]
+
+    @property
+    def curved(self) -> list[str]:
+        """The models on the curves and margin panels (the standard model under L∞ only)."""
+        return (["std"] if self.norm == "linf" else []) + self.robust
+
+    @property
+    def cap(self) -> float:
+        """The margin search range: :data:`MARGIN_CAP` times the norm's largest d_max."""
+        return MARGIN_CAP * max(d for _, d in self.pairs)
+
+
+@dataclass(frozen=True)
+class Params:
+    """The notebook's parameters cell (same names, order and defaults; lists as tuples)."""
+
+    profile: str = "demo"
+    source: str = "auto"
+    arch: str = "small_cnn"
+    norms: str = "linf+l2"
+    n_train: int = 4000
+    n_test: int = 1000
+    n_attack: int = 200
+    epochs: int = 6
+    warmup: int = 2
+    batch_size: int = 64
+    lr: float = 0.05
+    train_steps: int = 10
+    pgd_eps: float = 0.2
+    mma_dmax: float = 0.3
+    curve_max: float = 0.333333
+    curve_points: int = 6
+    l2_pgd_eps: tuple[float, ...] = (2.0,)
+    l2_mma_dmax: tuple[float, ...] = (3.0,)
+    l2_curve_max: float = 4.0
+    l2_curve_points: int = 5
+    l2_table_eps: tuple[float, ...] = (2.0, 2.666667, 3.333333)
+    l2_n_test: int = 500
+    l2_n_attack: int = 50
+    boundary_steps: int = 1000
+    eval_steps: int = 20
+    table_steps: tuple[int, ...] = (20,)
+    table_restarts: tuple[int, ...] = (1, 2)
+    margin_steps: int = 20
+    margin_bisection: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        validate.choice("norms", self.norms, NORM_CHOICES)
+        validate.choice("arch", self.arch, ARCHS)
+        validate.choice("source", self.source, SOURCES)
+        if len(self.l2_pgd_eps) != len(self.l2_mma_dmax) or not self.l2_pgd_eps:
+            raise ValueError(f"l2_pgd_eps={list(self.l2_pgd_eps)} and l2_mma_dmax={list(self.l2_mma_dmax)} must "
+                             "pair up (same length, at least one pair)")
+        if not self.table_steps or not self.table_restarts:
+            raise ValueError(f"table_steps={list(self.table_steps)} and table_restarts={list(self.table_restarts)} "
+                             "must each hold at least one value")
+        for attacked, tested in (("n_attack", "n_test"), ("l2_n_attack", "l2_n_test")):
+            if getattr(self, attacked) > getattr(self, tested):
+                raise ValueError(f"{attacked}={getattr(self, attacked)} must be at most {tested}="
+                                 f"{getattr(self, tested)} (the grid attacks the first {attacked} test images)")
+
+    @property
+    def norm_list(self) -> tuple[str, ...]:
+        """The halves to run, ``("linf", "l2")`` for ``norms="linf+l2"``."""
+        return tuple(self.norms.split("+"))
+
+    @property
+    def scale(self) -> float:
+        """This run's L∞ radii over the paper's (1 at ``paper``)."""
+        return self.pgd_eps / PAPER_LINF_EPS
+
+    @property
+    def l2_scale(self) -> float:
+        """This run's L2 radii over the paper's: the median PGD-AT eps over the paper's middle one, 3."""
+        return float(np.median(self.l2_pgd_eps)) / PAPER_L2_EPS
+
+    def setup(self, norm: str) -> NormSetup:
+        """The radii and image counts of ``norm``'s half."""
+        validate.choice("norm", norm, self.norm_list)
+        if norm == "linf":
+            return NormSetup("linf", ((self.pgd_eps, self.mma_dmax),), _radii(self.curve_max, self.curve_points),
+                             self.n_test, tuple(round(self.pgd_eps * r, 6) for r in TABLE_MULTIPLES), self.n_attack)
+        return NormSetup("l2", tuple(zip(self.l2_pgd_eps, self.l2_mma_dmax)),
+                         _radii(self.l2_curve_max, self.l2_curve_points), self.l2_n_test,
+                         tuple(round(float(e), 6) for e in self.l2_table_eps), self.l2_n_attack)
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A fresh CPU generator seeded ``seed + offset`` (see the module docstring for the offsets)."""
+        return torch.Generator().manual_seed(self.seed + offset)
+
+
+# ----------------------------------------------------------------------------------------------- names and colours
+
+def radius_of(name: str) -> float:
+    """The training radius in a model name (``"mma_l2_3.0"`` -> 3.0)."""
+    return float(name.rsplit("_", 1)[1])
+
+
+def label(name: str) -> str:
+    """A model's legend label (LaTeX)."""
+    if name == "std":
+        return "standard"
+    return (f"PGD-AT, $\\epsilon$ = {radius_of(name):g}" if name.startswith("pgd_at") else
+            f"MMA, $d_{{max}}$ = {radius_of(name):g}")
+
+
+def plain(name: str) -> str:
+    """A model's label in plain text (tables and glued sentences)."""
+    if name == "std":
+        return "standard"
+    return f"PGD-AT (ε = {radius_of(name):g})" if name.startswith("pgd_at") else f"MMA (d_max = {radius_of(name):g})"
+
+
+def _shades(names: Sequence[str], cmap: str, single: str) -> dict[str, Any]:
+    levels = np.linspace(0.45, 0.9, len(names)) if len(names) > 1 else [None]
+    return {n: single if lv is None else plt.get_cmap(cmap)(lv) for n, lv in zip(names, levels)}
+
+
+def colors(p: Params) -> dict[str, Any]:
+    """One colour per model: grey standard, reds for PGD-AT, blues for MMA (shades when a norm has several)."""
+    color: dict[str, Any] = {"std": "0.5"}
+    for norm in p.norm_list:
+        pairs = p.setup(norm).named_pairs
+        color.update(_shades([a for a, _ in pairs], "Reds", "C3"))
+        color.update(_shades([b for _, b in pairs], "Blues", "C0"))
+    return color
+
+
+# --------------------------------------------------------------------------------------------------------- training
+
+def load_data(p: Params) -> tuple[data.Dataset, data.Dataset]:
+    """MNIST ``(train, test)``: ``n_train`` training images and the first ``max(n_test, l2_n_test)`` test images."""
+    train_data = data.load("mnist", split="train", n=p.n_train, seed=p.seed, source=p.source)
+    test_data = data.load("mnist", split="test", n=max(p.n_test, p.l2_n_test), seed=p.seed, source=p.source)
+    return train_data, test_data
+
+
+def recipes(p: Params) -> dict[str, methods.Method]:
+    """The training methods by model name: standard, then per norm PGD-AT at each eps and MMA at each d_max
+    (paper 001 Alg. 2), both with the book's linear radius warm-up over ``warmup`` epochs (``radius_warmup``)."""
+    out = {"std": methods.build("standard")}
+    for norm in p.norm_list:
+        s = p.setup(norm)
+        for (eps, _), (pgd_name, _) in zip(s.pairs, s.named_pairs):
+            out[pgd_name] = methods.build("radius_warmup", epochs=p.warmup, base=methods.build(
+                "pgd_at", eps=eps, steps=p.train_steps, norm=norm))
+        for (_, d_max), (_, mma_name) in zip(s.pairs, s.named_pairs):
+            out[mma_name] = methods.build("radius_warmup", epochs=p.warmup, base=methods.build(
+                "mma", d_max=d_max, steps=p.train_steps, norm=norm))
+    return out
+
+
+def stored_lengths(method: methods.Method, *, n_train: int) -> Tensor:
+    """The lengths an MMA model stored for its training points (AN-PGD's memory, Alg. 2), over its current d_max."""
+    mma = method.base if isinstance(method, methods.Extends) else method
+    if not isinstance(mma, methods.MMA):
+        raise TypeError(f"stored_lengths needs an MMA method (or one wrapping it), got {method!r}")
+    return mma.eps[:n_train] / mma.d_max
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The trained models (eval mode), their histories and seconds, MMA's stored lengths / d_max, clean test
+    accuracy on the first ``n_test`` images, and the training data's source and size."""
+
+    nets: dict[str, nn.Module]
+    histories: dict[str, train.History]
+    seconds: dict[str, float]
+    stored: dict[str, Tensor]
+    clean_acc: dict[str, float]
+    source: str
+    n_train: int
+
+
+def train_models(p: Params, train_data: data.Dataset, test_data: data.Dataset) -> Trained:
+    """Train every model of :func:`recipes` from the same initialization (``models.build(arch, generator=seed)``)
+    and data order, for the same epochs, batch size and learning rate."""
+    plan = recipes(p)
+    nets: dict[str, nn.Module] = {}
+    histories, seconds = {}, {}
+    for name, method in plan.items():
+        t0 = time.perf_counter()
+        nets[name] = models.build(p.arch, generator=p.generator())
+        histories[name] = train.fit(nets[name], method, train_data, epochs=p.epochs, batch_size=p.batch_size,
+                                    lr=p.lr, seed=p.seed, progress=False, eval_train=False)
+        nets[name].eval()
+        seconds[name] = time.perf_counter() - t0
+    stored = {name: stored_lengths(m, n_train=p.n_train) for name, m in plan.items() if name.startswith("mma")}
+    x, y = test_data.x[:p.n_test], test_data.y[:p.n_test]
+    clean = {name: evaluate.accuracy(net, x, y) for name, net in nets.items()}
+    return Trained(nets, histories, seconds, stored, clean, train_data.source, len(train_data))
+
+
+# ------------------------------------------------------------------------------------------------------- evaluation
+
+Curves = dict[str, dict[str, dict[float, float]]]
+
+
+def robust_curves(p: Params, trained: Trained, test_data: data.Dataset) -> Curves:
+    """``{norm: {model: {eps: accuracy}}}``: white-box PGD (``eval_steps`` steps of 2.5 eps / steps, random start)
+    at every curve radius, each model in its own norm (Fig. 3); eps 0 is the clean accuracy."""
+    curves: Curves = {}
+    for norm in p.norm_list:
+        s = p.setup(norm)
+        x, y = test_data.x[:s.n_test], test_data.y[:s.n_test]
+        attacked = [e for e in s.curve if e > 0]
+        curves[norm] = {}
+        for name in s.curved:
+            net = trained.nets[name]
+            clean = evaluate.accuracy(net, x, y)
+            curves[norm][name] = {0.0: clean, **accuracy_under_attack(
+                net, {name: net}, x, y, eps=attacked, norm=norm, steps=p.eval_steps, generator=p.generator(1))[name]}
+    return curves
+
+
+@dataclass(frozen=True)
+class Grids:
+    """Table 1 per norm (rows: attack, eps rounded to 4 digits, steps, restarts, source; a column per robust
+    model), and under L2 the Boundary attack's accuracies ``{model: {eps: acc}}`` and lengths ``{model: (N,)}``."""
+
+    tables: dict[str, pd.DataFrame]
+    boundary: dict[str, dict[float, float]]
+    boundary_dist: dict[str, Tensor]
+
+
+def attack_grids(p: Params, trained: Trained, test_data: data.Dataset) -> Grids:
+    """Paper 001's Table 1 on the first ``n_attack`` test images of each norm: FGSM and PGD (every
+    ``table_steps`` x ``table_restarts``) crafted on the standard and each robust model, evaluated on the robust
+    models; under L2 also the Boundary attack (``boundary_steps`` steps, white-box), as §3 benchmarks the L2 models."""
+    grids: dict[str, pd.DataFrame] = {}
+    for norm in p.norm_list:
+        s = p.setup(norm)
+        x, y = test_data.x[:s.n_attack], test_data.y[:s.n_attack]
+        robust = {name: trained.nets[name] for name in s.robust}
+        grids[norm] = pd.DataFrame(attack_table({"std": trained.nets["std"], **robust}, robust, x, y, eps=s.table,
+                                                norm=norm, steps=p.table_steps, restarts=p.table_restarts,
+                                                seed=p.seed + 2))
+    boundary: dict[str, dict[float, float]] = {}
+    boundary_dist: dict[str, Tensor] = {}
+    if "l2" in p.norm_list:
+        s = p.setup("l2")
+        x, y = test_data.x[:s.n_attack], test_data.y[:s.n_attack]
+        for name in s.robust:
+            boundary[name], boundary_dist[name] = minimum_norm_accuracy(
+                trained.nets[name], x, y, eps=s.table, norm="l2", attack="boundary", steps=p.boundary_steps,
+                generator=p.generator(4))
+        grids["l2"] = pd.concat([grids["l2"], pd.DataFrame(
+            [{"attack": "BOUNDARY", "eps": e, "steps": p.boundary_steps, "restarts": None, "source": name, name: acc}
+             for name, accs in boundary.items() for e, acc in accs.items()])], ignore_index=True)
+    for grid in grids.values():
+        grid["eps"] = grid["eps"].round(4)
+    return Grids(grids, boundary, boundary_dist)
+
+
+def white_box(p: Params, grids: Grids, norm: str, name: str, eps: float, *, strongest: bool = True) -> float:
+    """``name``'s accuracy under white-box PGD at grid radius ``eps``: the grid row with the most (``strongest``)
+    or the fewest steps and restarts, on the grid's images."""
+    pick = max if strongest else min
+    grid = grids.tables[norm]
+    rows = grid[(grid.attack == "PGD") & (grid.steps == pick(p.table_steps)) & (grid.restarts == pick(p.table_restarts))
+                & (grid.source == name) & (grid.eps == round(eps, 4))]
+    return float(rows[name].iloc[0])
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Per model (first ``n_attack`` test images of its norm): the margin upper bounds by PGD bisection (0 where
+    misclassified, capped at :attr:`NormSetup.cap`), their averages, and under L2 the Boundary lengths against them."""
+
+    of: dict[str, Tensor]
+    average: dict[str, float]
+    boundary_vs_pgd: dict[str, dict[str, float]]
+
+
+def measure_margins(p: Params, trained: Trained, test_data: data.Dataset, grids: Grids) -> Margins:
+    """Each model's margins in its norm (:func:`marginlib.margins.attack_margin`: the smallest radius at which PGD
+    with ``margin_steps`` steps of the margin loss succeeds, ``margin_bisection`` bisection steps on [0, cap]);
+    paper 001 eq. (3) is the average margin MMA maximizes. Under L2 the Boundary lengths are a second upper bound."""
+    of: dict[str, Tensor] = {}
+    for norm in p.norm_list:
+        s = p.setup(norm)
+        x, y = test_data.x[:s.n_attack], test_data.y[:s.n_attack]
+        for name in s.curved:
+            net = trained.nets[name]
+            m = margins.attack_margin(net, x, y, norm=norm, eps_max=s.cap, steps=p.margin_steps,
+                                      bisection_steps=p.margin_bisection, generator=p.generator(3)).clamp(max=s.cap)
+            with torch.no_grad():
+                m[net(x).argmax(1) != y] = 0.0
+            of[name] = m
+    average = {name: float(m.mean()) for name, m in of.items()}
+    versus: dict[str, dict[str, float]] = {}
+    if "l2" in p.norm_list:
+        s = p.setup("l2")
+        for name in s.robust:
+            dist = grids.boundary_dist[name]
+            versus[name] = {"avg_boundary": float(dist.clamp(max=s.cap).mean()), "avg_pgd": average[name],
+                            "frac_boundary_shorter": float((dist < of[name]).double().mean()),
+                            "median_ratio": float((dist / of[name]).nanmedian())}
+    return Margins(of, average, versus)
+
+
+# ---------------------------------------------------------------------------------------------------------- figures
+
+def _curve_panel(ax: plt.Axes, p: Params, norm: str, curves: Curves, color: Mapping[str, Any], letter: str) -> None:
+    s = p.setup(norm)
+    for name in s.curved:
+        ax.plot(s.curve, [curves[norm][name][e] for e in s.curve], "o-", color=color[name], ms=4, label=label(name))
+        if name != "std":
+            ax.axvline(radius_of(name), color=color[name], ls=":", lw=1)
+    ax.set(xlabel=f"${SYMBOL[norm]}$ perturbation length $\\epsilon$", ylabel="robust accuracy (white-box PGD)",
+           ylim=(-0.02, 1.02), title=f"({letter}) MNIST, ${SYMBOL[norm]}$")
+    ax.legend(frameon=False, loc="lower left", fontsize=8)
+
+
+def _stored_panel(ax: plt.Axes, stored: Mapping[str, Tensor], color: Mapping[str, Any], letter: str) -> None:
+    bins = np.linspace(0, 1, 31).tolist()
+    for name, lengths in stored.items():
+        norm = name.split("_")[1]
+        ax.hist(lengths.numpy(), bins=bins, histtype="step", lw=1.8, color=color[name], log=True,
+                ls={"linf": "-", "l2": "--"}[norm], label=f"{label(name)} (${SYMBOL[norm]}$)")
+    ax.set(xlabel="AN-PGD length stored by MMA / $d_{max}$", ylabel="training points (log scale)",
+           title=f"({letter}) MMA's per-sample $\\epsilon_i$")
+    ax.legend(frameon=False, loc="upper left", fontsize=8)
+
+
+def figure_curves(p: Params, curves: Curves, stored: Mapping[str, Tensor]) -> Figure:
+    """Fig. 3 (MNIST panels): white-box robust accuracy against the radius per norm, dotted at each training radius;
+    last panel: the lengths each MMA model stored for its training points, over its d_max."""
+    norms = p.norm_list
+    color = colors(p)
+    fig, axes = plt.subplots(1, len(norms) + 1, figsize=(5.2 * len(norms) + 4, 3.9))
+    for i, norm in enumerate(norms):
+        _curve_panel(axes[i], p, norm, curves, color, "ab"[i])
+    _stored_panel(axes[-1], stored, color, "abc"[len(norms)])
+    fig.tight_layout()
+    return fig
+
+
+def _margin_panel(ax: plt.Axes, p: Params, norm: str, m: Margins, color: Mapping[str, Any], letter: str) -> None:
+    s = p.setup(norm)
+    bins = np.linspace(0, s.cap, 31).tolist()
+    for name in s.curved:
+        ax.hist(m.of[name].numpy(), bins=bins, histtype="step", lw=1.8, color=color[name],
+                label=f"{label(name)}: mean {m.average[name]:.3g}")
+        if name != "std":
+            ax.axvline(radius_of(name), color=color[name], ls=":", lw=1)
+    ax.set(xlabel=f"${SYMBOL[norm]}$ margin (upper bound, PGD bisection)", ylabel="test images",
+           title=f"({letter}) ${SYMBOL[norm]}$ margins")
+    ax.legend(frameon=False, fontsize=8)
+
+
+def _bounds_panel(ax: plt.Axes, p: Params, m: Margins, grids: Grids, color: Mapping[str, Any], letter: str) -> None:
+    s = p.setup("l2")
+    for name in s.robust:
+        ax.scatter(m.of[name].numpy(), grids.boundary_dist[name].clamp(max=3 * s.cap).numpy(), s=12,
+                   color=color[name], label=label(name))
+    ax.plot([0, s.cap], [0, s.cap], color="0.3", lw=1, ls="--")
+    ax.set(xlabel="$\\ell_2$ margin bound, PGD bisection", ylabel="$\\ell_2$ length, Boundary attack",
+           title=f"({letter}) two upper bounds on the same images")
+    ax.legend(frameon=False, fontsize=8)
+
+
+def figure_margins(p: Params, m: Margins, grids: Grids) -> Figure:
+    """The margins of the test images per norm (PGD bisection; dotted: training radii) and, under L2, the Boundary
+    attack's lengths against PGD's bounds, image by image."""
+    norms = p.norm_list
+    color = colors(p)
+    panels = len(norms) + ("l2" in norms)
+    fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 3.5))
+    axes = np.atleast_1d(axes)
+    for i, norm in enumerate(norms):
+        _margin_panel(axes[i], p, norm, m, color, "ab"[i])
+    if "l2" in norms:
+        _bounds_panel(axes[-1], p, m, grids, color, "abc"[len(norms)])
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------- tables
+
+def curve_frames(curves: Curves) -> list[pd.DataFrame]:
+    """The curves as one table per norm (rows: models, columns: eps)."""
+    return [pd.DataFrame(by_model).rename_axis(f"{norm} eps").T.round(3) for norm, by_model in curves.items()]
+
+
+def _bold_strongest(col: pd.Series, strongest: pd.DataFrame) -> list[str]:
+    return ["font-weight: bold" if v == m else "" for v, m in zip(col, strongest[col.name])]
+
+
+def grid_tables(grids: Grids) -> list[Styler]:
+    """Table 1 per norm: accuracy under each attack (rows) of each robust model (columns); bold: the strongest
+    attack on each model at each eps."""
+    styled = []
+    for norm, grid in grids.tables.items():
+        table = grid.set_index(["eps", "source", "attack", "steps", "restarts"]).sort_index()
+        styled.append(table.style.apply(_bold_strongest, strongest=table.groupby(level="eps").transform("min"))
+                      .format("{:.1%}", na_rep="—").set_caption(f"{norm}: accuracy under attack"))
+    return styled
+
+
+def margin_tables(m: Margins) -> list[pd.DataFrame | pd.Series]:
+    """Under L2 the Boundary lengths against PGD's bounds per model; then every model's average margin."""
+    frames: list[pd.DataFrame | pd.Series] = [pd.DataFrame(m.boundary_vs_pgd).T.round(3)] if m.boundary_vs_pgd else []
+    return frames + [pd.Series(m.average, name="average margin (PGD bisection)").round(4)]
+
+
+def paper_comparison(p: Params, trained: Trained, grids: Grids, m: Margins) -> pd.DataFrame:
+    """Paper 001's Table 1 (L∞) beside this run: clean accuracy, white-box PGD and the strongest grid attack at
+    each of the paper's radii (here at the same multiples of PGD-AT's eps), and the average margins."""
+    columns = ["quantity", "paper MMA", "paper PGD-AT", "this run MMA", "this run PGD-AT"]
+    if "linf" not in p.norm_list:
+        return pd.DataFrame([], columns=columns)
+    paper = tables.read("paper001_table1")
+    grid = grids.tables["linf"]
+    pgd, mma = p.setup("linf").named_pairs[0]
+    natural = paper[paper["attack"] == "Natural"].iloc[0]
+    rows = [{"quantity": "clean accuracy", "paper MMA": natural["acc_mma_model"] / 100,
+             "paper PGD-AT": natural["acc_pgd_model"] / 100, "this run MMA": trained.clean_acc[mma],
+             "this run PGD-AT": trained.clean_acc[pgd]}]
+    for paper_eps, eps in zip(PAPER_TABLE_EPS, p.setup("linf").table):
+        one = paper[(paper["attack"] == "PGD") & (paper["eps"] == paper_eps) & (paper["steps"] == PAPER_PGD_STEPS)
+                    & (paper["restarts"] == 1)]
+        here = grid[(grid.attack == "PGD") & (grid.steps == p.eval_steps) & (grid.restarts == 1)
+                    & (grid.eps == round(eps, 4))]
+        rows.append({"quantity": f"white-box PGD-100, eps {paper_eps:g} (here {eps:.3f}, PGD-{p.eval_steps})",
+                     "paper MMA": float(one[one["source_model"] == "MMA"]["acc_mma_model"].iloc[0]) / 100,
+                     "paper PGD-AT": float(one[one["source_model"] == "PGD"]["acc_pgd_model"].iloc[0]) / 100,
+                     "this run MMA": here[here.source == mma][mma].iloc[0] if len(here) else np.nan,
+                     "this run PGD-AT": here[here.source == pgd][pgd].iloc[0] if len(here) else np.nan})
+        worst_paper = paper[paper["eps"] == paper_eps][["acc_mma_model", "acc_pgd_model"]].min() / 100
+        worst_here = grid[grid.eps == round(eps, 4)][[mma, pgd]].min()
+        rows.append({"quantity": f"strongest attack in the grid, eps {paper_eps:g} (here {eps:.3f})",
+                     "paper MMA": worst_paper["acc_mma_model"], "paper PGD-AT": worst_paper["acc_pgd_model"],
+                     "this run MMA": worst_here[mma], "this run PGD-AT": worst_here[pgd]})
+    rows.append({"quantity": "average margin (PGD bisection)", "paper MMA": np.nan, "paper PGD-AT": np.nan,
+                 "this run MMA": m.average[mma], "this run PGD-AT": m.average[pgd]})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def comparison_table(p: Params, trained: Trained, grids: Grids, m: Margins) -> Styler:
+    """:func:`paper_comparison`, formatted for the page."""
+    return paper_comparison(p, trained, grids, m).set_index("quantity").style.format("{:.3f}", na_rep="—")
+
+
+def l2_statements(p: Params, trained: Trained, curves: Curves, grids: Grids) -> pd.DataFrame:
+    """What the paper states about its L2 MNIST models (``book/data/paper001_l2.csv``; the values are only in
+    Fig. 3) beside this run's number for each statement."""
+    paper_l2 = tables.read("paper001_l2")
+    if "l2" in p.norm_list:
+        s = p.setup("l2")
+        big = s.curve[-1]
+        best_gap = max(max(curves["l2"][a][e] for a, _ in s.named_pairs) - curves["l2"][b][e]
+                       for _, b in s.named_pairs for e in s.curve)
+        here = {
+            "models": ", ".join(plain(n) for n in s.robust),
+            "attack": f"Boundary, {p.boundary_steps} steps, first {p.l2_n_attack} test images",
+            "mma_close_to_best_pgd": f"largest lead of the best PGD-AT model over MMA on the curve: "
+                                     f"{100 * best_gap:.1f} points",
+            "mma_beats_pgd_at_large_eps": "; ".join(
+                f"MMA - PGD-AT at eps {big:g}: {100 * (curves['l2'][b][big] - curves['l2'][a][big]):+.1f} points"
+                for a, b in s.named_pairs),
+            "boundary_stronger_than_pgd": "; ".join(
+                f"{plain(n)}: Boundary {grids.boundary[n][e]:.0%} vs PGD {white_box(p, grids, 'l2', n, e):.0%} "
+                f"at eps {e:g}" for n in s.robust for e in s.table[-1:]),
+        }
+        paper_l2["this run"] = paper_l2["id"].map(here)
+    return paper_l2.set_index("id")
+
+
+# ----------------------------------------------------------------------------------------------- metrics and claims
+
+def linf_gaps(p: Params, curves: Curves) -> dict[float, float]:
+    """MMA minus PGD-AT white-box accuracy at every L∞ curve radius above PGD-AT's eps."""
+    pgd, mma = p.setup("linf").named_pairs[0]
+    return {e: curves["linf"][mma][e] - curves["linf"][pgd][e] for e in p.setup("linf").curve if e > p.pgd_eps + ABOVE}
+
+
+def l2_gaps(p: Params, curves: Curves) -> dict[tuple[str, str], dict[float, float]]:
+    """Per L2 pair, MMA minus its PGD-AT model's white-box accuracy at every curve radius above that model's eps."""
+    s = p.setup("l2")
+    return {(a, b): {e: curves["l2"][b][e] - curves["l2"][a][e] for e in s.curve if e > radius_of(a) + ABOVE}
+            for a, b in s.named_pairs}
+
+
+def boundary_gaps(p: Params, grids: Grids) -> dict[tuple[str, float], float]:
+    """Boundary minus the strongest white-box PGD accuracy, per L2 robust model and grid radius."""
+    s = p.setup("l2")
+    return {(n, e): grids.boundary[n][e] - white_box(p, grids, "l2", n, e) for n in s.robust for e in s.table}
+
+
+def _linf_claims(p: Params, trained: Trained, curves: Curves, m: Margins) -> dict[str, dict[str, Any]]:
+    pgd, mma = p.setup("linf").named_pairs[0]
+    gaps = linf_gaps(p, curves)
+    clean, avg = trained.clean_acc, m.average
+    clean_gap = abs(clean[mma] - clean[pgd])
+    return {
+        "mma_beats_pgd_above_train_eps": results.claim(
+            bool(gaps) and all(g > 0 for g in gaps.values()), required_at=["demo", "paper"],
+            detail=f"MMA - PGD-AT white-box accuracy at eps > {p.pgd_eps:g}: "
+                   + ", ".join(f"{e:g}: {g:+.3f}" for e, g in gaps.items())),
+        "mma_larger_avg_margin": results.claim(
+            avg[mma] > avg[pgd], required_at=["demo", "paper"],
+            detail=f"average Linf margin MMA {avg[mma]:.4f} vs PGD-AT {avg[pgd]:.4f}"),
+        "clean_acc_within_2pts": results.claim(
+            clean_gap <= CLEAN_GAP, required_at=["demo", "paper"],
+            detail=f"clean accuracy MMA {clean[mma]:.4f} vs PGD-AT {clean[pgd]:.4f} "
+                   f"(|diff| {clean_gap:.4f} <= {CLEAN_GAP:g})"),
+    }
+
+
+def _l2_claims(p: Params, curves: Curves, grids: Grids, m: Margins) -> dict[str, dict[str, Any]]:
+    pairs = p.setup("l2").named_pairs
+    gaps, against = l2_gaps(p, curves), boundary_gaps(p, grids)
+    return {
+        "l2_mma_beats_pgd_above_train_eps": results.claim(
+            all(g and all(v > 0 for v in g.values()) for g in gaps.values()), required_at=["paper"],
+            detail="; ".join(f"{b} - {a} white-box L2 accuracy: " + ", ".join(f"{e:g}: {v:+.3f}" for e, v in g.items())
+                             for (a, b), g in gaps.items())),
+        "l2_mma_larger_avg_margin": results.claim(
+            all(m.average[b] > m.average[a] for a, b in pairs), required_at=["paper"],
+            detail="; ".join(f"average L2 margin {b} {m.average[b]:.4f} vs {a} {m.average[a]:.4f}" for a, b in pairs)),
+        "l2_boundary_stronger_than_pgd": results.claim(
+            all(g <= 0 for g in against.values()), required_at=["paper"],
+            detail=f"Boundary ({p.boundary_steps} steps) - PGD-{max(p.table_steps)} x {max(p.table_restarts)} "
+                   "accuracy: " + ", ".join(f"{n} @ {e:g}: {g:+.3f}" for (n, e), g in against.items())),
+    }
+
+
+def record(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins) -> dict[str, Any]:
+    """``{"metrics", "claims"}`` for :meth:`marginlib.book.results.Run.save`. Claims (L∞, required at demo and
+    paper): MMA beats PGD-AT above PGD-AT's eps (Fig. 3a), MMA's average margin is larger, clean accuracies within
+    2 points (Table 1's matched clean accuracy); L2 (required at paper): the same two per pair, and the Boundary
+    attack no weaker than the strongest white-box PGD (§3)."""
+    metrics: dict[str, Any] = {
+        "source": trained.source, "n_train": trained.n_train, "n_test": p.n_test, "arch": p.arch,
+        "norms": list(p.norm_list), "train_seconds": trained.seconds,
+        "history": {name: h.to_dict()["rows"] for name, h in trained.histories.items()},
+        "clean_acc": trained.clean_acc,
+        "robust_acc": {name: {"pgd_whitebox": curves[norm][name]} for norm in p.norm_list
+                       for name in p.setup(norm).curved},
+        "table1": {norm: grid.to_dict(orient="records") for norm, grid in grids.tables.items()},
+        "table_eps": {norm: list(p.setup(norm).table) for norm in p.norm_list},
+        "avg_margin": m.average, "margins": m.of, "mma_stored_eps_over_dmax": trained.stored,
+        "paper_vs_this": paper_comparison(p, trained, grids, m).to_dict(orient="records"),
+    }
+    claims: dict[str, dict[str, Any]] = {}
+    if "linf" in p.norm_list:
+        claims.update(_linf_claims(p, trained, curves, m))
+    if "l2" in p.norm_list:
+        metrics.update({"boundary_acc": grids.boundary, "boundary_distance": grids.boundary_dist,
+                        "boundary_vs_pgd": m.boundary_vs_pgd})
+        for name in p.setup("l2").robust:
+            metrics["robust_acc"][name]["boundary"] = grids.boundary[name]
+        claims.update(_l2_claims(p, curves, grids, m))
+    return {"metrics": metrics, "claims": claims}
+
+
+# -------------------------------------------------------------------------------------------------- glued sentences
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def strongest_text(p: Params, grids: Grids, norm: str, name: str) -> str:
+    """The strongest attack on ``name`` at the largest grid radius and the accuracy it leaves, beside one white-box
+    PGD run (the fewest steps and restarts) on the same images, e.g. "PGD from the same model (20 steps,
+    2 starts), 55.0% (one white-box run of 20 steps and 1 start on the same 200 images: 57.5%)"."""
+    grid = grids.tables[norm]
+    rows = grid[(grid.eps == grid.eps.max()) & grid[name].notna()].sort_values(name, kind="stable")
+    row = rows.iloc[0]
+    if row["attack"] == "PGD":
+        how = f" ({_plural(int(row['steps']), 'step')}, {_plural(int(row['restarts']), 'start')})"
+    else:
+        how = f" ({_plural(int(row['steps']), 'step')})" if row["attack"] == "BOUNDARY" else ""
+    attack = "Boundary" if row["attack"] == "BOUNDARY" else row["attack"]
+    source = "the same model" if row["source"] == name else f"the {plain(row['source'])} model"
+    ties = int((rows[name] == row[name]).sum()) - 1
+    tied = f", tied with {_plural(ties, 'other attack')}" if ties else ""
+    steps, starts = min(p.table_steps), min(p.table_restarts)
+    single = row["attack"] == "PGD" and row["source"] == name and row["steps"] == steps and row["restarts"] == starts
+    white = "" if single else (
+        f" (one white-box run of {_plural(steps, 'step')} and {_plural(starts, 'start')} on the same "
+        f"{p.setup(norm).n_attack:,} images: {white_box(p, grids, norm, name, row['eps'], strongest=False):.1%})")
+    return f"{attack} from {source}{how}, {row[name]:.1%}{tied}{white}"
+
+
+def _linf_quoted(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins) -> dict[str, object]:
+    s = p.setup("linf")
+    pgd, mma = s.named_pairs[0]
+    gaps = linf_gaps(p, curves)
+    above = list(gaps)
+    nearest = min(s.curve, key=lambda e: abs(e - s.table[1]))
+    return {
+        "pgd_eps_text": f"{p.pgd_eps:g}", "dmax_text": f"{p.mma_dmax:g}", "ratio_text": f"{p.mma_dmax / p.pgd_eps:.2g}",
+        "curve_max_text": f"{p.curve_max:g}", "n_attack_text": f"{p.n_attack:,}",
+        "table_eps_text": ", ".join(f"{e:.3f}" for e in s.table), "scale_text": f"{p.scale:.3g}",
+        "above_lo": f"{above[0]:.3g}" if above else "—", "above_hi": f"{above[-1]:.3g}" if above else "—",
+        "gap_min": 100 * min(gaps.values()) if gaps else float("nan"),
+        "gap_max": 100 * max(gaps.values()) if gaps else float("nan"),
+        "frac_dmax": 100 * float((trained.stored[mma] >= 1 - HINGE).double().mean()),
+        "margin_mma": m.average[mma], "margin_pgd": m.average[pgd], "margin_std": m.average["std"],
+        "pgd_at_43": 100 * curves["linf"][pgd][nearest],
+        "mma_strongest_large": strongest_text(p, grids, "linf", mma),
+        "pgd_strongest_large": strongest_text(p, grids, "linf", pgd),
+    }
+
+
+def l2_curve_text(p: Params, trained: Trained, curves: Curves) -> str:
+    """The middle L2 pair's white-box accuracy difference at every curve radius, and their clean accuracies."""
+    s = p.setup("l2")
+    a, b = s.named_pairs[len(s.named_pairs) // 2]
+    return ("Between MMA and the PGD-AT model it is paired with, the white-box accuracy differs by "
+            + "; ".join(f"{100 * (curves['l2'][b][e] - curves['l2'][a][e]):+.1f} points at ε = {e:g}"
+                        for e in s.curve if e > 0)
+            + f" ({plain(b)} minus {plain(a)}), and the clean accuracies are "
+            + f"{trained.clean_acc[b]:.1%} and {trained.clean_acc[a]:.1%}.")
+
+
+def boundary_text(p: Params, grids: Grids) -> str:
+    """The Boundary attack's accuracies at the L2 grid radii beside the strongest white-box PGD's, per model."""
+    s = p.setup("l2")
+    left = "; ".join(f"{plain(n)}: " + ", ".join(f"{grids.boundary[n][e]:.0%}" for e in s.table) for n in s.robust)
+    white = "; ".join(f"{plain(n)}: " + ", ".join(f"{white_box(p, grids, 'l2', n, e):.0%}" for e in s.table)
+                      for n in s.robust)
+    return (f"On the first {p.l2_n_attack} test images the Boundary attack leaves the models {left} at the grid "
+            f"radii, against {white} under white-box PGD.")
+
+
+def _l2_quoted(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins) -> dict[str, object]:
+    s = p.setup("l2")
+    a, b = s.named_pairs[len(s.named_pairs) // 2]
+    closer = "; ".join(f"{100 * v['frac_boundary_shorter']:.0f}% of the images of {plain(n)} (median length ratio "
+                       f"Boundary / PGD {v['median_ratio']:.2f})" for n, v in m.boundary_vs_pgd.items())
+    return {
+        "l2_models_text": ", ".join(f"PGD-AT at ε = {e:g} against MMA with d_max = {d:g}" for e, d in s.pairs),
+        "l2_curve_max_text": f"{p.l2_curve_max:g}", "l2_n_test_text": f"{p.l2_n_test:,}",
+        "l2_n_attack_text": f"{p.l2_n_attack:,}", "l2_table_eps_text": ", ".join(f"{e:.3f}" for e in s.table),
+        "boundary_steps_text": f"{p.boundary_steps:,}",
+        "l2_curve_text": l2_curve_text(p, trained, curves),
+        "l2_mma_strongest_large": strongest_text(p, grids, "l2", b),
+        "l2_pgd_strongest_large": strongest_text(p, grids, "l2", a),
+        "boundary_text": boundary_text(p, grids),
+        "l2_frac_dmax": 100 * float((trained.stored[b] >= 1 - HINGE).double().mean()),
+        "l2_margin_text": "; ".join(f"{m.average[n]:.3f} for {plain(n)}" for n in s.robust),
+        "l2_boundary_margin_text": f"The Boundary attack found a closer adversarial image than PGD for {closer}.",
+        "l2_setup_text": f"PGD-AT at ε = {', '.join(f'{e:g}' for e in p.l2_pgd_eps)} against MMA with d_max = "
+                         f"{', '.join(f'{d:g}' for d in p.l2_mma_dmax)} (paper: 1, 3, 5 against 2, 4, 6), every "
+                         f"radius about {p.l2_scale:.2g} of the paper's.",
+    }
+
+
+def quoted(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins) -> dict[str, object]:
+    """The numbers and sentences the page glues (``{glue:text}`` names), for :func:`marginlib.book.plots.numbers`."""
+    out: dict[str, object] = {
+        "warmup_text": str(p.warmup), "steps_text": str(p.train_steps), "eval_steps_text": str(p.eval_steps),
+        "margin_steps_text": str(p.margin_steps), "margin_bisection_text": str(p.margin_bisection),
+        "n_train_text": f"{trained.n_train:,} MNIST training images ({trained.source})",
+        "epochs_text": str(p.epochs), "restarts_text": " and ".join(str(r) for r in p.table_restarts),
+        "n_test_text": f"{p.n_test:,}",
+    }
+    if "linf" in p.norm_list:
+        out.update(_linf_quoted(p, trained, curves, grids, m))
+    if "l2" in p.norm_list:
+        out.update(_l2_quoted(p, trained, curves, grids, m))
+    return out

@@ -1,0 +1,151 @@
+"""Section 05 (paper 001 §3, Fig. 3, Table 1: MMA vs PGD-AT on MNIST) called directly at the smoke preset."""
+from __future__ import annotations
+
+import json
+import re
+
+import matplotlib
+import pandas as pd
+import pytest
+import torch
+
+from marginlib import methods
+from marginlib.book import params
+from marginlib.papers.p001_mma import s05_training as s05
+
+matplotlib.use("Agg")
+pytest.importorskip("foolbox")
+
+STEM = "05_mma_training"
+M = "mma_linf_0.3"
+CLAIMS = {"mma_beats_pgd_above_train_eps": ["demo", "paper"], "mma_larger_avg_margin": ["demo", "paper"],
+          "clean_acc_within_2pts": ["demo", "paper"], "l2_mma_beats_pgd_above_train_eps": ["paper"],
+          "l2_mma_larger_avg_margin": ["paper"], "l2_boundary_stronger_than_pgd": ["paper"]}
+
+
+def smoke_params(**changes) -> s05.Params:
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
+    return s05.Params(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def section():
+    p = smoke_params()
+    train_data, test_data = s05.load_data(p)
+    trained = s05.train_models(p, train_data, test_data)
+    curves = s05.robust_curves(p, trained, test_data)
+    grids = s05.attack_grids(p, trained, test_data)
+    margins = s05.measure_margins(p, trained, test_data, grids)
+    return p, trained, curves, grids, margins, test_data
+
+
+def test_params_refuse_inconsistent_values_naming_them():
+    with pytest.raises(ValueError, match=r"l2_pgd_eps=\[1.0, 3.0\] and l2_mma_dmax=\[2.0\] must pair up"):
+        s05.Params(l2_pgd_eps=(1.0, 3.0), l2_mma_dmax=(2.0,))
+    with pytest.raises(ValueError, match="norms.*linf\\+l2"):
+        s05.Params(norms="l1")
+    with pytest.raises(ValueError, match="n_attack=2000 must be at most n_test=1000"):
+        s05.Params(n_attack=2000)
+    with pytest.raises(ValueError, match="table_restarts"):
+        s05.Params(table_restarts=())
+
+
+def test_radii_follow_the_papers_multiples():
+    p = s05.Params()                                    # demo: PGD-AT at 0.2 = 2/3 of the paper's 0.3
+    linf, l2 = p.setup("linf"), p.setup("l2")
+    assert p.scale == pytest.approx(2 / 3) and p.l2_scale == pytest.approx(2 / 3)
+    assert linf.table == (0.2, 0.266667, 0.333333)     # 1, 4/3, 5/3 x PGD-AT's eps, as 0.3, 0.4, 0.5 in Table 1
+    assert linf.curve == (0.0, 0.066667, 0.133333, 0.2, 0.266666, 0.333333)   # 0 to curve_max = 0.333333
+    assert linf.named_pairs == [("pgd_at_linf_0.2", "mma_linf_0.3")] and linf.cap == pytest.approx(0.6)
+    assert l2.curved == ["pgd_at_l2_2.0", "mma_l2_3.0"] and linf.curved[0] == "std"
+    with pytest.raises(ValueError, match="norm"):
+        s05.Params(norms="linf").setup("l2")
+
+
+def test_recipes_wrap_both_robust_methods_in_the_registered_warmup():
+    p = smoke_params()
+    plan = s05.recipes(p)
+    assert list(plan) == ["std", "pgd_at_linf_0.2", "mma_linf_0.3", "pgd_at_l2_2.0", "mma_l2_3.0"]
+    for name in list(plan)[1:]:
+        assert isinstance(plan[name], methods.RadiusWarmup) and plan[name].epochs == p.warmup
+    assert isinstance(plan["mma_l2_3.0"].base, methods.MMA) and plan["mma_l2_3.0"].base.norm == "l2"
+    with pytest.raises(TypeError, match="MMA"):
+        s05.stored_lengths(plan["pgd_at_l2_2.0"], n_train=p.n_train)
+
+
+def test_record_holds_every_claim_and_metric(section):
+    p, trained, curves, grids, margins, _ = section
+    out = s05.record(p, trained, curves, grids, margins)
+    assert {name: c["required_at"] for name, c in out["claims"].items()} == CLAIMS
+    assert all(isinstance(c["holds"], bool) and c["detail"] for c in out["claims"].values())
+    metrics = out["metrics"]
+    assert set(metrics) == {"source", "n_train", "n_test", "arch", "norms", "train_seconds", "history", "clean_acc",
+                            "robust_acc", "table1", "table_eps", "avg_margin", "margins", "mma_stored_eps_over_dmax",
+                            "paper_vs_this", "boundary_acc", "boundary_distance", "boundary_vs_pgd"}
+    assert metrics["robust_acc"]["mma_l2_3.0"]["boundary"] == grids.boundary["mma_l2_3.0"]
+    assert len(metrics["paper_vs_this"]) == 1 + 2 * 3 + 1    # clean, per paper eps white-box + strongest, margin
+    gaps = s05.linf_gaps(p, curves)
+    assert list(gaps) == [e for e in p.setup("linf").curve if e > p.pgd_eps]
+    assert out["claims"]["mma_beats_pgd_above_train_eps"]["holds"] == all(g > 0 for g in gaps.values())
+
+
+def test_results_obey_their_definitions(section):
+    p, trained, curves, grids, margins, test_data = section
+    for name, curve in curves["linf"].items():           # eps 0 is the clean accuracy on the same images
+        assert curve[0.0] == trained.clean_acc[name]
+    for stored in trained.stored.values():
+        assert len(stored) == p.n_train and float(stored.min()) >= 0 and float(stored.max()) <= 1 + 1e-6
+    linf, l2 = grids.tables["linf"], grids.tables["l2"]
+    settings = 1 + len(p.table_steps) * len(p.table_restarts)           # FGSM + every PGD setting
+    assert len(linf) == 3 * settings * 3 and len(l2) == 3 * settings * 3 + 2 * 3
+    assert set(linf.eps) == {round(e, 4) for e in p.setup("linf").table}
+    for norm in p.norm_list:
+        s = p.setup(norm)
+        x, y = test_data.x[:s.n_attack], test_data.y[:s.n_attack]
+        for name in s.curved:
+            m = margins.of[name]
+            assert len(m) == s.n_attack and float(m.max()) <= s.cap and margins.average[name] == float(m.mean())
+            with torch.no_grad():
+                wrong = trained.nets[name](x).argmax(1) != y
+            assert torch.all(m[wrong] == 0)              # a misclassified image has margin 0
+
+
+def test_figures_and_tables_redraw_from_the_returned_data(section):
+    p, trained, curves, grids, margins, _ = section
+    fig = s05.figure_curves(p, curves, trained.stored)
+    assert len(fig.axes) == 3 and fig.axes[0].get_title() == "(a) MNIST, $\\ell_\\infty$"
+    assert len(s05.figure_margins(p, margins, grids).axes) == 3
+    linf_only = s05.Params(**{**p.__dict__, "norms": "linf"})           # the L∞ half alone, same data
+    stored = {k: v for k, v in trained.stored.items() if "linf" in k}
+    assert len(s05.figure_curves(linf_only, {"linf": curves["linf"]}, stored).axes) == 2
+    frames = s05.curve_frames(curves)
+    assert [f.index.name for f in frames] == [None, None] and frames[1].columns.name == "l2 eps"
+    assert len(s05.grid_tables(grids)) == 2 and len(s05.margin_tables(margins)) == 2
+    assert s05.l2_statements(p, trained, curves, grids)["this run"].notna().all()
+    assert isinstance(s05.comparison_table(p, trained, grids, margins).data, pd.DataFrame)
+
+
+def test_quoted_glues_every_name_the_page_uses(section):
+    p, trained, curves, grids, margins, _ = section
+    cells = json.loads(params.find(STEM).read_text())["cells"]
+    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    used = set(re.findall(r"\{glue:text\}`([a-z0-9_]+)", prose))
+    quoted = s05.quoted(p, trained, curves, grids, margins)
+    assert used <= set(quoted), f"glued names missing from quoted(): {sorted(used - set(quoted))}"
+    assert quoted["n_train_text"].startswith("200 MNIST training images")
+
+
+def strongest_grid():
+    """Table 1 at one radius on the MMA model M: white-box PGD 1 x 1 leaves 40%, 1 x 2 restarts 30%, transfer from
+    "std" 30%, FGSM 50%."""
+    rows = [("PGD", 3, 1, M, 0.4), ("PGD", 3, 2, M, 0.3), ("PGD", 3, 1, "std", 0.3), ("FGSM", None, None, M, 0.5)]
+    frame = pd.DataFrame([{"attack": a, "eps": 0.3, "steps": s, "restarts": r, "source": src, "mma_linf_0.3": acc}
+                          for a, s, r, src, acc in rows])
+    return s05.Grids({"linf": frame}, {}, {})
+
+
+def test_strongest_text_compares_with_one_white_box_run_on_the_same_images():
+    p = s05.Params(table_steps=(3,), table_restarts=(1, 2), n_attack=20)
+    text = s05.strongest_text(p, strongest_grid(), "linf", "mma_linf_0.3")
+    assert text == ("PGD from the same model (3 steps, 2 starts), 30.0%, tied with 1 other attack (one white-box run "
+                    "of 3 steps and 1 start on the same 20 images: 40.0%)")
