@@ -2,7 +2,8 @@
 
 Three places: the core library (attacks, margins, methods, models, training and evaluation), the five papers
 (:mod:`marginlib.papers`, one package per paper, one module per book section) and the book machinery
-(:mod:`marginlib.book`). Papers import the core, the book imports neither.
+(:mod:`marginlib.book`). The core imports neither; papers import the core and the record helpers of
+:mod:`marginlib.book.results`; the book reaches a paper only through the section module a notebook hands it.
 
 Submodules are imported on first use (``marginlib.data``, ``marginlib.attacks``, ...),
 so ``import marginlib`` stays cheap and never imports torchvision.

@@ -1,4 +1,5 @@
-"""Singular values of every layer of a network, convolutions included (paper 004, Fig. 1a, 5c-d, App. B.2).
+"""Singular values of every layer of a network, convolutions included (used by spectral normalization and by
+paper 004, Fig. 1a, 5c-d, App. B.2, whose summaries live in :mod:`marginlib.papers.p004_ar.spectra`).
 
 Paper 004 compares, layer by layer, the standard deviation of the singular values of each layer's linear map
 between networks trained with weak and strong adversarial training. For a fully connected layer the map is its
@@ -32,7 +33,7 @@ from marginlib.models import weight_layers
 from marginlib.models.base import pair
 
 __all__ = ["clip_conv_singular_values", "conv_input_sizes", "conv_singular_values", "layer_singular_values",
-           "operator_norms", "singular_value_std", "std_change_sums"]
+           "operator_norms"]
 
 
 def _polyphase(weight: Tensor, stride: tuple[int, int]) -> Tensor:
@@ -162,26 +163,3 @@ def layer_singular_values(model: nn.Module, x: Tensor) -> list[Tensor]:
             raise ValueError(f"layer {i} ({layer}) is not reached by the forward pass on x")
         values.append(conv_singular_values(layer.weight, sizes[layer], stride=layer.stride))
     return values
-
-
-def singular_value_std(model: nn.Module, x: Tensor) -> list[float]:
-    """Per weight layer, the standard deviation (population, ``1/n``) of its singular values (paper 004, Fig. 1a)."""
-    return [float(v.double().std(correction=0)) for v in layer_singular_values(model, x)]
-
-
-def std_change_sums(low: Sequence[float], high: Sequence[float]) -> dict[str, float]:
-    """Paper 004, App. B.2: split the layers by whether the singular-value STD falls (``low > high``; ``low`` =
-    network trained at the lower AR strength) or rises, and return per group the number of layers, the sum and the
-    mean of the absolute STD differences: ``{"falls_n", "falls_sum", "falls_mean", "rises_n", ...}`` (mean 0 for
-    an empty group)."""
-    a = torch.as_tensor(list(low), dtype=torch.float64)
-    b = torch.as_tensor(list(high), dtype=torch.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"low and high must have one STD per layer each, got {len(a)} and {len(b)}")
-    out: dict[str, float] = {}
-    for group, diff in (("falls", a - b), ("rises", b - a)):
-        part = diff[diff > 0]
-        out[f"{group}_n"] = int(part.numel())
-        out[f"{group}_sum"] = float(part.sum())
-        out[f"{group}_mean"] = float(part.mean()) if part.numel() else 0.0
-    return out

@@ -35,11 +35,11 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from marginlib import data, methods, models, spectrum, stats, train
+from marginlib import data, methods, models, stats, train
 from marginlib.book.results import claim
 from marginlib.methods.base import Method
 from marginlib.papers import tables
-from marginlib.papers.p004_ar import confidence
+from marginlib.papers.p004_ar import confidence, spectra
 
 NOTEBOOK = "11_ar_regularization"
 
@@ -185,7 +185,7 @@ class StrengthRuns:
 
     def std_sums(self, low: float, high: float) -> dict[str, float]:
         """App. B.2's sums of the per-layer singular-value STD falls and rises from strength ``low`` to ``high``."""
-        return spectrum.std_change_sums(self.networks[low].singular_value_std, self.networks[high].singular_value_std)
+        return spectra.std_change_sums(self.networks[low].singular_value_std, self.networks[high].singular_value_std)
 
 
 @dataclass(frozen=True)
@@ -276,7 +276,7 @@ def measure(p: Params, model: nn.Module, train_data: data.Dataset, test_data: da
         margins_test=confidence.logit_margins(model, test_data.x, test_data.y),
         margins_train=confidence.logit_margins(model, train_data.x, train_data.y),
         true_prob=logp.exp(), test_sample_loss=-logp,
-        singular_value_std=spectrum.singular_value_std(model, train_data.x[:1]),
+        singular_value_std=spectra.singular_value_std(model, train_data.x[:1]),
         loss_variation={e: {"mean": float(v.mean()), "std": float(v.std())} for e, v in variation.items()},
     )
 
