@@ -10,7 +10,8 @@ drop only without data augmentation; paper 003 augments). Convolutions have no b
 He-normal init, BN at 1/0. 1,019,722 parameters for 3 input channels and 10 classes (Huang et al. Table 2: 1.0M).
 
 Paper 003 freezes every batch norm of its DenseNets and ResNets while AMM fine-tunes them (§4.4.2), so that a
-sample's DeepFool perturbation does not depend on its batch: :func:`marginlib.context.frozen_batchnorm`.
+sample's DeepFool perturbation does not depend on its batch:
+:func:`marginlib.papers.p003_amm.frozen_bn.frozen_batchnorm`.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Section 10's benchmark helpers (paper 003 §4.4-4.5): schedules, reference/AMM pairs, margins and cost ratios."""
+"""The benchmark helpers of sections 09-10 (paper 003 §4.4-4.5): reference/AMM pairs, margins, cost ratios and
+seed summaries. The schedules of appendix Table 2 are tested in test_amm_config.py."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -7,20 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from marginlib.papers.p003_amm import benchmarks as bench
 from marginlib import margins, models
+from marginlib.data import Dataset
+from marginlib.papers.p003_amm import benchmarks as bench
+from marginlib.papers.p003_amm.config import Schedule
 
 
 def _data(n: int = 8, side: int = 12, seed: int = 0) -> SimpleNamespace:
     g = torch.Generator().manual_seed(seed)
     return SimpleNamespace(x=torch.rand(n, 1, side, side, generator=g), y=torch.arange(n) % 10)
-
-
-def test_schedule_validates_and_feeds_the_trainer():
-    s = bench.Schedule(128, 400, 0.01, (250, 350), scratch=False)
-    assert s.fit_kw() == {"epochs": 400, "batch_size": 128, "lr": 0.01, "milestones": [250, 350], "gamma": 0.1}
-    with pytest.raises(ValueError, match="batch_size"):
-        bench.Schedule(0, 10, 0.1)
 
 
 def test_model_kwargs_pick_the_papers_variants():
@@ -61,7 +57,7 @@ def test_imagenet_evaluation_restricts_deepfool_to_the_training_candidates(monke
     monkeypatch.setattr(bench, "error_and_margin", lambda model, **kw: seen.append(kw["candidates"]) or {})
     monkeypatch.setattr(bench.train, "fit", lambda *a, **kw: None)
     data = {"train": _data(), "val": _data()}
-    bench.finetune_imagenet(models.build("logreg", input_size=12), data, schedule=bench.Schedule(8, 1, 0.01))
+    bench.finetune_imagenet(models.build("logreg", input_size=12), data, schedule=Schedule(8, 1, 0.01))
     assert seen == [9, 9, 9]  # without it every DeepFool step backpropagates one cotangent per class (999)
 
 
@@ -71,9 +67,9 @@ def _bn_stats(model: nn.Module) -> list[torch.Tensor]:
 
 def test_fine_tuning_pair_freezes_batchnorm_and_adds_the_continued_reference():
     data = _data()
-    one = bench.Schedule(8, 1, 0.05)
+    one = Schedule(8, 1, 0.05)
     pair = bench.train_pair("ResNet-20", data, dataset="mnist", reference=one,
-                            amm=bench.Schedule(8, 1, 0.05, scratch=False),
+                            amm=Schedule(8, 1, 0.05, scratch=False),
                             model_kw={"in_channels": 1, "num_classes": 10}, seed=0)
     assert list(pair) == ["reference", "reference_continued", "amm"]
     ref = _bn_stats(pair["reference"]["model"])
@@ -88,7 +84,7 @@ def test_fine_tuning_pair_freezes_batchnorm_and_adds_the_continued_reference():
 
 def test_scratch_pair_starts_both_networks_from_the_same_weights():
     data = _data()
-    one = bench.Schedule(8, 1, 1e-12)  # a negligible step: both stay at their (shared) initial weights
+    one = Schedule(8, 1, 1e-12)  # a negligible step: both stay at their (shared) initial weights
     pair = bench.train_pair("LeNet", data, dataset="mnist", reference=one, amm=one,
                             model_kw={"in_channels": 1, "num_classes": 10, "input_size": 12, "variant": "cifar"},
                             seed=4)
@@ -114,6 +110,22 @@ def test_summarize_means_and_stds_over_seeds():
     assert s["error_mean"] == pytest.approx(2.0) and s["error_std"] == pytest.approx(2 ** 0.5)
     assert s["deepfool_margin"] == pytest.approx(1.5) and s["errors"] == pytest.approx([1.0, 3.0])
     assert bench.summarize(runs[:1])["amm"]["error_std"] == 0.0
+    assert s["diverged"] == 0 and "curve" not in s and "released_margin" not in s
+
+
+def test_summarize_runs_leaves_diverged_runs_out_and_averages_curves():
+    runs = [{"error": 0.1, "deepfool_margin": 1.0, "released_margin": 0.5, "curve": [0.3, 0.1], "seconds": 2.0},
+            None,
+            {"error": 0.2, "deepfool_margin": 3.0, "released_margin": 1.5, "curve": [0.5, 0.2], "seconds": 4.0}]
+    s = bench.summarize_runs(runs)
+    assert s["diverged"] == 1 and s["errors"] == pytest.approx([10.0, 20.0])
+    assert s["error_mean"] == pytest.approx(15.0) and s["error_std"] == pytest.approx(50 ** 0.5)
+    assert s["deepfool_margin"] == pytest.approx(2.0) and s["released_margin"] == pytest.approx(1.0)
+    assert s["curve"] == pytest.approx([0.4, 0.15]) and s["seconds_per_run"] == pytest.approx(3.0)
+    none = bench.summarize_runs([None, None], epochs=3)
+    assert none["diverged"] == 2 and none["errors"] == [] and len(none["curve"]) == 3
+    assert all(v != v for v in (none["error_mean"], none["deepfool_margin"], none["seconds_per_run"], *none["curve"]))
+    assert "curve" not in bench.summarize_runs([None])
 
 
 def test_imagenet_inputs_fail_clearly(tmp_path):
@@ -130,5 +142,6 @@ def test_imagenet_inputs_fail_clearly(tmp_path):
     torch.save({"train": {"x": x, "y": torch.tensor([1, 2])}, "val": {"x": x, "y": torch.tensor([0, 3])}},
                tmp_path / "ok.pt")
     loaded = bench.load_imagenet_tensors(tmp_path / "ok.pt")
+    assert isinstance(loaded["val"], Dataset) and loaded["val"].split == "val" and len(loaded["train"]) == 2
     torch.testing.assert_close(loaded["val"].x, x.float() / 255)
-    assert loaded["train"].y.dtype == torch.long
+    assert loaded["train"].y.dtype == torch.long and loaded["train"].num_classes == bench.IMAGENET_CLASSES

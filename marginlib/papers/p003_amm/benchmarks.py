@@ -1,39 +1,44 @@
 """Paper 003 §4.4-4.5 (Tables 4-7, appendix Table 2): reference networks against AMM (MIN+EXP) on image benchmarks,
-and the measured cost of AMM.
+and the measured cost of AMM. Used by sections 09 (:mod:`marginlib.papers.p003_amm.s09_mnist`, the MLP's
+evaluation and seed summaries) and 10 (:mod:`marginlib.papers.p003_amm.s10_benchmarks`,
+``notebooks/10_amm_benchmarks.ipynb``).
 
-The protocol (§4.2, appendix Table 2): SGD with momentum 0.9 and weight decay 1e-4, gradients clipped at norm 10,
-a multistep learning rate, training batches augmented as the released code does (:data:`AUGMENTATIONS`); a
-reference network is trained from scratch with cross-entropy, and the AMM network is either trained from scratch
-with the same schedule (appendix Table 2 "Scratch: yes": the LeNets and the MLP) or fine-tuned from the trained
-reference ("no": NIN, LiuNet, the ResNets and DenseNet, and the ImageNet models).
-Fine-tuned ResNets and DenseNets run with every batch norm frozen (§4.4.2, :func:`marginlib.context.frozen_batchnorm`);
-LiuNet uses GroupNorm (:class:`marginlib.models.LiuNet`). When AMM fine-tunes, the reference is also trained on for
-the same epochs with cross-entropy alone (``"reference_continued"``), so that AMM is compared with a network that had
-the same number of updates (the paper compares with the reference as first trained).
+The protocol (§4.2, appendix Table 2, :class:`marginlib.papers.p003_amm.config.Schedule`): SGD with momentum 0.9
+and weight decay 1e-4, gradients clipped at norm 10, a multistep learning rate, training batches augmented as the
+released code does (:data:`AUGMENTATIONS`); a reference network is trained from scratch with cross-entropy, and the
+AMM network (:data:`marginlib.papers.p003_amm.config.BENCHMARK_AMM`) is either trained from scratch with the same
+schedule (appendix Table 2 "Scratch: yes": the LeNets and the MLP) or fine-tuned from the trained reference ("no":
+NIN, LiuNet, the ResNets and DenseNet, and the ImageNet models). Fine-tuned ResNets and DenseNets run with every
+batch norm frozen (§4.4.2, :func:`marginlib.papers.p003_amm.frozen_bn.frozen_batchnorm`); LiuNet uses GroupNorm
+(:class:`marginlib.models.LiuNet`). When AMM fine-tunes, the reference is also trained on for the same epochs with
+cross-entropy alone (``"reference_continued"``), so that AMM is compared with a network that had the same number
+of updates (the paper compares with the reference as first trained).
 
 Evaluation (§4.4): test error and two mean DeepFool test margins (:func:`error_and_margin`): this book's
 (:func:`marginlib.margins.deepfool_margin`, the norm of the DeepFool perturbation of each correctly classified test
-point) and the released code's (:func:`released_margin`, 5 iterations from the prediction, every test image). Cost (§4.5: "6-14x more wall clock time per epoch
-and 2-4x GPU memory"): :func:`cost_ratios` times one training step of each method with
-:func:`marginlib.timing.step_seconds` and measures the bytes autograd saves for backward with
-:func:`marginlib.timing.saved_bytes`.
+point) and the released code's (:func:`released_margin`, 5 iterations from the prediction, every test image); over
+seeds, :func:`summarize`. Cost (§4.5: "6-14x more wall clock time per epoch and 2-4x GPU memory"):
+:func:`cost_ratios` times one training step of each method with :func:`marginlib.timing.step_seconds` and measures
+the bytes autograd saves for backward with :func:`marginlib.timing.saved_bytes`.
 """
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from marginlib import attacks, data, margins, methods, models, timing, train, validate
+from marginlib import attacks, data, evaluate, margins, methods, models, timing, train, validate
 from marginlib.augment import random_crop_flip
-from marginlib.context import frozen_batchnorm, model_device
+from marginlib.context import model_device
+from marginlib.papers.p003_amm.config import BENCHMARK_AMM, Schedule
+from marginlib.papers.p003_amm.frozen_bn import frozen_batchnorm
 
 #: Paper 003's architecture names (Tables 4-6) -> :func:`marginlib.models.build` names.
 ARCHITECTURES = {"MLP": "mlp2x800", "LeNet": "lenet", "NIN": "nin", "LiuNet": "liunet", "ResNet-20": "resnet20",
@@ -49,33 +54,8 @@ PAPER_TRAIN_SPLITS = {"mnist": "train", "cifar10": "train", "cifar100": "train",
 AUGMENTATIONS: dict[str, train.Augment | None] = {
     "mnist": None, "cifar10": random_crop_flip, "cifar100": random_crop_flip,
     "svhn": partial(random_crop_flip, flip=False)}
-#: The AMM configuration of every benchmark: MIN+EXP (paper 003 §4.4). The paper tunes lambda, c, d per data set on
-#: held-out data and does not report them (§4.4.2-4.4.5); this book reuses the MLP's appendix Table 1 values.
-MIN_EXP = {"aggregation": "min", "shrinkage": "exp", "lam": 32.0, "c": 2.0, "d": 1.0, "candidates": 9}
-
-
-@dataclasses.dataclass(frozen=True)
-class Schedule:
-    """One row of paper 003's appendix Table 2: batch size, epochs, initial learning rate, the epochs after which
-    it is multiplied by ``gamma`` (0.1 each: "50 (0.1x), 80 (0.01x)"), and whether AMM trains from scratch
-    (``True``) or fine-tunes the trained reference."""
-
-    batch_size: int
-    epochs: int
-    lr: float
-    milestones: tuple[int, ...] = ()
-    scratch: bool = True
-    gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        validate.positive("batch_size", self.batch_size)
-        validate.positive("epochs", self.epochs)
-        validate.positive("lr", self.lr)
-
-    def fit_kw(self) -> dict[str, Any]:
-        """The keywords of :func:`marginlib.train.fit` this schedule sets."""
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "milestones": list(self.milestones), "gamma": self.gamma}
+#: The margins :func:`summarize` averages over seeds.
+MARGINS = ("deepfool_margin", "released_margin")
 
 
 def model_kwargs(architecture: str, dataset: str, *, num_classes: int, in_channels: int,
@@ -99,7 +79,7 @@ def reference_method(*, max_grad_norm: float | None = 10.0) -> methods.Method:
 
 
 def train_pair(architecture: str, train_set: data.Dataset, *, dataset: str, reference: Schedule, amm: Schedule,
-               amm_options: Mapping[str, Any] = MIN_EXP, model_kw: Mapping[str, Any] | None = None, seed: int = 0,
+               amm_options: Mapping[str, Any] = BENCHMARK_AMM, model_kw: Mapping[str, Any] | None = None, seed: int = 0,
                weight_decay: float = 1e-4, max_grad_norm: float | None = 10.0, eval_data: data.Dataset | None = None,
                augment: train.Augment | None = None, device: torch.device | str | None = None,
                progress: bool = False) -> dict[str, dict[str, Any]]:
@@ -108,15 +88,15 @@ def train_pair(architecture: str, train_set: data.Dataset, *, dataset: str, refe
 
     ``reference`` and ``amm`` are the two schedules; ``amm.scratch`` says whether AMM starts from a fresh network
     (the same initial weights as the reference, ``seed``) or from the trained reference. A fine-tuned network with
-    batch norms trains inside :func:`marginlib.context.frozen_batchnorm`, and so does ``"reference_continued"``, the
-    reference trained on with cross-entropy for AMM's schedule (the control for the extra updates). ``model_kw``
-    goes to :func:`marginlib.models.build` (data shape, ``mean``/``std``); ``augment`` (e.g.
-    ``AUGMENTATIONS[dataset]``) augments the training batches of every run (:func:`marginlib.train.fit`).
+    batch norms trains inside :func:`~marginlib.papers.p003_amm.frozen_bn.frozen_batchnorm`, and so does
+    ``"reference_continued"``, the reference trained on with cross-entropy for AMM's schedule (the control for the
+    extra updates). ``model_kw`` goes to :func:`marginlib.models.build` (data shape, ``mean``/``std``); ``augment``
+    (e.g. ``AUGMENTATIONS[dataset]``) augments the training batches of every run (:func:`marginlib.train.fit`).
     """
     name = ARCHITECTURES[validate.choice("architecture", architecture, ARCHITECTURES)]
     validate.choice("dataset", dataset, DATASETS)
-    common = {"weight_decay": weight_decay, "device": device, "eval_train": False, "eval_data": eval_data,
-              "augment": augment, "progress": progress}
+    common: dict[str, Any] = {"weight_decay": weight_decay, "device": device, "eval_train": False,
+                              "eval_data": eval_data, "augment": augment, "progress": progress}
     build = lambda: models.build(name, seed=seed, **dict(model_kw or {}))
     ref_model = build()
     out = {"reference": {"model": ref_model, "history": train.fit(
@@ -147,6 +127,7 @@ def released_margin(model: nn.Module, x: torch.Tensor, *, steps: int = 5, candid
     with torch.no_grad():
         k = model(x[:1]).shape[1]
     r = attacks.deepfool(model, x, norm="l2", steps=steps, overshoot=overshoot, candidates=min(candidates, k - 1))
+    assert isinstance(r, torch.Tensor)
     return r.flatten(1).norm(dim=1)
 
 
@@ -169,10 +150,11 @@ def error_and_margin(model: nn.Module, test_set: data.Dataset, *, margin_points:
     error = train.error_and_loss(model, test_set, batch_size=batch_size)["error"]
     n = len(test_set.y) if margin_points is None else min(margin_points, len(test_set.y))
     device = model_device(model)
-    batches = list(zip(test_set.x[:n].split(batch_size), test_set.y[:n].split(batch_size)))
-    signed = torch.cat([margins.deepfool_margin(model, xb.to(device), yb.to(device), candidates=candidates).cpu()
-                        for xb, yb in batches])
-    released = torch.cat([released_margin(model, xb.to(device)).cpu() for xb, _ in batches])
+    x, y = test_set.x[:n], test_set.y[:n]
+    signed = evaluate.batched(partial(margins.deepfool_margin, model, candidates=candidates), x, y,
+                              batch_size=batch_size, device=device)
+    released = evaluate.batched(partial(released_margin, model), x, batch_size=batch_size, device=device)
+    assert isinstance(signed, torch.Tensor) and isinstance(released, torch.Tensor)
     correct = signed > 0
     reached = correct & torch.isfinite(signed)
     return {"error": float(error), "deepfool_margin": float(signed[reached].mean()) if reached.any() else float("nan"),
@@ -180,7 +162,7 @@ def error_and_margin(model: nn.Module, test_set: data.Dataset, *, margin_points:
             "margin_unreached": int((correct & ~reached).sum())}
 
 
-def cost_ratios(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, amm_options: Mapping[str, Any] = MIN_EXP,
+def cost_ratios(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, amm_options: Mapping[str, Any] = BENCHMARK_AMM,
                 repeat: int = 3, warmup: int = 1) -> dict[str, float]:
     """AMM's cost relative to cross-entropy training on one batch ``(x, y)`` (paper 003 §4.5): best-of-``repeat``
     seconds of one SGD step each (:func:`marginlib.timing.step_seconds`) and the bytes autograd saves for backward
@@ -233,19 +215,15 @@ def load_imagenet_model(architecture: str, weights: str | os.PathLike) -> nn.Mod
     return nn.Sequential(models.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD, channels=3), net)
 
 
-@dataclasses.dataclass
-class TensorData:
-    """An in-memory dataset (``x`` float in ``[0, 1]``, ``y`` long) as :func:`marginlib.train.fit` takes."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    source: str = ""
+#: ImageNet's number of classes (the labels of user-supplied tensors are its class indices)
+IMAGENET_CLASSES = 1000
 
 
-def load_imagenet_tensors(path: str | os.PathLike) -> dict[str, TensorData]:
+def load_imagenet_tensors(path: str | os.PathLike) -> dict[str, data.Dataset]:
     """Preprocessed ImageNet images for fine-tuning: a ``torch.save`` d dict ``{"train": {"x", "y"}, "val": {"x",
     "y"}}`` with ``x`` uint8 ``(N, 3, 224, 224)`` (already cropped/resized as paper 003 §4.1.3 says) and ``y`` long
-    class indices. The trainer holds its data in memory, so this is a subset of ImageNet of the user's choosing; the
+    class indices, as two :class:`marginlib.data.Dataset` (``"imagenet"``, :data:`IMAGENET_CLASSES` classes, pixels
+    in ``[0, 1]``). The trainer holds its data in memory, so this is a subset of ImageNet of the user's choosing; the
     paper's full 1.28M images need a streaming loader (not in :mod:`marginlib.train`). Raises ``FileNotFoundError``
     naming ``imagenet_data`` when the file is missing and ``ValueError`` when a split is missing."""
     state = torch.load(_existing("imagenet_data", path), map_location="cpu", weights_only=True)
@@ -254,40 +232,59 @@ def load_imagenet_tensors(path: str | os.PathLike) -> dict[str, TensorData]:
         if split not in state or not {"x", "y"} <= set(state[split]):
             raise ValueError(f"imagenet_data={str(path)!r} needs a {split!r} entry with 'x' and 'y'")
         x = state[split]["x"]
-        out[split] = TensorData((x.float() / 255) if x.dtype == torch.uint8 else x.float(), state[split]["y"].long(),
-                                f"user-supplied ImageNet tensors ({path})")
+        out[split] = data.Dataset("imagenet", split, (x.float() / 255) if x.dtype == torch.uint8 else x.float(),
+                                  state[split]["y"].long(), f"user-supplied ImageNet tensors ({path})",
+                                  IMAGENET_CLASSES)
     return out
 
 
-def finetune_imagenet(model: nn.Module, data: Mapping[str, TensorData], *, schedule: Schedule,
-                      amm_options: Mapping[str, Any] = MIN_EXP, seed: int = 0, margin_points: int | None = None,
+def finetune_imagenet(model: nn.Module, tensors: Mapping[str, data.Dataset], *, schedule: Schedule,
+                      amm_options: Mapping[str, Any] = BENCHMARK_AMM, seed: int = 0, margin_points: int | None = None,
                       device: torch.device | str | None = None, progress: bool = False) -> dict[str, dict[str, float]]:
     """Paper 003 §4.4.5 (Table 7): fine-tune a pretrained ImageNet ``model`` with AMM (MIN+EXP) and with
     cross-entropy alone for ``schedule`` (appendix Table 2: batch 32, 10 epochs, lr 0.01, x0.1 at epochs 5 and 8
     for ResNets), batch norms frozen, and return top-1 error and mean DeepFool margin on ``data["val"]`` for
-    ``"reference"`` (the model as supplied), ``"reference_continued"`` and ``"amm"``."""
-    evaluate = partial(error_and_margin, test_set=data["val"], margin_points=margin_points, batch_size=64,
-                       candidates=amm_options.get("candidates", MIN_EXP["candidates"]))
-    out = {"reference": evaluate(model)}
-    common = {"weight_decay": 1e-4, "device": device, "eval_train": False, "progress": progress, "seed": seed}
+    ``"reference"`` (the model as supplied), ``"reference_continued"`` and ``"amm"``; ``tensors`` as
+    :func:`load_imagenet_tensors` returns them."""
+    measure = partial(error_and_margin, test_set=tensors["val"], margin_points=margin_points, batch_size=64,
+                      candidates=amm_options.get("candidates", BENCHMARK_AMM["candidates"]))
+    out = {"reference": measure(model)}
+    common: dict[str, Any] = {"weight_decay": 1e-4, "device": device, "eval_train": False, "progress": progress,
+                              "seed": seed}
     for name, method in (("reference_continued", reference_method()),
                          ("amm", methods.build("amm", **{**dict(amm_options), "max_grad_norm": 10.0}))):
         tuned = copy.deepcopy(model)
         with frozen_batchnorm(tuned):
-            train.fit(tuned, method, data["train"], **schedule.fit_kw(), **common)
-        out[name] = evaluate(tuned)
+            train.fit(tuned, method, tensors["train"], **schedule.fit_kw(), **common)
+        out[name] = measure(tuned)
     return out
 
 
-def summarize(pairs: Sequence[Mapping[str, Mapping[str, float]]]) -> dict[str, dict[str, float]]:
-    """Mean and std (ddof 1; 0 for one run) of ``error`` (in %) and means of the margins per method over
-    seeds; ``pairs`` holds one ``{method: error_and_margin(...)}`` per seed."""
-    out: dict[str, dict[str, float]] = {}
-    for method in pairs[0]:
-        errors = torch.tensor([p[method]["error"] * 100 for p in pairs], dtype=torch.float64)
-        out[method] = {"error_mean": float(errors.mean()),
-                       "error_std": float(errors.std()) if len(errors) > 1 else 0.0,
-                       **{key: float(sum(p[method][key] for p in pairs) / len(pairs))
-                          for key in ("deepfool_margin", "released_margin") if key in pairs[0][method]},
-                       "errors": errors.tolist()}
+def summarize_runs(runs: Sequence[Mapping[str, Any] | None], *, epochs: int | None = None) -> dict[str, Any]:
+    """One method's runs over seeds (paper 003 reports mean and std over five, Tables 1-3): ``error_mean`` and
+    ``error_std`` (ddof 1; 0 for one run) of ``error`` in %, the per-seed ``errors`` (%), the means of the
+    :data:`MARGINS` the runs have and, when they have them, the mean test-error ``curve`` (per epoch) and the mean
+    ``seconds`` as ``seconds_per_run``. A ``None`` run diverged: it is counted in ``diverged`` and left out of
+    the means; when every run diverged the numbers are NaN (the curve ``epochs`` NaNs when given)."""
+    done = [r for r in runs if r is not None]
+    diverged = len(runs) - len(done)
+    if not done:
+        nan = float("nan")
+        empty = {"error_mean": nan, "error_std": nan, **dict.fromkeys(MARGINS, nan), "errors": [], "diverged": diverged}
+        return empty if epochs is None else {**empty, "curve": [nan] * epochs, "seconds_per_run": nan}
+    errors = np.array([r["error"] for r in done]) * 100
+    out: dict[str, Any] = {"error_mean": float(errors.mean()),
+                           "error_std": float(errors.std(ddof=1)) if len(errors) > 1 else 0.0,
+                           **{k: float(np.mean([r[k] for r in done])) for k in MARGINS if k in done[0]},
+                           "errors": errors.tolist(), "diverged": diverged}
+    if "curve" in done[0]:
+        out["curve"] = np.mean([r["curve"] for r in done], axis=0).tolist()
+    if "seconds" in done[0]:
+        out["seconds_per_run"] = float(np.mean([r["seconds"] for r in done]))
     return out
+
+
+def summarize(pairs: Sequence[Mapping[str, Mapping[str, Any] | None]]) -> dict[str, dict[str, Any]]:
+    """:func:`summarize_runs` per method over seeds; ``pairs`` holds one ``{method: error_and_margin(...)}`` per
+    seed (the methods of the first seed's)."""
+    return {method: summarize_runs([p[method] for p in pairs]) for method in pairs[0]}

@@ -6,6 +6,7 @@ import dataclasses
 import torch
 
 from marginlib import validate
+from marginlib.data import Dataset
 
 
 def randomize_labels(y: torch.Tensor, n_noisy: int, *, num_classes: int, generator: torch.Generator) -> torch.Tensor:
@@ -22,7 +23,7 @@ def randomize_labels(y: torch.Tensor, n_noisy: int, *, num_classes: int, generat
     return noisy
 
 
-def with_random_labels(data, n_clean: int, *, seed: int = 0):
+def with_random_labels(data: Dataset, n_clean: int, *, seed: int = 0) -> Dataset:
     """``data`` (a :class:`marginlib.data.Dataset`) keeping ``n_clean`` original labels and random labels on the
     other ``len(data) - n_clean`` samples (the training partitions of paper 003, §4.3.3)."""
     validate.nonnegative("n_clean", n_clean)
