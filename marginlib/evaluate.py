@@ -63,22 +63,16 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) 
     return int(correct(model, x, y, batch_size=batch_size).sum()) / len(y)
 
 
-def pgd_at_radii(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str, steps: int,
-                 step_size: float | None = None, random_start: bool = False,
-                 generator: torch.Generator | None = None, batch_size: int = 1000,
-                 select: str = "fooled") -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """PGD at several radii in one run per batch: yields ``(xb, yb, x_adv)`` with ``x_adv`` of shape
+def at_radii(attack: Callable[[Tensor, Tensor, Tensor], Tensor], model: nn.Module, x: Tensor, y: Tensor, *,
+             eps: Sequence[float], batch_size: int = 1000) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """Any attack at several radii in one run per batch: yields ``(xb, yb, x_adv)`` with ``x_adv`` of shape
     ``(len(eps), len(xb), ...)``, the attacked batch at each radius.
 
-    Each batch of ``batch_size`` samples (on the model's device) is repeated once per radius and attacked in one
-    :func:`marginlib.attacks.pgd` call with a per-sample eps (cross-entropy loss, ``steps`` steps of
-    ``step_size``, default ``2.5 * eps / steps`` as in paper 001's released code; the attack keeps each sample's
-    worst iterate by ``select``, see :func:`marginlib.attacks.pgd`), so ``len(eps)`` radii cost one attack on
-    ``len(eps)`` times the batch.
+    Each batch of ``batch_size`` samples (on the model's device) is repeated once per radius and attacked by one
+    call ``attack(xs, ys, radius)`` with the per-sample radius ``radius`` (shape ``(len(eps) * len(xb),)``), so
+    ``len(eps)`` radii cost one attack on ``len(eps)`` times the batch.
     """
     validate.batch(x, y, bounds=(0.0, 1.0))
-    validate.norm(norm)
-    validate.positive("steps", steps)
     validate.positive("batch_size", batch_size)
     radii = [float(e) for e in eps]
     if not radii:
@@ -91,10 +85,29 @@ def pgd_at_radii(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float]
         xb, yb = xb.to(device), yb.to(device)
         xs, ys = xb.repeat(k, *([1] * (xb.dim() - 1))), yb.repeat(k)
         radius = torch.tensor(radii, dtype=xb.dtype, device=device).repeat_interleave(len(yb))
+        yield xb, yb, attack(xs, ys, radius).view(k, *xb.shape)
+
+
+def pgd_at_radii(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str, steps: int,
+                 step_size: float | None = None, random_start: bool = False, restarts: int = 1,
+                 generator: torch.Generator | None = None, batch_size: int = 1000,
+                 select: str = "fooled") -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """PGD at several radii in one run per batch (:func:`at_radii`): yields ``(xb, yb, x_adv)`` with ``x_adv`` of
+    shape ``(len(eps), len(xb), ...)``, the attacked batch at each radius.
+
+    One :func:`marginlib.attacks.pgd` call per batch with a per-sample eps (cross-entropy loss, ``restarts``
+    starts of ``steps`` steps of ``step_size``, default ``2.5 * eps / steps`` as in paper 001's released code; the
+    attack keeps each sample's worst iterate by ``select``, see :func:`marginlib.attacks.pgd`).
+    """
+    validate.norm(norm)
+    validate.positive("steps", steps)
+
+    def attack(xs: Tensor, ys: Tensor, radius: Tensor) -> Tensor:
         step = radius * 2.5 / steps if step_size is None else step_size
-        x_adv = attacks.pgd(model, xs, ys, eps=radius, step_size=step, steps=steps, norm=norm,
-                            random_start=random_start, generator=generator, select=select)
-        yield xb, yb, x_adv.view(k, *xb.shape)
+        return attacks.pgd(model, xs, ys, eps=radius, step_size=step, steps=steps, norm=norm,
+                           random_start=random_start, restarts=restarts, generator=generator, select=select)
+
+    yield from at_radii(attack, model, x, y, eps=eps, batch_size=batch_size)
 
 
 def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float], norm: str = "l2",

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from tqdm import tqdm  # plain text bars: widgets do not survive a static book
 
 from marginlib import attacks, validate
+from marginlib.attacks.bisection import bisect
 from marginlib.attacks.projections import lp_norm, per_sample
 from marginlib.context import noparamgrad_and_eval
 
@@ -372,10 +373,7 @@ def attack_margin(model: nn.Module, x: Tensor, y: Tensor, *, norm: str = "linf",
         return success
 
     attempt(hi)
-    for _ in range(bisection_steps):
-        mid = (lo + hi) / 2
-        success = attempt(mid)
-        hi, lo = torch.where(success, mid, hi), torch.where(success, lo, mid)
+    bisect(attempt, lo, hi, steps=bisection_steps)   # attempt keeps the smallest successful norm in best
     return _signed(correct, best)
 
 

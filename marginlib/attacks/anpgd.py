@@ -40,6 +40,7 @@ from torch import nn
 
 from marginlib import validate
 from marginlib.attacks import losses
+from marginlib.attacks.bisection import bisect
 from marginlib.attacks.gradient import check_inputs, pgd
 from marginlib.attacks.projections import clip_to_box, fresh_generator, lp_norm, per_sample
 from marginlib.context import noparamgrad_and_eval
@@ -104,11 +105,7 @@ def an_pgd(
         below = ~adversarial(eps0)  # the branch test: the search loss itself, at the end of the first direction
         lo = torch.where(below, eps0, torch.zeros_like(eps0))
         hi = torch.where(below, upper, eps0)
-        for _ in range(search_steps):
-            mid = (lo + hi) / 2
-            fooled = adversarial(mid)
-            lo = torch.where(fooled, lo, mid)
-            hi = torch.where(fooled, mid, hi)
+        lo, hi = bisect(adversarial, lo, hi, steps=search_steps)
     eps = hi if search_result == "upper" else (lo + hi) / 2
     x_adv = attack(eps) if final_pgd else along(eps)
     return x_adv, eps

@@ -334,3 +334,13 @@ def test_deepfool_bad_arguments_raise_clear_errors(kwargs, match):
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     with pytest.raises(ValueError, match=match):
         deepfool(model, torch.rand(6, 1, 4, 4) * 0.4 + 0.55, **kwargs)
+
+
+def test_bisect_brackets_each_samples_threshold():
+    from marginlib.attacks.bisection import bisect
+
+    threshold = torch.tensor([0.1, 0.5, 0.93])
+    lo, hi = bisect(lambda eps: eps >= threshold, torch.zeros(3), torch.ones(3), steps=20)
+    assert torch.all(lo < threshold) and torch.all(threshold <= hi) and torch.all(hi - lo <= 2.0 ** -20 + 1e-12)
+    same_lo, same_hi = bisect(lambda eps: eps >= threshold, torch.zeros(3), torch.ones(3), steps=0)
+    assert torch.equal(same_lo, torch.zeros(3)) and torch.equal(same_hi, torch.ones(3))

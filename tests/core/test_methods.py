@@ -306,6 +306,8 @@ CASES: dict[str, list] = {
     "elsayed": [dict(lam=1.0, gamma=0.5)],
     "he": [lambda: dict(base=_pgd())],
     "mail": [dict(eps=0.1, steps=2), dict(eps=0.1, steps=2, objective="trades")],
+    "radius_warmup": [lambda: dict(base=_pgd(), epochs=2),
+                      lambda: dict(base=methods.build("mma", d_max=0.3, steps=3), epochs=2)],
 }
 #: methods that need a model prepared for them
 PREPARE = {"he": lambda model: methods.hypersphere(model, scale=5.0)}

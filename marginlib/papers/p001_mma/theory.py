@@ -19,6 +19,7 @@ from torch.func import functional_call, grad, jacfwd, vmap
 
 from marginlib import validate
 from marginlib.attacks import losses
+from marginlib.attacks.bisection import bisect
 
 __all__ = ["ExpCurve", "MinimalPerturbation", "Theorem21", "fixed_eps_example", "minimal_perturbation", "theorem21",
            "tiny_tanh_mlp", "zero_crossing"]
@@ -32,14 +33,9 @@ def zero_crossing(fn: Callable[[Tensor], Tensor], lo: Tensor | float, hi: Tensor
     ``fn`` maps a tensor of points to values of the same shape with ``fn(lo) < 0 <= fn(hi)`` elementwise; returns the
     upper end of the final bracket (a point where ``fn >= 0``), within ``(hi - lo) / 2**steps`` of the crossing.
     """
-    validate.nonnegative("steps", steps)
     low, high = torch.broadcast_tensors(torch.as_tensor(lo, dtype=torch.float64),
                                         torch.as_tensor(hi, dtype=torch.float64))
-    for _ in range(steps):
-        mid = (low + high) / 2
-        above = fn(mid) >= 0
-        low, high = torch.where(above, low, mid), torch.where(above, mid, high)
-    return high
+    return bisect(lambda mid: fn(mid) >= 0, low, high, steps=steps)[1]
 
 
 @dataclass(frozen=True)

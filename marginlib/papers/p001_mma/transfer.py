@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from marginlib import attacks, validate
+from marginlib import attacks, evaluate, validate
 from marginlib.context import model_device, noparamgrad_and_eval
 
 __all__ = ["ATTACKS", "accuracy_under_attack", "attack_table"]
@@ -49,23 +49,20 @@ def accuracy_under_attack(source: nn.Module, targets: Mapping[str, nn.Module], x
     radii = [float(validate.nonnegative("eps", e)) for e in eps]
     if not radii:
         raise ValueError("eps must hold at least one radius")
-    device = model_device(source)
     k = len(radii)
+    if attack == "fgsm":
+        runs = evaluate.at_radii(lambda xs, ys, radius: attacks.fgsm(source, xs, ys, eps=radius, norm=norm),
+                                 source, x, y, eps=radii, batch_size=batch_size)
+    else:
+        runs = evaluate.pgd_at_radii(source, x, y, eps=radii, norm=norm, steps=steps, step_size=step_size,
+                                     random_start=True, restarts=restarts, generator=generator, batch_size=batch_size)
     correct = {name: torch.zeros(k, dtype=torch.long) for name in targets}
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        xb, yb = xb.to(device), yb.to(device)
-        xs, ys = xb.repeat(k, *([1] * (xb.dim() - 1))), yb.repeat(k)
-        radius = torch.tensor(radii, dtype=xb.dtype, device=device).repeat_interleave(len(yb))
-        if attack == "fgsm":
-            x_adv = attacks.fgsm(source, xs, ys, eps=radius, norm=norm)
-        else:
-            step = 2.5 * radius / steps if step_size is None else step_size
-            x_adv = attacks.pgd(source, xs, ys, eps=radius, step_size=step, steps=steps, norm=norm,
-                                random_start=True, restarts=restarts, generator=generator)
+    for _, yb, x_adv in runs:
         for name, target in targets.items():
+            device = model_device(target)
             with noparamgrad_and_eval(target), torch.no_grad():
-                hit = (target(x_adv.to(model_device(target))).argmax(1) == ys.to(model_device(target)))
-            correct[name] += hit.view(k, len(yb)).sum(1).cpu()
+                hit = target(x_adv.flatten(0, 1).to(device)).argmax(1).view(k, len(yb)) == yb.to(device)
+            correct[name] += hit.sum(1).cpu()
     return {name: {e: int(c) / len(y) for e, c in zip(radii, counts)} for name, counts in correct.items()}
 
 
