@@ -90,8 +90,8 @@ def first_order_distance(logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
 class AMM(Method):
     """AMM / Deep Defense regularizer (paper 003, eqs. (6)-(7)); see the module docstring.
 
-    Appendix Table 1 lists the MLP settings of ``(lam, c, d)``: AVG+LIN (1, 4, 4), AVG+INV (32, 4, 2),
-    AVG+EXP (32, 2, 2), MIN+LIN (1, 0.5, 4), MIN+INV (32, 1, 0.5), MIN+EXP (32, 2, 1).
+    Appendix Table 1's MLP settings of ``(lam, c, d)`` per configuration are written once, in
+    ``marginlib.papers.p003_amm.config.APPENDIX_TABLE1`` (MIN+EXP: ``config.MIN_EXP``).
     ``candidates=k`` restricts DeepFool to the ``k`` highest other logits (the released code searches the top 10
     labels, ``--df-num-label 10``: all classes on 10-class data, 9 of 99 on CIFAR-100).
     """
