@@ -7,6 +7,7 @@ import torch
 
 from marginlib import data, margins
 from marginlib import stats as analysis
+from marginlib.papers.p000_minavg import data as p000_data
 from marginlib.papers.p000_minavg import linear
 
 
@@ -77,7 +78,7 @@ def test_bias_penalized_svm_solves_its_qp():
 
 def test_bias_penalized_and_free_svms_differ_on_mnist01():
     """On the offline 0/1 digits (Fig. 1's data) the two references differ: the GD limit has a smaller margin."""
-    train = data.load("mnist01", verbose=False, source="offline")
+    train = p000_data.mnist01(verbose=False, source="offline")
     pen = linear.hard_margin_svm(train.x, train.y, penalize_bias=True)
     free = linear.hard_margin_svm(train.x, train.y)
     assert 0 < pen.min_margin < 0.99 * free.min_margin
@@ -99,8 +100,25 @@ def test_gradient_descent_min_margin_rises_toward_svm_and_average_falls():
     torch.testing.assert_close(torch.as_tensor(traj.histograms[epochs]["train"]).min().item(), traj.min_margin_train[-1])
 
 
+def test_mnist01_keeps_the_zeros_and_ones_of_mnist_and_passes_the_source_options(monkeypatch):
+    seen = {}
+
+    def fake_load(name, **kw):
+        seen.update(name=name, **kw)
+        return data.Dataset("mnist", kw["split"], torch.rand(20, 1, 28, 28), torch.arange(20) % 10,
+                            "full MNIST, IDX files in /x", 10)
+
+    monkeypatch.setattr(data, "load", fake_load)
+    binary = p000_data.mnist01(split="test", root="/x", source="full", verbose=False)
+    assert seen == {"name": "mnist", "split": "test", "root": "/x", "download": False, "source": "full",
+                    "verbose": False}
+    assert binary.y.tolist() == [0, 1, 0, 1] and binary.num_classes == 2 and binary.name == "mnist01"
+    assert binary.split == "test" and binary.source == "full MNIST, IDX files in /x, digits 0 and 1"
+    assert binary.bounds == (0.0, 1.0) and binary.x.shape == (4, 1, 28, 28)
+
+
 def test_mnist01_offline_is_separable():
-    train = data.load("mnist01", verbose=False, source="offline")
+    train = p000_data.mnist01(verbose=False, source="offline")
     assert (linear.hard_margin_svm(train.x, train.y).train_margins > 0).all()
 
 

@@ -1,0 +1,30 @@
+"""Paper 000's binary data set: the MNIST digits 0 and 1 (§3, Figs. 1 and 3; App. A: "all MNIST zeros and ones").
+
+Used by section 01 (:mod:`marginlib.papers.p000_minavg.s01_linear`). The digits come from
+:func:`marginlib.data.load` ``("mnist", ...)``, so the sources are MNIST's: the full IDX files when present (or a
+torchvision download), else the 5,000 offline digits with their fixed train/test split.
+"""
+from __future__ import annotations
+
+import os
+
+from marginlib import data
+from marginlib.data import Dataset
+
+#: the name every output gives this data set
+NAME = "mnist01"
+
+
+def mnist01(*, split: str = "train", root: str | os.PathLike[str] | None = None, download: bool = False,
+            source: str = "auto", verbose: bool = True) -> Dataset:
+    """The MNIST images of digits 0 and 1 of ``split``, labels 0/1, two classes, pixel space [0, 1].
+
+    ``split``, ``root``, ``download`` and ``source`` are those of :func:`marginlib.data.load`; the source names the
+    MNIST source it came from and adds ", digits 0 and 1". Unless ``verbose=False``, prints one line about it.
+    """
+    full = data.load("mnist", split=split, root=root, download=download, source=source, verbose=False)
+    keep = full.y <= 1
+    binary = Dataset(NAME, split, full.x[keep], full.y[keep], full.source + ", digits 0 and 1", 2)
+    if verbose:
+        print(binary.describe())
+    return binary
