@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from marginlib.timing import best_times
 from marginlib.attacks import deepfool, pgd
 from marginlib.context import noparamgrad_and_eval
+from marginlib.timing import best_times
 
 
 def _cnn() -> nn.Module:
@@ -52,7 +52,8 @@ def deepfool_class_loop(model: nn.Module, x: torch.Tensor, *, steps: int = 50, o
             active = pred == origin
             if not bool(active.any()) or _ == steps:
                 break
-            grads = [torch.autograd.grad(logits[:, k].sum(), point, retain_graph=True)[0] for k in range(logits.shape[1])]
+            grads = [torch.autograd.grad(logits[:, k].sum(), point, retain_graph=True)[0]
+                     for k in range(logits.shape[1])]
             g = torch.stack(grads, 1)  # (N, K, ...)
             rows = torch.arange(len(x))
             w = (g - g[rows, origin][:, None]).flatten(2)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from marginlib.timing import best_time
 from marginlib import margins
+from marginlib.timing import best_time
 
 
 def run() -> list[dict]:

@@ -26,7 +26,8 @@ K_STEPS = 5
 def _setup():
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                          nn.Linear(1024, 10))
     x = torch.rand(100, 1, 28, 28, generator=gen)
     y = torch.randint(0, 10, (100,), generator=gen)
     return model, x, y

@@ -12,8 +12,8 @@ import datetime
 import importlib
 import json
 import os
-import platform
 import pathlib
+import platform
 import sys
 
 import torch
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         sign = "<=" if r["better"] == "lower" else ">="
         target = "-" if r["target"] is None else sign + format(r["target"], ".2f")
-        print(f"{r['name']:<{width}}  {r['ratio']:>8.3f}  {target:>10}  {'yes' if r['ok'] else 'NO ':<4} {r.get('detail', '')}")
+        met = "yes" if r["ok"] else "NO "
+        print(f"{r['name']:<{width}}  {r['ratio']:>8.3f}  {target:>10}  {met:<4} {r.get('detail', '')}")
     out = HERE.parent / "results" / "bench" / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -60,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             w = csv.writer(f)
             w.writerow(["benchmark", "ratio", "target", "met", "detail", "machine", "date"])
             for r in rows:
-                target = "—" if r["target"] is None else ("<= " if r["better"] == "lower" else ">= ") + f"{r['target']:g}"
-                w.writerow([r["name"], f"{r['ratio']:.2f}", target, "yes" if r["ok"] else "no", r.get("detail", ""), machine, day])
+                sign = "<= " if r["better"] == "lower" else ">= "
+                target = "—" if r["target"] is None else sign + f"{r['target']:g}"
+                met = "yes" if r["ok"] else "no"
+                w.writerow([r["name"], f"{r['ratio']:.2f}", target, met, r.get("detail", ""), machine, day])
         table.with_suffix(".tmp").replace(table)
         print(f"wrote {table.relative_to(HERE.parent)}")
     return 0 if all(r["ok"] for r in rows) else 1

@@ -24,7 +24,6 @@ def trained_digits() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     """A 64-64-10 ReLU MLP trained for about a second on the first 1200 of sklearn's digits (8x8 in [0, 1];
     ~96% held-out accuracy), in eval mode, and the 597 held-out images with their labels. Shared: read it only."""
     from sklearn.datasets import load_digits
-
     from torch import nn
 
     digits = load_digits()

@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from marginlib.book import cli
+from marginlib.book import cli, results
 from marginlib.book import params as notebook
-from marginlib.book import results
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ import json
 
 import pytest
 
-from marginlib.book import cli
+from marginlib.book import cli, results
 from marginlib.book import params as notebook
-from marginlib.book import results
 
 NB = "notebooks/01_minavg_linear.ipynb"
 
@@ -98,9 +97,9 @@ def test_claim_rejects_unknown_profiles():
 
 
 def test_glued_numbers_are_plain_python_numbers(monkeypatch):
+    import myst_nb
     import numpy as np
     import torch
-    import myst_nb
 
     from marginlib.book import plots
 

@@ -7,7 +7,9 @@ from torch import nn
 
 from marginlib.attacks import an_pgd, deepfool, fgsm, pgd
 from marginlib.attacks.projections import lp_norm
+
 from oracles import linear_minimal_perturbation
+
 
 @pytest.fixture(scope="module")
 def digits_mlp(trained_digits) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from marginlib.attacks import deepfool
+
 from oracles import linear_minimal_perturbation
 
 deepfool_module = importlib.import_module("marginlib.attacks.deepfool")

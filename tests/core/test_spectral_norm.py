@@ -7,6 +7,7 @@ from torch import nn
 
 from marginlib import methods, models, spectrum
 from marginlib.methods import spectral
+
 from oracles import dense_circular
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from oracles import dense_circular
 from torch import nn
 
 from marginlib import models, spectrum
+
+from oracles import dense_circular
 
 
 @pytest.mark.parametrize("shape,size,stride", [
