@@ -1,0 +1,148 @@
+"""Section 07 (paper 002 §5): the section module run directly at the smoke preset, without papermill."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from marginlib.book import params
+from marginlib.book.results import PROFILES
+from marginlib.papers.p002_emr import s07_large_scale as s07
+
+STEM = "07_emr_large_scale"
+
+
+def _params(profile: str = "smoke", **overrides) -> s07.Params:
+    values = params.resolve(STEM, profile)
+    p = s07.Params(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return dataclasses.replace(p, **overrides)
+
+
+@pytest.fixture(scope="module")
+def section():
+    """The whole section at smoke: Table 3, Fig. 3, Fig. 6 and Table 10 (a few seconds on 2 cores)."""
+    p = _params()
+    splits = s07.load_data(p)
+    t3 = s07.train_table3(p, splits)
+    curves = s07.aa_vs_eps(p, splits, t3)
+    grid = s07.grid_fig6(p, splits, t3)
+    timing = s07.timing_table10(p, splits)
+    return p, splits, t3, curves, grid, timing
+
+
+def test_families_group_the_flat_parameters_in_one_place():
+    p = _params("paper")
+    assert [f.epochs for f in p.families.values()] == [100, 130, 100, 100, 90]
+    assert p.families["TRADES"].milestones == (60, 120)
+    assert p.families["AT"].options == {"step_size": p.at_step}
+    assert p.families["TRADES+MAIL"].options == {"objective": "trades", "beta": 5.0, "burn_in": 75,
+                                                 "step_size": p.at_step}
+    assert (p.families["AT"].emr_weight, p.families["TRADES"].emr_temperature) == (1.0, 1.0)   # Table 7
+
+
+def test_weight_decay_of_each_row_follows_tables_6_and_7():
+    p = _params("demo")
+    expected = {("AT", ""): p.wd_at, ("AT", "IGR"): p.wd_at, ("AT", "HE"): p.wd_he, ("AT", "EMR"): p.wd_emr,
+                ("TRADES", ""): p.wd_trades, ("TRADES", "HE"): p.wd_he, ("TRADES", "EMR"): p.wd_trades,
+                ("AT+MAIL", "EMR"): p.wd_mail, ("TRADES+MAIL", ""): p.wd_mail, ("MART", "EMR"): p.wd_mart}
+    assert {row: p.weight_decay(*row) for row in expected} == expected
+
+
+def test_recipe_puts_igr_on_emrs_per_sample_scale_and_overrides_emr_for_the_grid():
+    p = _params()
+    assert s07.recipe(p, "AT", "IGR").weight == pytest.approx(p.igr_weight / p.batch_size)
+    assert s07.recipe(dataclasses.replace(p, emr_scaling="sample"), "AT", "IGR").weight == p.igr_weight
+    emr = s07.recipe(p, "TRADES", "EMR")
+    assert (emr.weight, emr.temperature, emr.mode, emr.on) == (p.emr_weight_trades, p.emr_t_trades, "approx", "clean")
+    assert s07.recipe(p, "AT", "EMR", weight=0.7, temperature=2.0).temperature == 2.0
+    assert s07.ROW_NAMES[:4] == ("AT", "AT+IGR", "AT+HE", "AT+EMR")
+    assert [s07.name_of(f, r) for f, r in p.rows] == [n for n in s07.ROW_NAMES if n not in p.skip]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"skip": ("AT+FOO",)}, r"skip: unknown rows \['AT\+FOO'\]; valid: \['AT', 'AT\+IGR'"),
+    ({"skip": ("AT+HE",)}, r"skip: rows \['AT\+HE'\] are quoted"),
+    ({"skip": ("AT+MAIL", "TRADES+MAIL+EMR")}, r"skip: Fig. 3 needs both rows"),
+    ({"epochs_trades": 50, "milestones_trades": (60, 120)}, r"milestones_trades=\[60, 120\].*epochs_trades"),
+    ({"mail_burn_in": 1}, r"mail_burn_in=1 must be below epochs_mail=1"),
+    ({"grid_weights": ()}, r"grid_weights must hold at least one value"),
+])
+def test_params_refuse_inconsistent_values_before_any_work(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _params(**overrides)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_trains_the_rows_the_page_quotes(profile):
+    p = _params(profile)
+    assert set(s07.QUOTED_ROWS) <= {s07.name_of(f, r) for f, r in p.rows}
+    assert len(s07.rows_frame(p)) == len(p.rows)
+
+
+def test_record_has_the_metrics_and_claims_of_the_page(section):
+    p, splits, t3, curves, grid, timing = section
+    out = s07.record(p, splits, t3, curves, grid, timing)
+    metrics, claims = out["metrics"], out["claims"]
+    names = [s07.name_of(f, r) for f, r in p.rows]
+    assert list(metrics["clean_acc"]) == names and list(metrics["robust_acc"]) == names
+    assert all(list(accs) == ["fgsm", "pgd10", "pgd3", "autoattack"] for accs in metrics["robust_acc"].values())
+    assert all(0 <= a <= 1 for accs in metrics["robust_acc"].values() for a in accs.values())
+    # AT / TRADES keep their best validation epoch; MAIL and MART the last one (paper 002 §5.1)
+    assert {n: e is not None for n, e in metrics["best_epoch"].items()} == {
+        n: n.split("+")[0] in s07.SELECTED and "MAIL" not in n for n in names}
+    assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (p.n_train, p.n_val, p.n_test)
+    assert set(metrics["seconds_per_iter"]) == {s07.name_of(f, r) for f in s07.TIMED for r in s07.REGULARIZERS[f]}
+    # Fig. 3 at eps is Table 3's AutoAttack; the smoke grid's one cell is the AT+EMR row itself (not retrained)
+    assert metrics["autoattack_vs_eps"]["eps"] == [p.eps, 2 * p.eps]
+    assert metrics["autoattack_vs_eps"]["AT+MAIL"][0] == t3.aa("AT+MAIL")
+    assert metrics["grid"]["pgd10"] == [[t3.robust_acc["AT+EMR"]["pgd10"]]]
+    assert set(claims) == {"emr_overhead_like_igr", "emr_beats_at_and_trades", "emr_beats_igr_and_he",
+                           "he_pgd_overstates", "emr_improves_mail_and_mart"}
+    assert claims["emr_overhead_like_igr"]["required_at"] == ["smoke", "demo", "paper"]
+    assert all(c["required_at"] == ["paper"] for n, c in claims.items() if n != "emr_overhead_like_igr")
+    beats = t3.aa("AT+EMR") > t3.aa("AT") and t3.aa("TRADES+EMR") > t3.aa("TRADES")
+    assert claims["emr_beats_at_and_trades"]["holds"] == beats
+    assert claims["he_pgd_overstates"]["detail"].startswith("PGD3 - AutoAttack: AT+HE")
+    json.dumps(metrics)   # a plain record
+
+
+def test_quoted_glues_every_name_the_prose_uses(section):
+    p, splits, t3, curves, grid, timing = section
+    cells = json.loads(params.find(STEM).read_text())["cells"]
+    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    used = set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", prose))
+    values = s07.quoted(p, splits, t3, grid, timing)
+    assert used <= set(values)
+    assert values["aa_AT_EMR"] == 100 * t3.aa("AT+EMR")
+    assert values["arch_text"] == "blocks [1, 1, 1] and widths [4, 8, 16]"
+    assert values["skip_text"] == "TRADES+IGR, TRADES+HE" and values["timing_n_text"] == "12"
+
+
+def test_figures_and_tables_redraw_from_returned_data_without_training():
+    curves = s07.AACurves([0.1, 0.2], [("AT+MAIL", "AT+MAIL+EMR")], {"AT+MAIL": [0.5, 0.0],
+                                                                      "AT+MAIL+EMR": [0.6, 0.1]})
+    fig = s07.figure3(curves)
+    left, right = fig.axes
+    assert [line.get_label() for line in left.lines] == ["AT+MAIL", "AT+MAIL+EMR"]
+    assert list(right.lines[0].get_ydata()) == pytest.approx([1.2, float("nan")], nan_ok=True)   # 0.1 / 0 -> NaN
+    plt.close(fig)
+    grid = pd.DataFrame([[0.1, 0.2], [0.3, 0.4]], index=pd.Index([0.1, 1.0], name="lambda_EMR"),
+                        columns=pd.Index([0.1, 40.0], name="t"))
+    plt.close(s07.figure6(grid))
+    names = [s07.name_of(f, r) for f in s07.TIMED for r in s07.REGULARIZERS[f]]
+    timing = s07.Timing({n: 1.0 + i for i, n in enumerate(names)}, "cpu", None, 50, 12)
+    frame = s07.table10_frame(timing)
+    assert list(frame.index) == names and list(frame["/ AT (book)"]) == [1.0 + i for i in range(8)]
+    assert frame.loc["AT+EMR", "seconds (paper)"] == 3.22   # Table 10, WRN-34-10 on a V100
+    assert timing.overhead == {"AT": 4.0 / 2.0, "TRADES": 8.0 / 6.0}
+
+
+def test_comparison_frame_puts_the_long_pgd_in_the_pgd100_column(section):
+    _, _, t3, *_ = section
+    frame = s07.comparison_frame(t3)
+    assert frame.loc["AT+HE", ("this book", "pgd100")] == round(100 * t3.robust_acc["AT+HE"]["pgd3"], 2)
+    assert frame.loc["AT", ("paper, WRN-34-10 (Table 3)", "autoattack")] == 50.31
