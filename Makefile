@@ -10,7 +10,7 @@ KERNEL := margin-book
 
 help:
 	@echo "make book [PROFILE=demo|smoke|paper]  install, execute every notebook, build _build/html"
-	@echo "make test                             unit tests + every notebook at the smoke profile"
+	@echo "make test                             ruff, mypy, unit tests + every notebook at the smoke profile"
 	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
 	@echo "make bench                            speed benchmarks (ratios measured in one run)"
 
@@ -28,6 +28,8 @@ book: install
 	$(PY) -m marginlib book --profile $(PROFILE) --quiet
 
 test: install
+	$(PY) -m ruff check marginlib tests benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 claims: install

@@ -183,3 +183,13 @@ def start_section(section: ModuleType, namespace: Mapping[str, Any], *, threads:
     if threads is not None:
         torch.set_num_threads(threads)
     return run, p
+
+
+def section_params(notebook: str, profile: str = "demo", **overrides: Any) -> Any:
+    """The section module's ``Params`` of ``notebook`` at ``profile`` (its preset, then ``overrides``), validated
+    like a run from the command line: ``p = section_params("09_amm_mnist", "smoke", seeds=2)``."""
+    from marginlib import papers
+
+    values = resolve(notebook, profile, overrides)
+    return papers.section(find(notebook).stem).Params(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

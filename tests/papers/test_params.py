@@ -50,3 +50,12 @@ def test_params_build_at_every_profile(stem, profile):
 def test_unknown_section_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="notebook='nope'.*01_minavg_linear"):
         papers.section("nope")
+
+
+def test_section_params_applies_the_preset_and_overrides_and_refuses_unknown_names():
+    p = params.section_params("09_amm_mnist", "smoke", seeds=2)
+    smoke = params.resolve("09_amm_mnist", "smoke")
+    assert p.profile == "smoke" and p.seeds == 2 and p.n_train == smoke["n_train"]
+    assert isinstance(p.architectures, tuple)
+    with pytest.raises(ValueError, match="unknown parameter.*nope"):
+        params.section_params("09_amm_mnist", "smoke", nope=1)
