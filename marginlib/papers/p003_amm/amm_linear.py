@@ -39,7 +39,8 @@ def avg_lin_solution(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, to
     validate.batch(x, y, bounds=None)
     counts = torch.bincount(y, minlength=2)
     if len(counts) != 2 or counts[0] != counts[1] or counts[0] == 0:
-        raise ValueError(f"y must hold balanced binary labels 0/1 (eq. (12) assumes |S+| = |S-|), got counts {counts.tolist()}")
+        raise ValueError("y must hold balanced binary labels 0/1 (eq. (12) assumes |S+| = |S-|), "
+                         f"got counts {counts.tolist()}")
     xf = x.flatten(1).double()
     mu_pos, mu_neg = xf[y == 1].mean(0), xf[y == 0].mean(0)
     w = (mu_pos - mu_neg) / (mu_pos - mu_neg).norm()
