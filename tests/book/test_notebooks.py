@@ -3,6 +3,7 @@ and the book builds from the executed notebooks with warnings as errors (as `mak
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -13,6 +14,19 @@ from marginlib.book import results
 
 NOTEBOOKS = notebook.toc_notebooks()
 RECORD_KEYS = {"notebook", "profile", "params", "metrics", "claims", "environment", "started", "seconds"}
+GLUE_USE = re.compile(r"\{glue(?::text|:math|:any|:)?\}`([A-Za-z0-9_]+)|```\{glue(?::figure|:math)?\}\s+([A-Za-z0-9_]+)")
+
+
+def glue_uses(nb: nbformat.NotebookNode) -> set[str]:
+    """The glue keys the notebook's markdown refers to."""
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return {a or b for a, b in GLUE_USE.findall(text)}
+
+
+def glued(nb: nbformat.NotebookNode) -> set[str]:
+    """The keys the executed notebook glued (myst-nb's ``scrapbook`` output metadata)."""
+    return {o["metadata"]["scrapbook"]["name"] for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})}
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +46,7 @@ def test_notebook_runs_at_smoke(path, smoke_results):
     nb = nbformat.read(executed, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
+    assert glue_uses(nb) <= glued(nb), f"prose refers to keys never glued: {sorted(glue_uses(nb) - glued(nb))}"
     record = json.loads((smoke_results / path.stem / "smoke.json").read_text())
     assert set(record) == RECORD_KEYS
     assert record["profile"] == "smoke" and record["notebook"] == path.stem
@@ -57,6 +72,12 @@ def test_book_builds_from_the_smoke_notebooks(smoke_results, tmp_path):
     staged = nbformat.read(tmp_path / "_build" / "src" / "notebooks" / NOTEBOOKS[0].name, as_version=4)
     injected = [c for c in staged.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and all("remove-cell" in c.metadata.tags for c in injected)
+
+
+def test_glue_uses_finds_text_and_figure_keys():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "ends at {glue:text}`err:.2f`% and {glue:}`n`\n\n```{glue:figure} fig_a\n:name: a\n```")])
+    assert glue_uses(nb) == {"err", "n", "fig_a"}
 
 
 def test_every_toc_notebook_has_presets_and_a_parameters_cell():
