@@ -24,7 +24,9 @@ import gzip
 import os
 import pathlib
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,7 +90,8 @@ class Dataset:
     def describe(self) -> str:
         """One line: name, split, size, shape, source."""
         shape = "x".join(str(s) for s in self.x.shape[1:])
-        return f"{self.name} [{self.split}]: {len(self)} samples of {shape}, {self.num_classes} classes; source: {self.source}"
+        return (f"{self.name} [{self.split}]: {len(self)} samples of {shape}, {self.num_classes} classes; "
+                f"source: {self.source}")
 
 
 def data_root(root: str | os.PathLike | None = None) -> pathlib.Path | None:
@@ -157,7 +160,8 @@ def _offline_split(x: np.ndarray, y: np.ndarray, split: str) -> tuple[np.ndarray
     return (x_tr, y_tr) if split == "train" else (x_te, y_te)
 
 
-def _as_dataset(name, split, x: np.ndarray, y: np.ndarray, source: str, num_classes: int, bounds=(0.0, 1.0)) -> Dataset:
+def _as_dataset(name: str, split: str, x: np.ndarray, y: np.ndarray, source: str, num_classes: int,
+                bounds: tuple[float, float] | None = (0.0, 1.0)) -> Dataset:
     return Dataset(
         name, split, torch.as_tensor(x, dtype=torch.float32).contiguous(),
         torch.as_tensor(y, dtype=torch.long).contiguous(), source, num_classes, bounds,
@@ -187,8 +191,8 @@ def _mnist_search_dirs(root: pathlib.Path | None) -> list[pathlib.Path]:
 
 def _mnist_full(*, split: str, root: pathlib.Path | None, download: bool) -> Dataset | None:
     for folder in _mnist_search_dirs(root):
-        paths = [_find(folder, stem) for stem in MNIST_FILES[split]]
-        if all(paths):
+        paths = [p for p in (_find(folder, stem) for stem in MNIST_FILES[split]) if p is not None]
+        if len(paths) == len(MNIST_FILES[split]):
             x = read_idx(paths[0]).astype(np.float32)[:, None] / 255.0
             y = read_idx(paths[1]).astype(np.int64)
             return _as_dataset("mnist", split, x, y, f"full MNIST, IDX files in {folder}", 10)
@@ -208,7 +212,7 @@ def _find(folder: pathlib.Path, stem: str) -> pathlib.Path | None:
     return None
 
 
-IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_DTYPES: dict[int, type | str] = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -245,7 +249,8 @@ def _cifar_full(*, split: str, root: pathlib.Path | None, download: bool) -> Dat
     folder = None if root is None else root / "cifar-10-batches-py"
     if folder is not None and all((folder / f).is_file() for f in CIFAR_FILES[split]):
         xs, ys = zip(*(read_cifar_batch(folder / f) for f in CIFAR_FILES[split]))
-        return _as_dataset("cifar10", split, np.concatenate(xs), np.concatenate(ys), f"full CIFAR-10, python batches in {folder}", 10)
+        return _as_dataset("cifar10", split, np.concatenate(xs), np.concatenate(ys),
+                           f"full CIFAR-10, python batches in {folder}", 10)
     if download:
         tv = _torchvision()
         ds = tv.datasets.CIFAR10(str(root or _default_download_root()), train=split == "train", download=True)
@@ -268,7 +273,7 @@ class _DataUnpickler(pickle.Unpickler):
     """A pickle reader for data files: plain containers, numbers, strings and NumPy arrays only
     (:data:`PICKLE_GLOBALS`); a file naming any other global (a function to call) is refused."""
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in PICKLE_GLOBALS:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a data pickle may hold only "
                                          "containers, numbers, strings and NumPy arrays")
@@ -291,7 +296,7 @@ def read_cifar_batch(path: str | os.PathLike, *, labels: bytes = b"labels") -> t
     ``labels`` is the key of the labels: ``b"labels"`` in CIFAR-10's batches, ``b"fine_labels"`` (100 classes) or
     ``b"coarse_labels"`` (20 superclasses) in CIFAR-100's ``train`` and ``test``. The file is read with a restricted
     unpickler (:func:`load_data_pickle`): it cannot run code."""
-    batch = load_data_pickle(path)
+    batch: Any = load_data_pickle(path)
     try:
         data, labels = batch[b"data"], batch[labels]
     except (KeyError, TypeError) as err:
@@ -366,16 +371,18 @@ def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 # -------------------------------------------------------------------------------------- digits
 def _digits(*, split: str, root: pathlib.Path | None, download: bool, source: str) -> Dataset:
     if source == "full":
-        raise ValueError("digits has one source only (scikit-learn's embedded 8x8 digits); use source='auto' or 'offline'")
+        raise ValueError("digits has one source only (scikit-learn's embedded 8x8 digits); "
+                         "use source='auto' or 'offline'")
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     x, y = _offline_split(bunch.images[:, None].astype(np.float32) / 16.0, bunch.target, split)
-    return _as_dataset("digits", split, x, y, f"scikit-learn 8x8 digits (1,797 samples), fixed stratified {split} split", 10)
+    return _as_dataset("digits", split, x, y,
+                       f"scikit-learn 8x8 digits (1,797 samples), fixed stratified {split} split", 10)
 
 
 # ------------------------------------------------------------------------------------- helpers
-def _torchvision():
+def _torchvision() -> Any:
     try:
         import torchvision
     except Exception as err:  # torchvision is optional; from PyPI it is a CUDA build that fails on CPU torch
@@ -396,7 +403,8 @@ def _require_full(name: str, source: str) -> None:
                          "$MARGINLIB_DATA (or download=True)")
 
 
-def _missing_message(name: str, root, dirs, files, *, get: str | None = None) -> str:
+def _missing_message(name: str, root: pathlib.Path | None, dirs: Sequence[pathlib.Path], files: Sequence[str], *,
+                     get: str | None = None) -> str:
     """Which files were looked for where, and how to get them (``get``: where the standard files come from and
     their layout, for data sets without offline data)."""
     where = ", ".join(str(d) for d in dirs) if dirs else "(no root given and $MARGINLIB_DATA is unset)"
