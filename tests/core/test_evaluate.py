@@ -7,17 +7,11 @@ from torch import nn
 
 from marginlib import attacks, evaluate, margins
 
+from nets import central_points, random_linear
+
 
 def linear_model(generator: torch.Generator, k: int = 3) -> nn.Module:
-    model = nn.Sequential(nn.Flatten(), nn.Linear(4, k))
-    with torch.no_grad():
-        model[1].weight.copy_(torch.randn(k, 4, generator=generator))
-        model[1].bias.copy_(-model[1].weight.sum(1) / 2)  # boundaries pass near the centre of the box
-    return model
-
-
-def central_points(generator: torch.Generator, n: int = 64) -> torch.Tensor:
-    return 0.45 + 0.1 * torch.rand(n, 1, 2, 2, generator=generator)
+    return random_linear(4, k, generator, bias="centred")
 
 
 def test_accuracy_counts_argmax_hits(generator):

@@ -12,29 +12,11 @@ from torch.nn import functional as F
 from marginlib import methods
 from marginlib.train import fit
 
-
-class TinyNet(nn.Module):
-    """MLP exposing ``features`` (penultimate activations) and a final ``classifier``."""
-
-    def __init__(self, d: int = 4, h: int = 8, k: int = 3, *, seed: int = 0) -> None:
-        super().__init__()
-        torch.manual_seed(seed)
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(d, h), nn.ReLU())
-        self.classifier = nn.Linear(h, k)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+from nets import TinyNet, random_linear
 
 
 def linear(d: int, k: int, generator: torch.Generator) -> nn.Sequential:
-    model = nn.Sequential(nn.Flatten(), nn.Linear(d, k))
-    with torch.no_grad():
-        model[1].weight.copy_(torch.randn(k, d, generator=generator))
-        model[1].bias.copy_(torch.randn(k, generator=generator))
-    return model
+    return random_linear(d, k, generator)
 
 
 def blobs(n: int = 96, k: int = 3, *, seed: int = 0, spread: float = 0.08) -> SimpleNamespace:

@@ -10,12 +10,11 @@ from torch import nn
 from marginlib import margins
 from marginlib.papers.p004_ar import confidence
 
+from nets import random_linear
+
 
 def linear_model(generator: torch.Generator) -> nn.Module:
-    model = nn.Sequential(nn.Flatten(), nn.Linear(8, 3)).double()
-    with torch.no_grad():
-        model[1].weight.copy_(torch.randn(3, 8, generator=generator, dtype=torch.float64))
-    return model
+    return random_linear(8, 3, generator, bias="default", dtype=torch.float64)
 
 
 def test_true_class_log_probability_is_minus_cross_entropy(generator):

@@ -7,16 +7,13 @@ from torch import nn
 
 from marginlib.papers.p001_mma.transfer import accuracy_under_attack, attack_table
 
+from nets import random_linear
+
 EPS = [0.0, 0.05, 0.1, 0.2]
 
 
 def linear(seed: int) -> nn.Module:
-    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
-    with torch.no_grad():
-        g = torch.Generator().manual_seed(seed)
-        model[1].weight.copy_(torch.randn(2, 16, generator=g))
-        model[1].bias.zero_()
-    return model.eval()
+    return random_linear(16, 2, torch.Generator().manual_seed(seed), bias="zero").eval()
 
 
 @pytest.fixture
