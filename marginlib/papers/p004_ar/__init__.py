@@ -2,5 +2,5 @@
 
 Sections (notebooks): 11_ar_regularization.
 Section modules: ``s11_regularization``.
-Helpers: ``confidence``.
+Helpers: ``confidence``, ``spectra``.
 """
