@@ -6,8 +6,10 @@ Conventions
   model after its ``e``-th pass over the training data.
 * Shuffling uses an explicit generator seeded from ``(seed, epoch)``, so every epoch's order is known
   without replaying earlier epochs; so does the ``augment`` hook, which draws from a second per-epoch generator
-  seeded from ``(seed, epoch)`` on its own stream; the method's generator (random starts) and the global torch RNG
-  (dropout) are saved in checkpoints. A run killed after epoch ``k`` and resumed ends with the same
+  seeded from ``(seed, epoch)`` on its own stream, and torch's global generator (dropout) is reseeded every epoch
+  from ``(seed, epoch)`` on a third, inside a fork of the global random state (the caller's state is untouched), so
+  two runs with the same ``seed`` draw the same dropout masks whatever ran before them. The method's generator
+  (random starts) is saved in checkpoints. A run killed after epoch ``k`` and resumed ends with the same
   weights as one uninterrupted run (CPU, same threads).
 * Checkpoints hold only tensors, dicts, lists and numbers and load with ``torch.load(weights_only=True)``;
   they are written to a temporary file and moved into place (``os.replace``), so a kill never leaves a
@@ -160,58 +162,68 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
 
     n = len(train_data.y)
     bar = _progress(range(start, epochs + 1), total=epochs, initial=start - 1, enabled=progress)
-    for epoch in bar:
-        if history.stopped_early:
-            break
-        factor = multistep(epoch, milestones=milestones, gamma=gamma)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * factor
-        method.set_reg_scale(factor if decay_regularizer else 1.0)
-        t0 = time.perf_counter()
-        model.train()
-        sums: dict[str, torch.Tensor] = {}
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch)))
-        augment_generator = torch.Generator().manual_seed(_epoch_seed(seed, epoch, stream=1))
-        for b, index in enumerate(order.split(batch_size)):
-            x, y = train_data.x[index].to(device), train_data.y[index].to(device)
-            if augment is not None:
-                x = augment(x, augment_generator)
-            loss, stats = method.loss(model, x, y, index=index.to(device))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, batch {b} "
-                                         f"(method {method!r}, lr {lr * factor:g})")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if method.max_grad_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), method.max_grad_norm)
-            optimizer.step()
-            method.after_step(model)
-            for key, value in {"loss": loss.detach(), **stats}.items():
-                sums[key] = sums.get(key, 0.0) + value.detach().float() * len(index)
-        method.after_epoch(model, epoch)
-        row: dict[str, float] = {"epoch": int(epoch), "lr": float(lr * factor), "seconds": time.perf_counter() - t0}
-        row.update({key: float(total) / n for key, total in sums.items()})
-        if eval_train:
-            row.update({f"train_{k}": v for k, v in error_and_loss(model, train_data).items()})
-        if eval_data is not None:
-            row.update({f"test_{k}": v for k, v in error_and_loss(model, eval_data).items()})
-        history.rows.append(row)
-        if epoch in record_epochs:
-            row.update(_record(model, epoch, callbacks, history))
-        if early_stopping is not None:
-            _select(early_stopping, model, epoch, row, history, best)
-        if progress:
-            bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "train_error", "test_error") if k in row})
-        if path is not None:
-            _save(path, model, optimizer, method, history, best, epoch)
+    with _own_global_rng():
+        for epoch in bar:
+            if history.stopped_early:
+                break
+            torch.manual_seed(_epoch_seed(seed, epoch, stream=2))   # dropout (and any other global draw)
+            factor = multistep(epoch, milestones=milestones, gamma=gamma)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * factor
+            method.set_reg_scale(factor if decay_regularizer else 1.0)
+            t0 = time.perf_counter()
+            model.train()
+            sums: dict[str, torch.Tensor] = {}
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch)))
+            augment_generator = torch.Generator().manual_seed(_epoch_seed(seed, epoch, stream=1))
+            for b, index in enumerate(order.split(batch_size)):
+                x, y = train_data.x[index].to(device), train_data.y[index].to(device)
+                if augment is not None:
+                    x = augment(x, augment_generator)
+                loss, stats = method.loss(model, x, y, index=index.to(device))
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, batch {b} "
+                                             f"(method {method!r}, lr {lr * factor:g})")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if method.max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), method.max_grad_norm)
+                optimizer.step()
+                method.after_step(model)
+                for key, value in {"loss": loss.detach(), **stats}.items():
+                    sums[key] = sums.get(key, 0.0) + value.detach().float() * len(index)
+            method.after_epoch(model, epoch)
+            row: dict[str, float] = {"epoch": int(epoch), "lr": float(lr * factor), "seconds": time.perf_counter() - t0}
+            row.update({key: float(total) / n for key, total in sums.items()})
+            if eval_train:
+                row.update({f"train_{k}": v for k, v in error_and_loss(model, train_data).items()})
+            if eval_data is not None:
+                row.update({f"test_{k}": v for k, v in error_and_loss(model, eval_data).items()})
+            history.rows.append(row)
+            if epoch in record_epochs:
+                row.update(_record(model, epoch, callbacks, history))
+            if early_stopping is not None:
+                _select(early_stopping, model, epoch, row, history, best)
+            if progress:
+                bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "train_error", "test_error") if k in row})
+            if path is not None:
+                _save(path, model, optimizer, method, history, best, epoch)
     if early_stopping is not None and early_stopping.restore_best and best["model"] is not None:
         model.load_state_dict(best["model"])
     model.train(was_training)
     return history
 
 
+def _own_global_rng() -> Any:
+    """Fork torch's global random state (CPU and every CUDA device) while training: :func:`fit` seeds it every epoch
+    from ``(seed, epoch)`` (dropout draws from it), and the caller finds it as it was."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    return torch.random.fork_rng(devices=devices)
+
+
 def _epoch_seed(seed: int, epoch: int, *, stream: int = 0) -> int:
-    """The seed of epoch ``epoch``'s generator number ``stream`` (0: shuffling, 1: augmentation)."""
+    """The seed of epoch ``epoch``'s generator number ``stream`` (0: shuffling, 1: augmentation, 2: torch's global
+    generator, which dropout uses)."""
     return (seed * 1_000_003 + epoch + stream * 2**62) % (2**63)
 
 
@@ -271,8 +283,6 @@ def _save(path: pathlib.Path, model: nn.Module, optimizer: torch.optim.Optimizer
     state = {
         "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "method": method.state_dict(), "history": history.to_dict(), "best": best,
-        "rng": {"torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -291,9 +301,6 @@ def _restore(path: pathlib.Path, model: nn.Module, optimizer: torch.optim.Optimi
     history.rows, history.recorded = restored.rows, restored.recorded
     history.best_epoch, history.stopped_early = restored.best_epoch, restored.stopped_early
     best.update(state["best"])
-    torch.set_rng_state(state["rng"]["torch"].cpu())
-    if state["rng"]["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
     return int(state["epoch"])
 
 

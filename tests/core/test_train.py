@@ -201,3 +201,27 @@ def test_callback_returning_something_unstorable_is_named():
     with pytest.raises(TypeError, match=r"callback 'bad' returned a SimpleNamespace.*epoch 0"):
         fit(model(), methods.Standard(), data(), callbacks={"ok": lambda m, e: 1.0, "bad": lambda m, e: SimpleNamespace()},
             **{**KW, "epochs": 1})
+
+
+def _dropout_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3))
+
+
+def test_fit_seeds_dropout_from_seed_and_leaves_the_global_generator_alone():
+    data = SimpleNamespace(x=torch.rand(40, 1, 2, 2, generator=torch.Generator().manual_seed(1)),
+                           y=torch.randint(0, 3, (40,), generator=torch.Generator().manual_seed(2)))
+    weights = []
+    for global_seed in (123, 456):                       # different global states before training
+        model = _dropout_net()
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        fit(model, methods.build("standard"), data, epochs=2, batch_size=10, lr=0.1, seed=7, progress=False,
+            eval_train=False, device="cpu")
+        assert torch.equal(torch.get_rng_state(), before)   # fit draws from its own fork
+        weights.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
+    other = _dropout_net()
+    fit(other, methods.build("standard"), data, epochs=2, batch_size=10, lr=0.1, seed=8, progress=False,
+        eval_train=False, device="cpu")
+    assert not all(torch.equal(a, b) for a, b in zip(weights[0], other.parameters()))
