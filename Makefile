@@ -39,4 +39,4 @@ bench: install
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf _build results/*/smoke.* results/*/demo.* results/bench
+	rm -rf _build results/*/smoke.* results/*/demo.* results/*/smoke@* results/*/demo@* results/bench

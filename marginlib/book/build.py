@@ -13,15 +13,25 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import nbformat
 
+from marginlib import validate
 from marginlib.book import params as nb_params
 from marginlib.book import results
-from marginlib.book.results import RESULTS_ENV, record_path, repo_root
+from marginlib.book.results import (
+    RESULTS_ENV,
+    STAGING_ENV,
+    TAG_ENV,
+    override_tag,
+    record_path,
+    repo_root,
+    results_dir,
+)
 
 KERNEL = "margin-book"
 KERNEL_HINT = f"register it with: python -m ipykernel install --sys-prefix --name {KERNEL}"
@@ -37,8 +47,8 @@ def kernel_name() -> str:
     return KERNEL
 
 
-def executed_path(notebook: str | pathlib.Path, profile: str) -> pathlib.Path:
-    return record_path(str(notebook), profile).with_suffix(".ipynb")
+def executed_path(notebook: str | pathlib.Path, profile: str, *, tag: str | None = None) -> pathlib.Path:
+    return record_path(str(notebook), profile, tag=tag).with_suffix(".ipynb")
 
 
 def execute(
@@ -46,32 +56,57 @@ def execute(
     *,
     profile: str,
     overrides: Mapping[str, Any] | None = None,
+    tag: str | None = None,
     timeout: int = 1800,
     progress: bool = True,
 ) -> tuple[pathlib.Path, float]:
     """Validate parameters, execute ``notebook`` at ``profile`` with papermill; return (executed path, seconds).
 
-    The notebook writes its own results record (``results/<stem>/<profile>.json``) through
-    :func:`marginlib.book.params.start_run`; every cell may run for at most ``timeout`` seconds.
+    Every name and value is checked before the kernel starts (the presets' names and types, then the section's
+    ``Params``). A run whose parameters differ from the profile's preset is kept apart: its record and executed
+    notebook are ``results/<stem>/<profile>@<tag>.*`` (``tag`` defaults to the overrides, e.g.
+    ``epochs=2000``), so it never replaces the profile's own record, which ``book`` and ``claims`` read. The
+    kernel writes the record (:func:`marginlib.book.params.start_run`) into a staging folder of this run; when
+    the notebook finished without error, the record and the executed notebook are moved into place together, so
+    a failed or killed run leaves the previous pair as it was. Every cell may run for at most ``timeout``
+    seconds.
     """
     import papermill
 
+    validate.positive("timeout", timeout)
     source = nb_params.find(notebook)
     params = nb_params.resolve(source, profile, overrides)  # fails here, before any work, on a bad name/value
+    nb_params.check_section(source, params)                 # ranges and cross-parameter checks, still before
+    changed = {k: v for k, v in params.items() if v != nb_params.spec(source).profile(profile)[k]}
+    if changed and tag is None:
+        tag = override_tag(changed)
     kernel = kernel_name()
-    out = executed_path(source, profile)
+    out = executed_path(source, profile, tag=tag)
+    record = record_path(source.stem, profile, tag=tag)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.ipynb")
-    os.environ.setdefault(RESULTS_ENV, str(repo_root() / "results"))
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".staging", dir=out.parent))
+    env = {RESULTS_ENV: str(results_dir()), STAGING_ENV: str(staging), TAG_ENV: tag or ""}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     t0 = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(source), str(tmp), parameters=params, kernel_name=kernel, cwd=str(source.parent),
+            str(source), str(staging / out.name), parameters=params, kernel_name=kernel, cwd=str(source.parent),
             progress_bar=progress, execution_timeout=timeout,
         )
+        staged = staging / record.name
+        if not staged.is_file():
+            raise RuntimeError(f"{source.name} ran but wrote no record (it must call run.save)")
+        os.replace(staged, record)
+        os.replace(staging / out.name, out)
     finally:
         seconds = time.perf_counter() - t0
-    os.replace(tmp, out)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(staging, ignore_errors=True)
     return out, seconds
 
 
@@ -100,8 +135,12 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
         executed = executed_path(source, profile)
         if not executed.is_file():
             raise FileNotFoundError(f"{executed} is missing: execute {source.name} at profile {profile!r} first")
-        _write_for_book(executed, src / "notebooks" / source.name)
         record = results.load(source.stem, profile)
+        differs = nb_params.preset_differences(record)
+        if differs:
+            raise ValueError(f"{record_path(source.stem, profile)} was run with other parameters than the "
+                             f"{profile!r} preset ({'; '.join(differs)}): rerun it at the preset before building")
+        _write_for_book(executed, src / "notebooks" / source.name)
         timings.append((source.stem, profile, f"{record['seconds']:.0f}", record["environment"]["device"],
                         record["started"]))
     with open(src / "book" / "appendix" / "timings.csv", "w", newline="") as f:

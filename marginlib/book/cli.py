@@ -34,11 +34,10 @@ def _overrides(pairs: list[list[str]] | None) -> dict[str, str]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     out, seconds = book_mod.execute(
-        args.notebook, profile=args.profile, overrides=_overrides(args.param), timeout=args.timeout,
+        args.notebook, profile=args.profile, overrides=_overrides(args.param), tag=args.tag, timeout=args.timeout,
         progress=not args.quiet
     )
-    record = results.record_path(args.notebook, args.profile)
-    print(f"executed {out} in {seconds:.1f} s; results record: {record}")
+    print(f"executed {out} in {seconds:.1f} s; results record: {out.with_suffix('.json')}")
     return 0
 
 
@@ -73,6 +72,11 @@ def _cmd_claims(args: argparse.Namespace) -> int:
             print(f"ERR  {path.stem}: {err}")
             failures.append(f"{path.stem}: unusable record {err}")
             continue
+        differs = nb_params.preset_differences(record)
+        if differs:
+            print(f"ERR  {path.stem}: run with other parameters than the {args.profile!r} preset: {'; '.join(differs)}")
+            failures.append(f"{path.stem}: not a run of the {args.profile!r} preset ({'; '.join(differs)})")
+            continue
         for name, c in record["claims"].items():
             required = args.profile in c["required_at"]
             checked += required
@@ -98,9 +102,12 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
         q.add_argument("--quiet", action="store_true", help="no papermill progress bar")
 
-    run = sub.add_parser("run", help="execute one notebook; writes results/<stem>/<profile>.{ipynb,json}")
+    run = sub.add_parser("run", help="execute one notebook; writes results/<stem>/<profile>.{ipynb,json} "
+                                     "(<profile>@<tag>.* when parameters are overridden)")
     run.add_argument("notebook", help="path, file name or stem, e.g. notebooks/01_minavg_linear.ipynb")
     run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="override a parameter")
+    run.add_argument("--tag", help="name of this run's record, <profile>@<tag>.json (default: the overrides, e.g. "
+                                   "epochs=2000); the profile's own record is never replaced by an override run")
     common(run)
     run.set_defaults(func=_cmd_run)
 

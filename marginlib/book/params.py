@@ -16,6 +16,7 @@ anything runs. Values derived from parameters are computed after the parameters 
 from __future__ import annotations
 
 import ast
+import os
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from marginlib.book.results import PROFILES, Run, repo_root
+from marginlib.book.results import PROFILES, TAG_ENV, Run, jsonable, repo_root
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
     changed = {k: v for k, v in params.items() if k != "profile" and v != s.defaults[k]}
     shown = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"
     print(f"profile {params['profile']!r}; differs from the demo values above: {shown}")
-    return Run(s.stem, profile=params["profile"], params=params)
+    return Run(s.stem, profile=params["profile"], params=params, tag=os.environ.get(TAG_ENV) or None)
 
 
 def start_section(section: ModuleType, namespace: Mapping[str, Any], *, threads: int | None = None) -> tuple[Run, Any]:
@@ -193,3 +194,22 @@ def section_params(notebook: str, profile: str = "demo", **overrides: Any) -> An
     values = resolve(notebook, profile, overrides)
     return papers.section(find(notebook).stem).Params(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def check_section(notebook: str | pathlib.Path, values: Mapping[str, Any]) -> None:
+    """Build the section's ``Params`` from resolved ``values``, so its cross-parameter and range checks refuse a bad
+    run before the kernel starts (``ValueError`` naming the parameter)."""
+    from marginlib import papers
+
+    stem = find(notebook).stem
+    if stem in papers.SECTIONS:
+        papers.section(stem).Params(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def preset_differences(record: Mapping[str, Any]) -> list[str]:
+    """The parameters in which ``record`` differs from its profile's preset (``name=recorded (preset value)``):
+    such a record is an override run, not the profile's, and ``book``/``claims`` refuse it."""
+    expected = jsonable(resolve(record["notebook"], record["profile"]))
+    got = record.get("params", {})
+    return [f"{k}={got.get(k)!r} (preset {v!r})" for k, v in expected.items() if got.get(k) != v] + \
+        [f"{k} (not a parameter)" for k in got if k not in expected]

@@ -8,11 +8,13 @@ Records are written atomically (temporary file + rename), so an interrupted run 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import math
 import os
 import pathlib
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -23,6 +25,11 @@ import torch
 
 PROFILES = ("smoke", "demo", "paper")
 RESULTS_ENV = "MARGINLIB_RESULTS"
+#: set by :func:`marginlib.book.build.execute` for the kernel: the folder the record is first written to (the CLI
+#: promotes record and executed notebook together when the run succeeded), and the run's tag
+STAGING_ENV = "MARGINLIB_STAGING"
+TAG_ENV = "MARGINLIB_TAG"
+_TAG_CHARS = re.compile(r"[^A-Za-z0-9_.,=+-]+")
 
 
 def repo_root(start: str | os.PathLike | None = None) -> pathlib.Path:
@@ -40,31 +47,59 @@ def repo_root(start: str | os.PathLike | None = None) -> pathlib.Path:
 
 
 def results_dir() -> pathlib.Path:
-    """``$MARGINLIB_RESULTS`` if set, else ``<repo root>/results``."""
+    """``$MARGINLIB_RESULTS`` if set (a relative path is taken from the working directory), else
+    ``<repo root>/results``."""
     env = os.environ.get(RESULTS_ENV)
-    return pathlib.Path(env) if env else repo_root() / "results"
+    return pathlib.Path(env).absolute() if env else repo_root() / "results"
 
 
-def record_path(notebook: str, profile: str, *, root: str | os.PathLike | None = None) -> pathlib.Path:
-    return pathlib.Path(root or results_dir()) / pathlib.Path(notebook).stem / f"{profile}.json"
+def run_name(profile: str, tag: str | None = None) -> str:
+    """The file stem of a run: ``demo`` for the profile's own run, ``demo@<tag>`` for a run with other
+    parameters (kept apart, so it never replaces the profile's record)."""
+    if tag is None:
+        return profile
+    if not tag or _TAG_CHARS.search(tag) or tag.startswith("."):
+        raise ValueError(f"tag={tag!r} is not valid: use letters, digits and _.,=+- only")
+    return f"{profile}@{tag}"
+
+
+def override_tag(overrides: Mapping[str, Any]) -> str:
+    """A readable tag naming a run's parameter overrides (``epochs=2000,lr=0.5``); a digest when too long."""
+    text = ",".join(f"{k}={jsonable(v)}" for k, v in sorted(overrides.items())).replace(" ", "")
+    text = _TAG_CHARS.sub("_", text)
+    if len(text) > 60:
+        text = "overrides-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+    return text
+
+
+def record_path(notebook: str, profile: str, *, tag: str | None = None,
+                root: str | os.PathLike | None = None) -> pathlib.Path:
+    return pathlib.Path(root or results_dir()) / pathlib.Path(notebook).stem / f"{run_name(profile, tag)}.json"
 
 
 def environment() -> dict[str, Any]:
-    """Python, torch, device and git commit of this run."""
+    """Python, torch, device and git commit of this run, and whether the checkout had uncommitted changes to
+    tracked files (``git dirty``; None outside a git checkout)."""
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=repo_root(), timeout=10
-        ).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    commit = _git("rev-parse", "--short", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "device": device,
         "threads": torch.get_num_threads(),
-        "git commit": commit,
+        "git commit": commit or None,
+        "git dirty": None if status is None else bool(status),
     }
+
+
+def _git(*args: str) -> str | None:
+    """The stripped output of ``git args`` in the repo root, or None when git or the checkout is missing."""
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=repo_root(), timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def claim(holds: bool, *, required_at: Iterable[str] = (), detail: str = "") -> dict[str, Any]:
@@ -211,18 +246,25 @@ class Run:
     >>> run.save(metrics={...}, claims={"min_margin_increases": claim(True, required_at=["demo"])})  # doctest: +SKIP
     """
 
-    def __init__(self, notebook: str, *, profile: str, params: Mapping[str, Any]):
+    def __init__(self, notebook: str, *, profile: str, params: Mapping[str, Any], tag: str | None = None):
         if profile not in PROFILES:
             raise ValueError(f"profile={profile!r} is not valid; choose one of: {', '.join(PROFILES)}")
         self.notebook = pathlib.Path(notebook).stem
         self.profile = profile
+        self.tag = tag
+        run_name(profile, tag)   # a bad tag fails now, not at save
         self.params = dict(params)
         self.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self._t0 = time.perf_counter()
 
     @property
     def path(self) -> pathlib.Path:
-        return record_path(self.notebook, self.profile)
+        """Where :meth:`save` writes: the run's staging folder when the CLI runs the notebook (it then promotes the
+        record together with the executed notebook), else the record's final path."""
+        staging = os.environ.get(STAGING_ENV)
+        if staging:
+            return pathlib.Path(staging) / f"{run_name(self.profile, self.tag)}.json"
+        return record_path(self.notebook, self.profile, tag=self.tag)
 
     def save(self, *, metrics: Mapping[str, Any], claims: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """Assemble and atomically write the record; returns it."""

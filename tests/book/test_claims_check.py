@@ -16,7 +16,7 @@ def records(tmp_path, monkeypatch):
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
     paths = {}
     for path in notebook.toc_notebooks():
-        run = results.Run(path.stem, profile="demo", params={})
+        run = results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo"))
         run.save(metrics={}, claims={"ok": results.claim(True, required_at=["demo"], detail="fine"),
                                      "optional": results.claim(False, required_at=["paper"])})
         paths[path.stem] = run.path
@@ -106,3 +106,12 @@ def test_several_bad_records_are_all_reported(records, capsys):
     err = capsys.readouterr().err
     assert f"{stems[0]}/demo.json" in err and f"{stems[2]}/demo.json" in err and f"{stems[4]}: broken" in err
     assert any(line.startswith("3 ") for line in err.splitlines()), err
+
+
+def test_record_run_with_other_parameters_is_a_failure(records, capsys):
+    """A run with overridden parameters is not the profile's run (issue 18 item 1), even if written in its place."""
+    stem = "01_minavg_linear"
+    _edit(records[stem], lambda r: r["params"].update(epochs=2000))
+    assert cli.main(["claims", "--profile", "demo"]) == 1
+    err = capsys.readouterr().err
+    assert stem in err and "epochs=2000" in err and "preset" in err

@@ -74,12 +74,12 @@ def test_record_is_written_atomically_with_the_schema(tmp_path, monkeypatch):
 def test_claims_command_fails_on_a_required_false_claim(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
     for path in notebook.toc_notebooks():
-        results.Run(path.stem, profile="demo", params={}).save(
+        results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo")).save(
             metrics={}, claims={"ok": results.claim(True, required_at=["demo"]),
                                 "optional": results.claim(False, required_at=["paper"])})
     assert cli.main(["claims", "--profile", "demo"]) == 0
     first = notebook.toc_notebooks()[0].stem
-    results.Run(first, profile="demo", params={}).save(
+    results.Run(first, profile="demo", params=notebook.resolve(first, "demo")).save(
         metrics={}, claims={"broken": results.claim(False, required_at=["demo"])})
     assert cli.main(["claims", "--profile", "demo"]) == 1
     assert f"{first}: broken" in capsys.readouterr().err
