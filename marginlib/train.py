@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import io
 import os
 import pathlib
 import time
@@ -155,8 +157,16 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     best: dict[str, Any] = {"value": None, "model": None}
     start = 1
     path = pathlib.Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+    if path is not None:
+        existing = next(f for f in (path.parent, *path.parent.parents) if f.exists())
+        if not existing.is_dir():
+            raise NotADirectoryError(f"checkpoint_dir={str(checkpoint_dir)!r} cannot be a folder: {existing} is a file")
+    config = _configuration(model, method, train_data, lr=lr, momentum=momentum, nesterov=nesterov,
+                            weight_decay=weight_decay, milestones=list(milestones), gamma=gamma,
+                            decay_regularizer=decay_regularizer, seed=seed, batch_size=batch_size,
+                            augment=augment is not None)
     if path is not None and resume and path.exists():
-        start = _restore(path, model, optimizer, method, history, best, device) + 1
+        start = _restore(path, model, optimizer, method, history, best, device, config=config) + 1
     elif 0 in record_epochs:
         _record(model, 0, callbacks, history)
 
@@ -207,7 +217,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
             if progress:
                 bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "train_error", "test_error") if k in row})
             if path is not None:
-                _save(path, model, optimizer, method, history, best, epoch)
+                _save(path, model, optimizer, method, history, best, epoch, config=config)
     if early_stopping is not None and early_stopping.restore_best and best["model"] is not None:
         model.load_state_dict(best["model"])
     model.train(was_training)
@@ -278,22 +288,61 @@ def _select(rule: EarlyStopping, model: nn.Module, epoch: int, row: Mapping[str,
         history.stopped_early = True
 
 
+def _configuration(model: nn.Module, method: Method, train_data: Dataset, **options: Any) -> dict[str, Any]:
+    """What a checkpoint must have been trained with to be resumed: the trainer's options, the method (its repr),
+    the model's parameter names and shapes, and a digest of the training data (labels and every 64th input)."""
+    step = max(1, len(train_data.y) // 64)
+    digest = hashlib.sha256(train_data.y.cpu().numpy().tobytes())
+    digest.update(train_data.x[::step].detach().cpu().float().numpy().tobytes())
+    digest.update(str(tuple(train_data.x.shape)).encode())
+    return {**options, "method": repr(method), "data": digest.hexdigest()[:16],
+            "model": [[name, list(p.shape)] for name, p in model.state_dict().items()]}
+
+
+def load_checkpoint(path: str | os.PathLike, *, map_location: torch.device | str | None = None) -> dict[str, Any]:
+    """The training state in a checkpoint written by :func:`fit`, after checking its SHA-256 digest; a file that is
+    unreadable, truncated or altered raises ``RuntimeError`` naming it (delete it to train from the start).
+
+    The file holds the serialized state as bytes beside their digest, so a flipped byte anywhere is caught before
+    a tensor is loaded; both levels load with ``weights_only=True``."""
+    try:
+        outer = torch.load(path, map_location="cpu", weights_only=True)
+        payload = bytes(outer["payload"].numpy().tobytes())
+        if hashlib.sha256(payload).hexdigest() != outer["sha256"]:
+            raise ValueError("its SHA-256 digest does not match its contents")
+        return dict(torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True))
+    except Exception as err:  # any failure here means the file cannot be trusted
+        raise RuntimeError(f"checkpoint {path} is unreadable or corrupted ({type(err).__name__}: {err}); "
+                           "delete it to train from the start") from err
+
+
 def _save(path: pathlib.Path, model: nn.Module, optimizer: torch.optim.Optimizer, method: Method,
-          history: History, best: dict[str, Any], epoch: int) -> None:
+          history: History, best: dict[str, Any], epoch: int, *, config: dict[str, Any]) -> None:
     state = {
         "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "method": method.state_dict(), "history": history.to_dict(), "best": best,
+        "method": method.state_dict(), "history": history.to_dict(), "best": best, "config": config,
     }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
+    torch.save({"sha256": hashlib.sha256(payload).hexdigest(),
+                "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)}, tmp)
     os.replace(tmp, path)
 
 
 def _restore(path: pathlib.Path, model: nn.Module, optimizer: torch.optim.Optimizer, method: Method,
-             history: History, best: dict[str, Any], device: torch.device) -> int:
-    """Load a checkpoint written by :func:`_save` into the given objects; return its epoch."""
-    state = torch.load(path, map_location=device, weights_only=True)
+             history: History, best: dict[str, Any], device: torch.device, *, config: dict[str, Any]) -> int:
+    """Load a checkpoint written by :func:`_save` into the given objects; return its epoch. A checkpoint of
+    another configuration (options, method, model or data) raises ``ValueError`` naming what differs."""
+    state = load_checkpoint(path, map_location=device)
+    saved = state.get("config", {})
+    differs = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+    if differs:
+        shown = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {config.get(k)!r}" for k in differs)
+        raise ValueError(f"checkpoint {path} was written by another training configuration ({shown[:600]}); "
+                         "use another checkpoint_dir, resume=False, or the original settings")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     method.load_state_dict(state["method"])

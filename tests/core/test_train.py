@@ -11,7 +11,7 @@ from torch import nn
 from marginlib import methods
 from marginlib.augment import random_crop_flip
 from marginlib.optim import multistep
-from marginlib.train import CHECKPOINT, EarlyStopping, fit
+from marginlib.train import CHECKPOINT, EarlyStopping, fit, load_checkpoint
 
 
 def data(n: int = 64, *, seed: int = 0) -> SimpleNamespace:
@@ -76,7 +76,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path, augment):
     with pytest.raises(Killed):
         fit(model(), methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, checkpoint_dir=tmp_path,
             callbacks={"kill": kill}, record_at=[3], **kw)
-    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    state = load_checkpoint(tmp_path / CHECKPOINT)
     assert state["epoch"] == 2 and not (tmp_path / (CHECKPOINT + ".tmp")).exists()
     resumed = model(seed=123)  # different initialization: the checkpoint must overwrite it
     history = fit(resumed, methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, checkpoint_dir=tmp_path, **kw)
@@ -182,7 +182,7 @@ def test_numpy_valued_callbacks_checkpoint_and_resume_exactly(tmp_path):
     full = fit(reference, methods.Standard(), train, callbacks=_numpy_callbacks(), **kw)
     fit(model(), methods.Standard(), train, callbacks=_numpy_callbacks(), checkpoint_dir=tmp_path,
         **{**kw, "epochs": 2})
-    torch.load(tmp_path / CHECKPOINT, weights_only=True)  # what resuming does: it must not refuse the history
+    load_checkpoint(tmp_path / CHECKPOINT)  # what resuming does: it must not refuse the history
     resumed = model(seed=123)
     history = fit(resumed, methods.Standard(), train, callbacks=_numpy_callbacks(), checkpoint_dir=tmp_path, **kw)
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
@@ -225,3 +225,45 @@ def test_fit_seeds_dropout_from_seed_and_leaves_the_global_generator_alone():
     fit(other, methods.build("standard"), data, epochs=2, batch_size=10, lr=0.1, seed=8, progress=False,
         eval_train=False, device="cpu")
     assert not all(torch.equal(a, b) for a, b in zip(weights[0], other.parameters()))
+
+
+def test_corrupted_checkpoint_is_refused_naming_the_file(tmp_path):
+    """Flipped bytes inside the weights used to load silently (issue 18 item 8)."""
+    train = data()
+    fit(model(), methods.Standard(), train, checkpoint_dir=tmp_path, **{**KW, "epochs": 1})
+    path = tmp_path / CHECKPOINT
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2
+    raw[middle:middle + 64] = bytes(b ^ 0xFF for b in raw[middle:middle + 64])
+    path.write_bytes(bytes(raw))
+    with pytest.raises(RuntimeError, match=f"checkpoint {path}.*corrupted.*delete it"):
+        fit(model(), methods.Standard(), train, checkpoint_dir=tmp_path, **KW)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="unreadable or corrupted"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("change", [{"lr": 0.5}, {"batch_size": 8}, {"seed": 4}], ids=["lr", "batch", "seed"])
+def test_checkpoint_of_another_configuration_is_refused(tmp_path, change):
+    train = data()
+    fit(model(), methods.Standard(), train, checkpoint_dir=tmp_path, **{**KW, "epochs": 1})
+    with pytest.raises(ValueError, match=f"another training configuration.*{next(iter(change))}"):
+        fit(model(), methods.Standard(), train, checkpoint_dir=tmp_path, **{**KW, **change})
+
+
+def test_checkpoint_of_other_data_or_method_is_refused_and_more_epochs_resume(tmp_path):
+    train = data()
+    fit(model(), methods.Standard(), train, checkpoint_dir=tmp_path, **{**KW, "epochs": 1})
+    with pytest.raises(ValueError, match="data"):
+        fit(model(), methods.Standard(), data(32), checkpoint_dir=tmp_path, **KW)
+    with pytest.raises(ValueError, match="method"):
+        fit(model(), methods.PGDAT(eps=0.05, steps=2, norm="l2"), train, checkpoint_dir=tmp_path, **KW)
+    history = fit(model(), methods.Standard(), train, checkpoint_dir=tmp_path, **{**KW, "epochs": 2})
+    assert [r["epoch"] for r in history.rows] == [1, 2]
+
+
+def test_checkpoint_dir_that_is_a_file_is_refused_before_training(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(NotADirectoryError, match="checkpoint_dir"):
+        fit(model(), methods.Standard(), data(), checkpoint_dir=target / "sub", **KW)
