@@ -16,8 +16,10 @@ anything runs. Values derived from parameters are computed after the parameters 
 from __future__ import annotations
 
 import ast
+import math
 import os
 import pathlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -89,7 +91,7 @@ def spec(notebook: str | pathlib.Path) -> Spec:
     inferred = papermill.inspect_notebook(str(path))
     defaults = {name: ast.literal_eval(p["default"]) for name, p in inferred.items()}
     preset_file = path.parent / "params" / f"{path.stem}.yaml"
-    meta = yaml.safe_load(preset_file.read_text()) if preset_file.is_file() else {}
+    meta = yaml.load(preset_file.read_text(), Loader=_ValueLoader) if preset_file.is_file() else {}
     presets = meta.get("profiles", {}) or {}
     unknown_profiles = set(presets) - set(PROFILES)
     if unknown_profiles:
@@ -99,9 +101,34 @@ def spec(notebook: str | pathlib.Path) -> Spec:
     return Spec(path, meta.get("description", ""), defaults, presets, meta.get("choices", {}) or {})
 
 
+class _ValueLoader(yaml.SafeLoader):
+    """YAML with YAML 1.2's numbers: ``1e-3`` is a float (YAML 1.1 reads a string) and ``010`` is ten (not octal)."""
+
+
+_ValueLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    value = str(node.value)
+    if re.fullmatch(r"[-+]?[0-9_]+", value):
+        return int(value.replace("_", ""), 10)
+    return int(loader.construct_yaml_int(node))
+
+
+_ValueLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
 def parse_value(text: str) -> Any:
-    """Parse a command-line value as YAML (``5`` -> int, ``0.1`` -> float, ``[1, 2]`` -> list, ``true`` -> bool)."""
-    return yaml.safe_load(text) if isinstance(text, str) else text
+    """Parse a command-line value as YAML 1.2 (``5`` -> int, ``0.1`` and ``1e-3`` -> float, ``[1, 2]`` -> list,
+    ``true`` -> bool); a value YAML cannot parse is a ``ValueError`` quoting it."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return yaml.load(text, Loader=_ValueLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise ValueError(f"cannot read the value {text!r}: {str(err).splitlines()[0]}") from err
 
 
 def resolve(notebook: str | pathlib.Path, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -127,27 +154,46 @@ def _check_names(values: Mapping[str, Any], defaults: Mapping[str, Any], *, wher
 
 
 def _check_value(name: str, value: Any, default: Any, choices: list[Any] | None) -> Any:
-    """``value`` converted to the type of ``default`` (int -> float allowed), or a ``ValueError``."""
+    """``value`` converted to the type of ``default`` (int -> float allowed), or a ``ValueError``: a float must be
+    finite, a list's elements must have the type of the default's elements (and be among ``choices`` when the
+    preset file lists them for a list parameter)."""
     if name == "profile":
         if value not in PROFILES:
             raise ValueError(f"profile={value!r} is not valid; choose one of: {', '.join(PROFILES)}")
         return value
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"parameter {name}={value!r} has the wrong type: expected a list like the default "
+                             f"{list(default)!r}")
+        items = list(value)
+        if default:
+            items = [_check_scalar(f"{name}[{i}]", v, default[0]) for i, v in enumerate(items)]
+        if choices is not None:
+            bad = [v for v in items if v not in choices]
+            if bad:
+                raise ValueError(f"parameter {name} holds {bad!r}; its elements must be among: "
+                                 f"{', '.join(map(repr, choices))}")
+        return items
+    value = _check_scalar(name, value, default)
+    if choices is not None and value not in choices:
+        raise ValueError(f"parameter {name}={value!r} is not valid; choose one of: {', '.join(map(repr, choices))}")
+    return value
+
+
+def _check_scalar(name: str, value: Any, default: Any) -> Any:
     kind = type(default)
     if isinstance(default, bool) or default is None:
         ok = isinstance(value, bool) if isinstance(default, bool) else True
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
-    elif isinstance(default, (list, tuple)):
-        ok = isinstance(value, (list, tuple))
-        value = list(value) if ok else value
+        if ok and not math.isfinite(value) and math.isfinite(default):
+            raise ValueError(f"parameter {name}={value!r} must be a finite number")
     else:
         ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
     if not ok:
         raise ValueError(f"parameter {name}={value!r} has the wrong type: "
                          f"expected {kind.__name__} like the default {default!r}")
-    if choices is not None and value not in choices:
-        raise ValueError(f"parameter {name}={value!r} is not valid; choose one of: {', '.join(map(repr, choices))}")
     return value
 
 

@@ -34,11 +34,25 @@ def test_values_are_parsed_and_coerced():
         ("demo", {"source": "web"}, "source='web' is not valid; choose one of: 'auto', 'full', 'offline'"),
         ("fast", {}, "profile='fast' is not valid; choose one of: smoke, demo, paper"),
         ("demo", {"profile": "paper"}, "set the profile with --profile"),
+        ("demo", {"lr": ".inf"}, "lr=inf must be a finite number"),
+        ("demo", {"lr": ".nan"}, "lr=nan must be a finite number"),
+        ("demo", {"record_points": "[1]"}, "record_points=\\[1\\] has the wrong type"),
+        ("demo", {"epochs": "[1,"}, "cannot read the value '\\[1,'"),
     ],
 )
 def test_bad_parameters_fail_before_any_work(profile, overrides, match):
     with pytest.raises(ValueError, match=match):
         notebook.resolve(NB, profile, overrides)
+
+
+def test_values_read_as_yaml_1_2_numbers_and_list_elements_are_checked():
+    """YAML 1.1 reads 1e-3 as a string and 010 as eight (issue 18 item 11)."""
+    assert notebook.parse_value("1e-3") == 0.001 and notebook.parse_value("010") == 10
+    assert notebook.parse_value("[1e-3, 2]") == [0.001, 2] and notebook.parse_value("true") is True
+    assert notebook.resolve(NB, "demo", {"lr": "1e-3"})["lr"] == 0.001
+    with pytest.raises(ValueError, match=r"eps\[0\]='a' has the wrong type: expected float"):
+        notebook.resolve("03_amr", "demo", {"eps": '["a", 0.1]'})
+    assert notebook.resolve("03_amr", "demo", {"eps": "[1, 0.5]"})["eps"] == [1.0, 0.5]
 
 
 def test_unknown_notebook_lists_the_valid_ones():
