@@ -162,6 +162,25 @@ def _offline_split(x: np.ndarray, y: np.ndarray, split: str) -> tuple[np.ndarray
 
 def _as_dataset(name: str, split: str, x: np.ndarray, y: np.ndarray, source: str, num_classes: int,
                 bounds: tuple[float, float] | None = (0.0, 1.0)) -> Dataset:
+    """The files' arrays as a :class:`Dataset`, after checking that they agree: as many images as labels, images
+    with a channel axis, finite pixels within ``bounds``, labels in ``0..num_classes-1``; a file set that does not
+    is a ``ValueError`` naming ``source`` (which names the files)."""
+    problems = []
+    if x.ndim < 2:
+        problems.append(f"the images have shape {x.shape} (image and label files swapped?)")
+    if y.ndim != 1:
+        problems.append(f"the labels have shape {y.shape}, expected one label per image (image and label files "
+                        "swapped?)")
+    elif len(x) != len(y):
+        problems.append(f"{len(x)} images but {len(y)} labels")
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        problems.append(f"labels range over {int(y.min())}..{int(y.max())}, outside 0..{num_classes - 1}")
+    if x.size and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        problems.append(f"{int((~np.isfinite(x)).sum())} pixels are NaN or infinite")
+    elif x.size and bounds is not None and (float(x.min()) < bounds[0] or float(x.max()) > bounds[1]):
+        problems.append(f"pixels range over [{float(x.min()):.4g}, {float(x.max()):.4g}], outside {bounds}")
+    if problems:
+        raise ValueError(f"{name} [{split}] from {source}: " + "; ".join(problems))
     return Dataset(
         name, split, torch.as_tensor(x, dtype=torch.float32).contiguous(),
         torch.as_tensor(y, dtype=torch.long).contiguous(), source, num_classes, bounds,
@@ -219,8 +238,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (the MNIST format: magic ``0 0 dtype ndim``, big-endian dims, then data); ``.gz`` ok."""
     path = pathlib.Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:   # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path}: cannot read it ({type(err).__name__}: {err})") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4]!r})")
     ndim = raw[3]
@@ -358,7 +380,10 @@ def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     is the digit 0 -> (N, 3, 32, 32) float32 in [0, 1] and labels 0..9 (the digit itself)."""
     from scipy.io import loadmat
 
-    mat = loadmat(path)
+    try:
+        mat = loadmat(path)
+    except (ValueError, TypeError, OSError, NotImplementedError, IndexError, KeyError) as err:
+        raise ValueError(f"{path}: not a readable .mat file ({type(err).__name__}: {err})") from err
     if "X" not in mat or "y" not in mat or mat["X"].ndim != 4 or mat["X"].shape[2] != 3:
         raise ValueError(f"{path} is not an SVHN cropped-digit file (needs X of shape (32, 32, 3, N) and y)")
     labels = mat["y"].reshape(-1).astype(np.int64)
