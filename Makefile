@@ -9,7 +9,7 @@ KERNEL := margin-book
 .PHONY: install book test claims bench clean help
 
 help:
-	@echo "make book [PROFILE=demo|smoke|paper]  install, execute every notebook, build _build/html"
+	@echo "make book [PROFILE=demo|smoke|paper]  install, execute the notebooks not up to date (FORCE=1: all), build _build/html"
 	@echo "make test                             ruff, mypy, unit tests + every notebook at the smoke profile"
 	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
 	@echo "make bench                            speed benchmarks (ratios measured in one run)"
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 book: install
-	$(PY) -m marginlib book --profile $(PROFILE) --quiet
+	$(PY) -m marginlib book --profile $(PROFILE) --quiet $(if $(FORCE),--force)
 
 test: install
 	$(PY) -m ruff check marginlib tests benchmarks

@@ -110,6 +110,20 @@ def execute(
     return out, seconds
 
 
+def up_to_date(notebook: str | pathlib.Path, profile: str) -> bool:
+    """Whether ``notebook``'s record and executed notebook at ``profile`` exist, are usable, were run at the
+    profile's preset and from the same inputs as the checkout now (:func:`marginlib.book.results.inputs_digest`)."""
+    source = nb_params.find(notebook)
+    if not executed_path(source, profile).is_file():
+        return False
+    try:
+        record = results.load(source.stem, profile)
+    except (FileNotFoundError, results.RecordError):
+        return False
+    return (record["environment"].get("inputs") == results.inputs_digest(source.stem)
+            and not nb_params.preset_differences(record))
+
+
 #: The file that marks a ``_build/src`` as this module's, so that ``stage`` only ever deletes its own staging.
 STAGE_MARKER = ".margin-book-stage"
 

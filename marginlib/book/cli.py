@@ -46,6 +46,10 @@ def _cmd_book(args: argparse.Namespace) -> int:
     timings = []
     if not args.no_execute:
         for path in notebooks:
+            if not args.force and book_mod.up_to_date(path, args.profile):
+                print(f"== {path.name} at profile {args.profile} is up to date (same notebook, presets, data tables "
+                      "and library as its record; --force reruns it)", flush=True)
+                continue
             print(f"== executing {path.name} at profile {args.profile}", flush=True)
             _, seconds = book_mod.execute(path, profile=args.profile, timeout=args.timeout, progress=not args.quiet)
             timings.append((path.name, seconds))
@@ -113,6 +117,8 @@ def parser() -> argparse.ArgumentParser:
 
     bk = sub.add_parser("book", help="execute every notebook in _toc.yml, then build the HTML book")
     bk.add_argument("--no-execute", action="store_true", help="build from the executed notebooks already in results/")
+    bk.add_argument("--force", action="store_true",
+                    help="execute every notebook, also those whose record is up to date (make book FORCE=1)")
     common(bk)
     bk.set_defaults(func=_cmd_book)
 

@@ -102,6 +102,21 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def inputs_digest(notebook: str) -> str:
+    """A digest of everything a section's run depends on in the checkout: the notebook, its presets, the paper
+    tables in ``book/data``, every module of ``marginlib`` and the torch version. ``book`` reruns a section when
+    its record's digest differs (``--force``: always)."""
+    root = repo_root()
+    stem = pathlib.Path(notebook).stem
+    files = [root / "notebooks" / f"{stem}.ipynb", root / "notebooks" / "params" / f"{stem}.yaml",
+             *sorted((root / "book" / "data").glob("*.csv")), *sorted((root / "marginlib").rglob("*.py"))]
+    digest = hashlib.sha256(torch.__version__.encode())
+    for f in files:
+        if f.is_file():
+            digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def claim(holds: bool, *, required_at: Iterable[str] = (), detail: str = "") -> dict[str, Any]:
     """One claim entry: whether it holds, at which profiles it must hold, and the numbers behind it."""
     required_at = tuple(required_at)
@@ -274,7 +289,7 @@ class Run:
             "params": self.params,
             "metrics": dict(metrics),
             "claims": dict(claims),
-            "environment": environment(),
+            "environment": {**environment(), "inputs": inputs_digest(self.notebook)},
             "started": self.started,
             "seconds": round(time.perf_counter() - self._t0, 2),
         }

@@ -109,3 +109,33 @@ def test_tags_are_readable_and_safe():
     assert results.override_tag({"x": "y" * 100}).startswith("overrides-")
     with pytest.raises(ValueError, match="tag="):
         results.run_name("demo", "../escape")
+
+
+def test_up_to_date_when_inputs_and_preset_match_the_record(results_dir, monkeypatch):
+    """`book` skips a section whose record was made from the same inputs at the preset (issue 18, up-to-date)."""
+    assert not build.up_to_date(NB, "smoke")                       # no record yet
+    _fake_papermill(monkeypatch)
+    build.execute(NB, profile="smoke", progress=False)
+    assert build.up_to_date(NB, "smoke")
+    record = json.loads((results_dir / NB / "smoke.json").read_text())
+    assert record["environment"]["inputs"] == results.inputs_digest(NB)
+    monkeypatch.setattr(results, "inputs_digest", lambda notebook: "changed")
+    assert not build.up_to_date(NB, "smoke")                       # notebook, presets, tables or library changed
+
+
+def test_inputs_digest_follows_the_notebook_and_the_library(tmp_path, monkeypatch):
+    import shutil
+
+    root = tmp_path / "repo"                     # a checkout: _toc.yml, notebooks/ and marginlib/
+    (root / "notebooks" / "params").mkdir(parents=True)
+    (root / "marginlib").mkdir()
+    (root / "book" / "data").mkdir(parents=True)
+    shutil.copy2(results.repo_root() / "_toc.yml", root / "_toc.yml")
+    (root / "marginlib" / "__init__.py").write_text("x = 1\n")
+    (root / "notebooks" / f"{NB}.ipynb").write_text("{}")
+    monkeypatch.chdir(root)
+    first = results.inputs_digest(NB)
+    (root / "marginlib" / "__init__.py").write_text("x = 2\n")
+    second = results.inputs_digest(NB)
+    (root / "notebooks" / f"{NB}.ipynb").write_text('{"cells": []}')
+    assert len({first, second, results.inputs_digest(NB)}) == 3
