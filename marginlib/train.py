@@ -23,6 +23,7 @@ import copy
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import pathlib
 import time
@@ -42,6 +43,10 @@ from marginlib.methods.base import Method
 from marginlib.optim import multistep, sgd
 
 CHECKPOINT = "checkpoint.pt"
+#: a folder: when set and ``checkpoint_dir`` is not given, every :func:`fit` checkpoints into its own subfolder,
+#: named by a digest of its configuration, epochs and initial weights, so a killed run resumes and a finished one
+#: loads (``python -m marginlib run --profile paper`` sets it to ``checkpoints/<notebook>``)
+CHECKPOINTS_ENV = "MARGINLIB_CHECKPOINTS"
 Callback = Callable[[nn.Module, int], Any]
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -156,15 +161,17 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     history = History()
     best: dict[str, Any] = {"value": None, "model": None}
     start = 1
+    config = _configuration(model, method, train_data, lr=lr, momentum=momentum, nesterov=nesterov,
+                            weight_decay=weight_decay, milestones=list(milestones), gamma=gamma,
+                            decay_regularizer=decay_regularizer, seed=seed, batch_size=batch_size,
+                            augment=augment is not None)
+    if checkpoint_dir is None and os.environ.get(CHECKPOINTS_ENV):
+        checkpoint_dir = pathlib.Path(os.environ[CHECKPOINTS_ENV]) / _run_key(model, config, epochs=epochs)
     path = pathlib.Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
     if path is not None:
         existing = next(f for f in (path.parent, *path.parent.parents) if f.exists())
         if not existing.is_dir():
             raise NotADirectoryError(f"checkpoint_dir={str(checkpoint_dir)!r} cannot be a folder: {existing} is a file")
-    config = _configuration(model, method, train_data, lr=lr, momentum=momentum, nesterov=nesterov,
-                            weight_decay=weight_decay, milestones=list(milestones), gamma=gamma,
-                            decay_regularizer=decay_regularizer, seed=seed, batch_size=batch_size,
-                            augment=augment is not None)
     if path is not None and resume and path.exists():
         start = _restore(path, model, optimizer, method, history, best, device, config=config) + 1
     elif 0 in record_epochs:
@@ -295,8 +302,37 @@ def _configuration(model: nn.Module, method: Method, train_data: Dataset, **opti
     digest = hashlib.sha256(train_data.y.cpu().numpy().tobytes())
     digest.update(train_data.x[::step].detach().cpu().float().numpy().tobytes())
     digest.update(str(tuple(train_data.x.shape)).encode())
-    return {**options, "method": repr(method), "data": digest.hexdigest()[:16],
+    return {**options, "method": _describe(method), "data": digest.hexdigest()[:16],
             "model": [[name, list(p.shape)] for name, p in model.state_dict().items()]}
+
+
+def _describe(value: Any, depth: int = 0) -> Any:
+    """A JSON-able description of a method's settings (its public attributes, nested methods included; tensors by
+    shape, dtype and digest; the random generator left out), for the checkpoint configuration."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, torch.Tensor):
+        raw = value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+        return ["tensor", list(value.shape), str(value.dtype), hashlib.sha256(raw).hexdigest()[:12]]
+    if isinstance(value, (list, tuple)):
+        return [_describe(v, depth + 1) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _describe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, Method) and depth < 8:
+        return {"class": type(value).__name__,
+                **{k: _describe(v, depth + 1) for k, v in sorted(vars(value).items())
+                   if not k.startswith("_") and not isinstance(v, torch.Generator)}}
+    return getattr(value, "__qualname__", type(value).__name__)
+
+
+def _run_key(model: nn.Module, config: dict[str, Any], *, epochs: int) -> str:
+    """The automatic checkpoint folder of a training run: a digest of its configuration, its number of epochs and
+    the model's initial weights (two runs that differ only in their initialization get different folders)."""
+    digest = hashlib.sha256(json.dumps({**config, "epochs": epochs}, sort_keys=True, default=str).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:20]
 
 
 def load_checkpoint(path: str | os.PathLike, *, map_location: torch.device | str | None = None) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from marginlib.book.results import (
     repo_root,
     results_dir,
 )
+from marginlib.train import CHECKPOINTS_ENV
 
 KERNEL = "margin-book"
 KERNEL_HINT = f"register it with: python -m ipykernel install --sys-prefix --name {KERNEL}"
@@ -68,8 +69,9 @@ def execute(
     ``epochs=2000``), so it never replaces the profile's own record, which ``book`` and ``claims`` read. The
     kernel writes the record (:func:`marginlib.book.params.start_run`) into a staging folder of this run; when
     the notebook finished without error, the record and the executed notebook are moved into place together, so
-    a failed or killed run leaves the previous pair as it was. Every cell may run for at most ``timeout``
-    seconds.
+    a failed or killed run leaves the previous pair as it was. At ``paper`` every training checkpoints under
+    ``checkpoints/<stem>/`` (:data:`marginlib.train.CHECKPOINTS_ENV`), so a killed run resumes where it stopped
+    and a rerun loads what finished. Every cell may run for at most ``timeout`` seconds.
     """
     import papermill
 
@@ -86,6 +88,8 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".staging", dir=out.parent))
     env = {RESULTS_ENV: str(results_dir()), STAGING_ENV: str(staging), TAG_ENV: tag or ""}
+    if profile == "paper" and not os.environ.get(CHECKPOINTS_ENV):   # long runs: a killed one resumes
+        env[CHECKPOINTS_ENV] = str(repo_root() / "checkpoints" / source.stem)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     t0 = time.perf_counter()

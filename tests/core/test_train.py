@@ -267,3 +267,33 @@ def test_checkpoint_dir_that_is_a_file_is_refused_before_training(tmp_path):
     target.write_text("x")
     with pytest.raises(NotADirectoryError, match="checkpoint_dir"):
         fit(model(), methods.Standard(), data(), checkpoint_dir=target / "sub", **KW)
+
+
+def test_automatic_checkpoints_resume_a_killed_run_and_keep_runs_apart(tmp_path, monkeypatch):
+    """With MARGINLIB_CHECKPOINTS set (the paper profile), every fit checkpoints into a folder named by its
+    configuration, epochs and initial weights: a killed run resumes, a finished one loads, others do not mix."""
+    from marginlib.train import CHECKPOINTS_ENV
+
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(tmp_path))
+    train = data()
+    reference = model()
+    fit(reference, methods.Standard(), train, **KW)
+    assert len(list(tmp_path.iterdir())) == 1
+
+    class Killed(Exception):
+        pass
+
+    def kill(m, epoch):
+        if epoch == 3:
+            raise Killed
+
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(tmp_path / "second"))
+    with pytest.raises(Killed):
+        fit(model(), methods.Standard(), train, callbacks={"kill": kill}, record_at=[3], **KW)
+    resumed = model()
+    history = fit(resumed, methods.Standard(), train, **KW)
+    assert [r["epoch"] for r in history.rows] == [1, 2, 3, 4, 5]
+    assert all(torch.equal(a, b) for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()))
+    fit(model(seed=9), methods.Standard(), train, **KW)                 # another initialization: its own folder
+    fit(model(), methods.Standard(), train, **{**KW, "epochs": 4})      # other epochs: its own folder
+    assert len(list((tmp_path / "second").iterdir())) == 3
