@@ -153,6 +153,8 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     validate.batch(train_data.x, train_data.y, bounds=getattr(train_data, "bounds", (0.0, 1.0)))
     device = torch.device(device) if device is not None else default_device()
     callbacks = dict(callbacks or {})
+    if early_stopping is not None and early_stopping.metric.startswith("test_") and eval_data is None:
+        raise ValueError(f"early_stopping selects on {early_stopping.metric!r}, which needs eval_data")
     record_epochs = set(range(epochs + 1) if record_at is None else record_at)
     was_training = model.training
     model.to(device)
@@ -220,6 +222,9 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
             if epoch in record_epochs:
                 row.update(_record(model, epoch, callbacks, history))
             if early_stopping is not None:
+                if early_stopping.metric not in row and early_stopping.metric not in callbacks:
+                    raise ValueError(f"early_stopping selects on {early_stopping.metric!r}, which is neither a column "
+                                     f"of the history ({', '.join(sorted(row))}) nor a callback")
                 _select(early_stopping, model, epoch, row, history, best)
             if progress:
                 bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "train_error", "test_error") if k in row})

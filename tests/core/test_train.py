@@ -297,3 +297,11 @@ def test_automatic_checkpoints_resume_a_killed_run_and_keep_runs_apart(tmp_path,
     fit(model(seed=9), methods.Standard(), train, **KW)                 # another initialization: its own folder
     fit(model(), methods.Standard(), train, **{**KW, "epochs": 4})      # other epochs: its own folder
     assert len(list((tmp_path / "second").iterdir())) == 3
+
+
+def test_early_stopping_on_a_metric_that_is_never_recorded_is_refused():
+    """It used to train on and silently never select (issue 18 item 14)."""
+    with pytest.raises(ValueError, match="needs eval_data"):
+        fit(model(), methods.Standard(), data(), early_stopping=EarlyStopping(metric="test_error"), **KW)
+    with pytest.raises(ValueError, match="'val_acc', which is neither a column.*train_error"):
+        fit(model(), methods.Standard(), data(), early_stopping=EarlyStopping(metric="val_acc"), **KW)
