@@ -33,13 +33,14 @@ from marginlib.context import noparamgrad_and_eval
 
 REFERENCES = ("label", "predicted")
 
-__all__ = ["Bracket", "attack_margin", "bracket", "deepfool_margin", "effective", "exact_linear",
-           "lipschitz_lower_bound",
-           "logit"]
+__all__ = ["Bracket", "TwoLogits", "attack_margin", "bracket", "deepfool_margin", "effective", "exact_linear",
+           "lipschitz_lower_bound", "logit"]
 
 
-class _Multiclass(nn.Module):
-    """Read a one-logit binary classifier (class 1 iff ``f > 0``) as the two-logit model ``(0, f)``."""
+class TwoLogits(nn.Module):
+    """A one-logit binary classifier (class 1 iff ``f > 0``) read as the two-logit model ``(0, f)``; a model with
+    ``K >= 2`` logits passes through. Every margin estimator reads its model this way; wrap a one-logit model in it
+    to attack it (the attacks refuse one logit)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -210,7 +211,7 @@ def effective(model: nn.Module, x: Tensor, y: Tensor, *, norm: str = "l2") -> Te
     the gradient difference. Exact for affine models. All class gradients come from one batched backward pass.
     """
     _check(x, y, norm)
-    model = _Multiclass(model)
+    model = TwoLogits(model)
     with noparamgrad_and_eval(model):
         gaps, grads = _gap_gradients(model, x, y, _num_classes(model, x))
     return _quotient(gaps, _dual_norm(grads, norm)).amin(dim=1)
@@ -220,7 +221,7 @@ def logit(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """Margin operator of paper 004 (Definition 3): ``f_y(x) - max_{j != y} f_j(x)``, in logit units (not a
     distance)."""
     validate.batch(x, y, bounds=None)
-    model = _Multiclass(model)
+    model = TwoLogits(model)
     with noparamgrad_and_eval(model), torch.no_grad():
         return _gaps(model(x), y).amin(dim=1)
 
@@ -275,7 +276,7 @@ def lipschitz_lower_bound(model: nn.Module, x: Tensor, y: Tensor, *, radius: flo
         validate.positive(name, value)
     if generator is None:
         generator = torch.Generator(device=x.device).manual_seed(0)
-    model = _Multiclass(model)
+    model = TwoLogits(model)
     per_sample = n_samples * n_batches
     with noparamgrad_and_eval(model):
         with torch.no_grad():
@@ -318,7 +319,7 @@ def deepfool_margin(model: nn.Module, x: Tensor, y: Tensor, *, norm: str = "l2",
     Distances are in R^d; ``bounds=(0, 1)`` clips every iterate to the box and bounds the box-constrained distance.
     """
     _check(x, y, norm, bounds)
-    model = _Multiclass(model)
+    model = TwoLogits(model)
     correct = _predicted_correct(model, x, y)
     target = torch.where(correct, -1, y)
     r = attacks.deepfool(model, x, norm=norm, steps=steps, overshoot=overshoot, target=target,
@@ -346,7 +347,7 @@ def attack_margin(model: nn.Module, x: Tensor, y: Tensor, *, norm: str = "linf",
     """
     _check(x, y, norm, bounds=(0.0, 1.0))
     validate.nonnegative("bisection_steps", bisection_steps)
-    model = _Multiclass(model)
+    model = TwoLogits(model)
     correct = _predicted_correct(model, x, y)
     hi = per_sample(eps_max, x, name="eps_max").clone()
     if not bool((hi > 0).all()):

@@ -57,8 +57,21 @@ def get(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return _BY_NAME[validate.choice("loss", name, LOSSES)]
 
 
+def check_logits(logits: torch.Tensor, y: torch.Tensor) -> None:
+    """Refuse what would make an attack silently wrong: logits that are not ``(N, K)`` with ``K >= 2`` (a one-logit
+    binary model has no other class to move to; :class:`marginlib.margins.TwoLogits` reads it as ``(0, f)``, as the
+    margins do) and labels outside ``0..K-1``."""
+    if logits.dim() != 2 or logits.shape[1] < 2:
+        raise ValueError(f"the model returns logits of shape {tuple(logits.shape)}; attacks need (N, K) with K >= 2 "
+                         "classes (wrap a one-logit binary model as marginlib.margins.TwoLogits(model))")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= logits.shape[1]):
+        raise ValueError(f"labels range over {int(y.min())}..{int(y.max())}, outside the model's classes "
+                         f"0..{logits.shape[1] - 1}")
+
+
 def objective(logits: torch.Tensor, y: torch.Tensor, loss: str, *, targeted: bool = False) -> torch.Tensor:
     """Per-sample quantity an attack ascends: ``loss(z, y)``, or ``-loss(z, y)`` when ``y`` is a target."""
+    check_logits(logits, y)
     value = get(loss)(logits, y)
     return -value if targeted else value
 

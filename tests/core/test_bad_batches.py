@@ -41,3 +41,17 @@ def test_non_finite_inputs_are_refused(name, bad):
 def test_an_empty_batch_gives_empty_results(name):
     out = CALLS[name](torch.rand(0, 1, 4, 4), torch.zeros(0, dtype=torch.long))
     assert out.shape[0] == 0 and out.shape in {(0,), (0, 1, 4, 4)}
+
+
+def test_attacks_refuse_one_logit_models_and_labels_out_of_range(generator):
+    """pgd on a one-logit model was a silent no-op; out-of-range labels gave torch internals' errors (item 14)."""
+    one = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1))
+    x = torch.rand(3, 1, 2, 2, generator=generator)
+    y = torch.tensor([0, 1, 1])
+    with pytest.raises(ValueError, match=r"logits of shape \(3, 1\).*TwoLogits"):
+        attacks.pgd(one, x, y, eps=0.1, step_size=0.05, steps=2)
+    x_adv = attacks.pgd(margins.TwoLogits(one), x, y, eps=0.1, step_size=0.05, steps=2, norm="l2")
+    assert x_adv.shape == x.shape
+    three = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    with pytest.raises(ValueError, match=r"labels range over 0..7, outside the model's classes 0..2"):
+        attacks.fgsm(three, x, torch.tensor([0, 7, 1]), eps=0.1)
