@@ -3,8 +3,11 @@ P``."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
+
+import yaml
 
 from marginlib.book import build as book_mod
 from marginlib.book import params as nb_params
@@ -132,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except subprocess.CalledProcessError as err:   # jupyter-book reported errors (printed above)
+        print(f"error: {' '.join(map(str, err.cmd))[:200]} failed with exit status {err.returncode}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, RuntimeError, yaml.YAMLError) as err:   # OSError: missing or unwritable files
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -124,3 +124,25 @@ def test_glued_numbers_are_plain_python_numbers(monkeypatch):
     plots.number("c", "text")
     assert seen == {"a": 0.25, "b": 3, "c": "text"}
     assert type(seen["a"]) is float and type(seen["b"]) is int
+
+
+def test_unwritable_results_and_broken_presets_are_errors_not_tracebacks(tmp_path, monkeypatch, capsys):
+    """Read-only folders and YAML failures surfaced as raw tracebacks (issue 18 item 11)."""
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    monkeypatch.setenv(results.RESULTS_ENV, str(locked / "results"))
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        assert cli.main(["run", NB, "--profile", "smoke"]) == 2
+        assert "error:" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_broken_value_is_an_error_line(capsys):
+    assert cli.main(["run", NB, "--profile", "smoke", "-p", "epochs", "[1,"]) == 2
+    assert "cannot read the value" in capsys.readouterr().err

@@ -59,3 +59,12 @@ def test_section_params_applies_the_preset_and_overrides_and_refuses_unknown_nam
     assert isinstance(p.architectures, tuple)
     with pytest.raises(ValueError, match="unknown parameter.*nope"):
         params.section_params("09_amm_mnist", "smoke", nope=1)
+
+
+@pytest.mark.parametrize(("stem", "name"), [("10_amm_benchmarks", "datasets"), ("10_amm_benchmarks", "architectures"),
+                                            ("11_ar_regularization", "variation_eps"),
+                                            ("05_mma_training", "l2_table_eps")])
+def test_empty_lists_that_leave_nothing_to_run_are_refused_before_any_work(stem, name):
+    """``-p models "[]"`` failed deep in the plotting code (issue 18 item 11)."""
+    with pytest.raises(ValueError, match=name):
+        params.section_params(stem, "demo", **{name: []})

@@ -134,6 +134,9 @@ class Params:
         validate.choice("norms", self.norms, NORM_CHOICES)
         validate.choice("arch", self.arch, ARCHS)
         validate.choice("source", self.source, SOURCES)
+        if not self.l2_table_eps or any(e <= 0 for e in self.l2_table_eps):
+            raise ValueError(f"l2_table_eps={list(self.l2_table_eps)!r} must list at least one radius > 0 "
+                             "(the L2 attack table's columns)")
         if len(self.l2_pgd_eps) != len(self.l2_mma_dmax) or not self.l2_pgd_eps:
             raise ValueError(f"l2_pgd_eps={list(self.l2_pgd_eps)} and l2_mma_dmax={list(self.l2_mma_dmax)} must "
                              "pair up (same length, at least one pair)")

@@ -83,6 +83,9 @@ class Params:
         if bad:
             raise ValueError(f"unknown names {bad}: architectures among {list(bench.ARCHITECTURES)}, "
                              f"datasets among {list(bench.DATASETS)}")
+        for name in ("datasets", "architectures"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} is empty: name at least one (the claims compare the pairs trained)")
         validate.choice("schedule", self.schedule, ("demo", "paper"))
         validate.choice("imagenet_arch", self.imagenet_arch, bench.IMAGENET_ARCHITECTURES)
         for name in ("batch_size", "ref_epochs", "ref_lr", "amm_epochs", "amm_lr", "seeds", "cost_repeat"):

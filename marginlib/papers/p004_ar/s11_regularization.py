@@ -89,6 +89,9 @@ class Params:
         for name in ("strengths", "variation_eps", "sn_targets", "sn_strengths"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        if not self.variation_eps or any(e <= 0 for e in self.variation_eps):
+            raise ValueError(f"variation_eps={list(self.variation_eps)!r} must list at least one radius > 0 "
+                             "(App. B.5's loss variation is measured at each)")
         s = self.strengths
         if len(s) < 3 or any(a >= b for a, b in zip(s, s[1:])) or s[0] < 0:
             raise ValueError(f"strengths={list(s)!r} must list at least three increasing AR strengths >= 0 (the "
