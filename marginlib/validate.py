@@ -65,3 +65,13 @@ def batch(x: torch.Tensor, y: torch.Tensor | None = None, *, bounds: tuple[float
                 f"x must lie in bounds={bounds} (pixel space); "
                 f"got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]"
             )
+
+
+def same_dtype(model: torch.nn.Module, x: torch.Tensor) -> None:
+    """Refuse inputs whose floating dtype differs from the model's parameters (torch's own error names neither)."""
+    for parameter in model.parameters():
+        if parameter.is_floating_point():
+            if x.is_floating_point() and parameter.dtype != x.dtype:
+                raise ValueError(f"x is {x.dtype} but the model's parameters are {parameter.dtype}: convert one "
+                                 f"(x.to({parameter.dtype}) or model.to({x.dtype}))")
+            return

@@ -74,7 +74,7 @@ def an_pgd(
     scales with eps as ``2.5 * eps / steps``. ``search_result`` is ``"upper"`` or ``"midpoint"`` (see the module
     docstring). Random starts come from ``generator`` (never the global RNG).
     """
-    check_inputs(x, y, norm=norm, loss=loss)
+    check_inputs(x, y, norm=norm, loss=loss, model=model)
     validate.choice("search_loss", search_loss, SEARCH_LOSSES)
     validate.choice("search_result", search_result, SEARCH_RESULTS)
     validate.positive("steps", steps)

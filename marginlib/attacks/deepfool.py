@@ -191,6 +191,7 @@ def deepfool(
     its batch.
     """
     _check(x, target, norm=norm, steps=steps, overshoot=overshoot, overshoot_mode=overshoot_mode, bounds=bounds)
+    validate.same_dtype(model, x)
     total = 1.0 + overshoot if overshoot_mode == "total" else 1.0
     per_step = 1.0 + overshoot if overshoot_mode == "step" else 1.0
     state = eval_mode(model) if differentiable else noparamgrad_and_eval(model)

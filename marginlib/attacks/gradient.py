@@ -36,12 +36,15 @@ from marginlib.context import noparamgrad_and_eval
 SELECTIONS = ("fooled", "objective")
 
 
-def check_inputs(x: torch.Tensor, y: torch.Tensor | None, *, norm: str, loss: str | None = None) -> None:
-    """Validate an attack's batch (``x`` in [0, 1], ``y`` long labels), its norm and its loss name."""
+def check_inputs(x: torch.Tensor, y: torch.Tensor | None, *, norm: str, loss: str | None = None,
+                 model: nn.Module | None = None) -> None:
+    """Validate an attack's batch (``x`` in [0, 1], ``y`` long labels, the model's dtype), its norm and its loss."""
     validate.norm(norm)
     if loss is not None:
         validate.choice("loss", loss, losses.LOSSES)
     validate.batch(x, y)
+    if model is not None:
+        validate.same_dtype(model, x)
 
 
 def _loss_and_grad(
@@ -70,7 +73,7 @@ def fgsm(
 
     Linf: ``x + eps * sign(grad)``; L2: ``x + eps * grad / ||grad||_2`` (the fast gradient method); clipped to [0, 1].
     """
-    check_inputs(x, y, norm=norm, loss=loss)
+    check_inputs(x, y, norm=norm, loss=loss, model=model)
     eps_t = per_sample(eps, x, name="eps")
     with noparamgrad_and_eval(model):
         _, _, grad = _loss_and_grad(model, x, y, loss=loss, targeted=targeted)
@@ -100,7 +103,7 @@ def pgd(
     length ``step_size``. Returns per sample the most adversarial iterate over all steps and restarts (see the
     module docstring); costs ``restarts * (steps + 1)`` forward and ``restarts * steps`` backward passes.
     """
-    check_inputs(x, y, norm=norm, loss=loss)
+    check_inputs(x, y, norm=norm, loss=loss, model=model)
     validate.nonnegative("steps", steps)
     validate.positive("restarts", restarts)
     by_objective = validate.choice("select", select, SELECTIONS) == "objective"

@@ -58,7 +58,7 @@ def foolbox_attack(
     """Run the foolbox minimum-norm ``attack`` (``"boundary"``, ``"fmn"`` or ``"ddn"``) and return images in [0, 1]
     within ``eps`` (number or per-sample tensor) of ``x``; ``options`` go to the foolbox attack's constructor
     (e.g. ``steps=``). Raises ``ImportError`` with the install line when foolbox is missing."""
-    check_inputs(x, y, norm=norm)
+    check_inputs(x, y, norm=norm, model=model)
     names = sorted({name for name, _ in FOOLBOX_ATTACKS})
     validate.choice("attack", attack, names)
     norms = [n for a, n in FOOLBOX_ATTACKS if a == attack]
@@ -120,7 +120,7 @@ def autoattack(
     as warnings on the ``"auto-attack"`` logger; the tracer its dynamic-defense check clears (``sys.settrace``) is
     put back. Raises ``ImportError`` with the install line when ``pyautoattack`` is missing.
     """
-    check_inputs(x, y, norm=norm)
+    check_inputs(x, y, norm=norm, model=model)
     validate.choice("version", version, AUTOATTACK_VERSIONS)
     if isinstance(eps, torch.Tensor) and eps.numel() != 1:
         raise ValueError(f"eps must be one number for autoattack (AutoAttack has no per-sample radius), got shape "

@@ -55,3 +55,15 @@ def test_attacks_refuse_one_logit_models_and_labels_out_of_range(generator):
     three = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
     with pytest.raises(ValueError, match=r"labels range over 0..7, outside the model's classes 0..2"):
         attacks.fgsm(three, x, torch.tensor([0, 7, 1]), eps=0.1)
+
+
+def test_attacks_name_a_dtype_mismatch_between_inputs_and_model(generator):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))          # float32
+    x = torch.rand(3, 1, 2, 2, generator=generator, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2])
+    for attack in (lambda: attacks.pgd(model, x, y, eps=0.1, step_size=0.05, steps=2),
+                   lambda: attacks.fgsm(model, x, y, eps=0.1),
+                   lambda: attacks.deepfool(model, x, steps=2),
+                   lambda: attacks.an_pgd(model, x, y, eps_init=0.1, eps_max=0.3, steps=2, norm="l2")):
+        with pytest.raises(ValueError, match=r"x is torch.float64 but the model's parameters are torch.float32"):
+            attack()
