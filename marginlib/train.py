@@ -311,14 +311,18 @@ def _configuration(model: nn.Module, method: Method, train_data: Dataset, **opti
             "model": [[name, list(p.shape)] for name, p in model.state_dict().items()]}
 
 
+def _raw_bytes(tensor: torch.Tensor) -> bytes:
+    """The bytes of ``tensor``'s values, whatever its dtype (for digests)."""
+    return bytes(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
 def _describe(value: Any, depth: int = 0) -> Any:
     """A JSON-able description of a method's settings (its public attributes, nested methods included; tensors by
     shape, dtype and digest; the random generator left out), for the checkpoint configuration."""
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     if isinstance(value, torch.Tensor):
-        raw = value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
-        return ["tensor", list(value.shape), str(value.dtype), hashlib.sha256(raw).hexdigest()[:12]]
+        return ["tensor", list(value.shape), str(value.dtype), hashlib.sha256(_raw_bytes(value)).hexdigest()[:12]]
     if isinstance(value, (list, tuple)):
         return [_describe(v, depth + 1) for v in value]
     if isinstance(value, Mapping):
@@ -336,7 +340,7 @@ def _run_key(model: nn.Module, config: dict[str, Any], *, epochs: int) -> str:
     digest = hashlib.sha256(json.dumps({**config, "epochs": epochs}, sort_keys=True, default=str).encode())
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(_raw_bytes(tensor))
     return digest.hexdigest()[:20]
 
 

@@ -211,6 +211,11 @@ def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
     return Run(s.stem, profile=params["profile"], params=params, tag=os.environ.get(TAG_ENV) or None)
 
 
+def as_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Resolved parameter values as ``Params`` fields: lists become tuples (the dataclasses are frozen)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
 def start_section(section: ModuleType, namespace: Mapping[str, Any], *, threads: int | None = None) -> tuple[Run, Any]:
     """Start a section notebook: ``run, p = start_section(s07, globals())``.
 
@@ -224,8 +229,7 @@ def start_section(section: ModuleType, namespace: Mapping[str, Any], *, threads:
     from marginlib.book import plots
 
     run = start_run(section.NOTEBOOK, namespace)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in run.params.items()}
-    p = section.Params(**values)
+    p = section.Params(**as_fields(run.params))
     plots.theme()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -238,8 +242,7 @@ def section_params(notebook: str, profile: str = "demo", **overrides: Any) -> An
     from marginlib import papers
 
     values = resolve(notebook, profile, overrides)
-    return papers.section(find(notebook).stem).Params(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return papers.section(find(notebook).stem).Params(**as_fields(values))
 
 
 def check_section(notebook: str | pathlib.Path, values: Mapping[str, Any]) -> None:
@@ -249,7 +252,7 @@ def check_section(notebook: str | pathlib.Path, values: Mapping[str, Any]) -> No
 
     stem = find(notebook).stem
     if stem in papers.SECTIONS:
-        papers.section(stem).Params(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        papers.section(stem).Params(**as_fields(values))
 
 
 def preset_differences(record: Mapping[str, Any]) -> list[str]:

@@ -9,17 +9,17 @@ import torch
 from matplotlib.figure import Figure
 
 from marginlib import margins
-from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p000_minavg import linear
 from marginlib.papers.p000_minavg import s01_linear as s01
+
+from sections import preset_params
 
 STEM = "01_minavg_linear"
 
 
 def _smoke(**overrides):
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
-    return s01.Params(**{**values, **overrides})
+    return preset_params(s01, "smoke", **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,17 @@ import pytest
 from matplotlib.figure import Figure
 
 from marginlib import models, train
-from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p000_minavg import s02_deep as s02
 from marginlib.papers.p000_minavg.schedule import PAPER_SCHEDULE
+
+from sections import preset_params
 
 STEM = "02_minavg_deep"
 
 
 def smoke() -> s02.Params:
-    return s02.Params(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()})
+    return preset_params(s02, "smoke")
 
 
 def glued_names(stem: str) -> set[str]:

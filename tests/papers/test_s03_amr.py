@@ -13,16 +13,17 @@ import pytest
 from matplotlib.figure import Figure
 
 from marginlib import models, train
-from marginlib.book import params
 from marginlib.book.results import PROFILES, repo_root
 from marginlib.papers.p000_minavg import s03_amr as s03
 from marginlib.papers.p000_minavg.schedule import PAPER_SCHEDULE
+
+from sections import preset_params
 
 STEM = "03_amr"
 
 
 def at(profile: str) -> s03.Params:
-    return s03.Params(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, profile).items()})
+    return preset_params(s03, profile)
 
 
 def glued_names(stem: str) -> set[str]:

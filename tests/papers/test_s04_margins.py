@@ -7,16 +7,16 @@ import torch
 from matplotlib.figure import Figure
 
 from marginlib import evaluate, margins, train
-from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p001_mma import s04_margins as s04
+
+from sections import preset_params
 
 STEM = "04_mma_margins"
 
 
 def _smoke(**overrides):
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
-    return s04.Params(**{**values, **overrides})
+    return preset_params(s04, "smoke", **overrides)
 
 
 @pytest.fixture(scope="module")

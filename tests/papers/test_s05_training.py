@@ -13,6 +13,8 @@ from marginlib import methods
 from marginlib.book import params
 from marginlib.papers.p001_mma import s05_training as s05
 
+from sections import preset_params
+
 matplotlib.use("Agg")
 pytest.importorskip("foolbox")
 
@@ -24,8 +26,7 @@ CLAIMS = {"mma_beats_pgd_above_train_eps": ["demo", "paper"], "mma_larger_avg_ma
 
 
 def smoke_params(**changes) -> s05.Params:
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
-    return s05.Params(**{**values, **changes})
+    return preset_params(s05, "smoke", **changes)
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,13 @@ from marginlib import methods, train
 from marginlib.book import params
 from marginlib.papers.p002_emr import s06_feedforward as s06
 
+from sections import preset_params
+
 STEM = "06_emr_feedforward"
 
 
 def smoke(**overrides: object) -> s06.Params:
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
-    return s06.Params(**{**values, **overrides})
+    return preset_params(s06, "smoke", **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ from marginlib.book import params
 from marginlib.book.results import PROFILES
 from marginlib.papers.p002_emr import s07_large_scale as s07
 
+from sections import preset_params
+
 STEM = "07_emr_large_scale"
 
 
 def _params(profile: str = "smoke", **overrides) -> s07.Params:
-    values = params.resolve(STEM, profile)
-    p = s07.Params(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-    return dataclasses.replace(p, **overrides)
+    return preset_params(s07, profile, **overrides)
 
 
 @pytest.fixture(scope="module")

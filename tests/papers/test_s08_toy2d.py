@@ -8,18 +8,18 @@ import torch
 from matplotlib.figure import Figure
 
 from marginlib import margins, train
-from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p000_minavg import linear
 from marginlib.papers.p003_amm import amm_linear, config
 from marginlib.papers.p003_amm import s08_toy2d as s08
 
+from sections import preset_params
+
 STEM = "08_amm_toy2d"
 
 
 def _smoke(**overrides):
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
-    return s08.Params(**{**values, **overrides})
+    return preset_params(s08, "smoke", **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,17 @@ import matplotlib.pyplot as plt
 import pytest
 
 from marginlib import methods
-from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p003_amm import config
 from marginlib.papers.p003_amm import s09_mnist as s09
+
+from sections import preset_params
 
 STEM = "09_amm_mnist"
 
 
 def smoke(**overrides: object) -> s09.Params:
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
-    return s09.Params(**{**values, **overrides})
+    return preset_params(s09, "smoke", **overrides)
 
 
 @pytest.fixture(scope="module")

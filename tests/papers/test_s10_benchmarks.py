@@ -10,17 +10,17 @@ import re
 import matplotlib.pyplot as plt
 import pytest
 
-from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p003_amm import s10_benchmarks as s10
 from marginlib.papers.p003_amm.config import Schedule
+
+from sections import preset_params
 
 STEM = "10_amm_benchmarks"
 
 
 def smoke(**overrides: object) -> s10.Params:
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, "smoke").items()}
-    return s10.Params(**{**values, **overrides})
+    return preset_params(s10, "smoke", **overrides)
 
 
 @pytest.fixture(scope="module")

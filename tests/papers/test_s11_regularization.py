@@ -17,12 +17,13 @@ from marginlib.book import params
 from marginlib.book.results import PROFILES, jsonable
 from marginlib.papers.p004_ar import s11_regularization as s11
 
+from sections import preset_params
+
 STEM = s11.NOTEBOOK
 
 
 def preset(profile: str, **overrides: object) -> s11.Params:
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.resolve(STEM, profile).items()}
-    return s11.Params(**{**values, **overrides})
+    return preset_params(s11, profile, **overrides)
 
 
 @pytest.fixture(scope="module")
