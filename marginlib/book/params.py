@@ -9,6 +9,9 @@ Each notebook's ``parameters`` cell holds the ``demo`` defaults (papermill reads
       paper: {epochs: 1000}
     choices:            # optional: allowed values of string parameters
       norm: [l2, linf]
+    required:           # every claim the section records -> the profiles where it must hold
+      min_margin_increases: [demo, paper]
+      approaches_svm: []               # informational everywhere
 
 :func:`resolve` merges a profile's preset with user overrides and validates every name and value before
 anything runs. Values derived from parameters are computed after the parameters cell, in the notebook.
@@ -27,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from marginlib.book.results import PROFILES, TAG_ENV, Run, jsonable, repo_root
+from marginlib.book.results import PROFILES, TAG_ENV, Run, check_required, jsonable, repo_root
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Spec:
     defaults: dict[str, Any]
     presets: dict[str, dict[str, Any]]
     choices: dict[str, list[Any]] = field(default_factory=dict)
+    required: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:
@@ -98,7 +102,12 @@ def spec(notebook: str | pathlib.Path) -> Spec:
         raise ValueError(f"{preset_file}: unknown profiles {sorted(unknown_profiles)}; valid: {PROFILES}")
     for profile, values in presets.items():
         _check_names(values, defaults, where=f"{preset_file} profile {profile!r}")
-    return Spec(path, meta.get("description", ""), defaults, presets, meta.get("choices", {}) or {})
+    required = check_required(meta.get("required"), where=str(preset_file))
+    return Spec(path, meta.get("description", ""), defaults, presets, meta.get("choices", {}) or {}, required)
+
+
+#: torch threads of every section run when set (the seeds runner sets it so that parallel runs share the cores)
+THREADS_ENV = "MARGINLIB_THREADS"
 
 
 class _ValueLoader(yaml.SafeLoader):
@@ -208,7 +217,8 @@ def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
     changed = {k: v for k, v in params.items() if k != "profile" and v != s.defaults[k]}
     shown = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"
     print(f"profile {params['profile']!r}; differs from the demo values above: {shown}")
-    return Run(s.stem, profile=params["profile"], params=params, tag=os.environ.get(TAG_ENV) or None)
+    return Run(s.stem, profile=params["profile"], params=params, tag=os.environ.get(TAG_ENV) or None,
+               required=s.required)
 
 
 def as_fields(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,8 +231,9 @@ def start_section(section: ModuleType, namespace: Mapping[str, Any], *, threads:
 
     Reads the parameter values from ``namespace`` (the notebook's globals after papermill injected the
     overrides), builds the section's frozen ``Params`` from them (lists become tuples; ``Params.__post_init__``
-    refuses inconsistent values before any work), applies the book's plot theme and, if given, the number of
-    torch threads, and starts the run record.
+    refuses inconsistent values before any work), applies the book's plot theme and the number of torch threads
+    (``$MARGINLIB_THREADS`` when set, as the seeds runner does for parallel runs, else ``threads`` if given),
+    and starts the run record.
     """
     import torch
 
@@ -231,6 +242,7 @@ def start_section(section: ModuleType, namespace: Mapping[str, Any], *, threads:
     run = start_run(section.NOTEBOOK, namespace)
     p = section.Params(**as_fields(run.params))
     plots.theme()
+    threads = int(os.environ.get(THREADS_ENV) or 0) or threads
     if threads is not None:
         torch.set_num_threads(threads)
     return run, p

@@ -117,13 +117,84 @@ def inputs_digest(notebook: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def claim(holds: bool, *, required_at: Iterable[str] = (), detail: str = "") -> dict[str, Any]:
-    """One claim entry: whether it holds, at which profiles it must hold, and the numbers behind it."""
-    required_at = tuple(required_at)
-    for profile in required_at:
-        if profile not in PROFILES:
-            raise ValueError(f"required_at={required_at!r}: {profile!r} is not a profile; choose from {PROFILES}")
-    return {"holds": bool(holds), "required_at": list(required_at), "detail": detail}
+def claim(holds: bool, *, detail: str, paper: str, value: float | None = None,
+          paper_value: float | None = None) -> dict[str, Any]:
+    """One claim entry: whether it holds, this run's numbers behind it (``detail``) and the paper's statement it
+    tests (``paper``: the sentence or table, with where it is). ``value`` and ``paper_value`` are, when the claim
+    compares one quantity with the paper's, our number and the paper's (from ``book/data``), shown side by side in
+    the claims ledger. The profiles at which a claim must hold are not set here but in the section's preset file
+    (``required:`` in ``notebooks/params/<stem>.yaml``), which :meth:`Run.save` adds as ``required_at``."""
+    if not isinstance(paper, str) or not paper.strip():
+        raise ValueError("paper= must name the paper's statement this claim tests (sentence or table, with where "
+                         "it is)")
+    out: dict[str, Any] = {"holds": bool(holds), "detail": detail, "paper": paper}
+    for name, number in (("value", value), ("paper_value", paper_value)):
+        if number is not None:
+            out[name] = float(number)
+    return out
+
+
+def check_required(required: Any, *, where: str) -> dict[str, list[str]]:
+    """Validate a preset file's ``required:`` block (claim name -> list of profiles) and return it."""
+    if required is None:
+        return {}
+    if not isinstance(required, Mapping):
+        raise ValueError(f"{where}: 'required' is {_kind(required)}; expected claim name -> list of profiles")
+    for name, profiles in required.items():
+        if not isinstance(profiles, list) or any(p not in PROFILES for p in profiles):
+            raise ValueError(f"{where}: required.{name} = {profiles!r}; expected a list of profiles among "
+                             f"{', '.join(PROFILES)} ([] for an informational claim)")
+    return {str(k): list(v) for k, v in required.items()}
+
+
+#: modules that only render (figures, pages, checks, the CLI and the seeds runner): left out of a record's code
+#: fingerprint, so editing how a page looks does not make the recorded runs stale
+RENDERING = ("marginlib.book.plots", "marginlib.book.build", "marginlib.book.cli", "marginlib.book.checks",
+             "marginlib.book.seeds", "marginlib.book.pages", "marginlib.book.sphinx", "marginlib.__main__")
+
+
+def code_files() -> list[str]:
+    """The ``marginlib`` source files loaded in this process (its computing modules, not :data:`RENDERING`),
+    relative to the repository root: what a run's numbers can depend on."""
+    import sys
+
+    root = repo_root()
+    files = set()
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] != "marginlib" or name in RENDERING:
+            continue
+        path = getattr(module, "__file__", None)
+        if path:
+            try:
+                files.add(str(pathlib.Path(path).resolve().relative_to(root)))
+            except ValueError:   # an installed copy outside the checkout
+                continue
+    return sorted(files)
+
+
+def code_digest(notebook: str, files: Iterable[str]) -> str:
+    """A digest of what a section's numbers depend on: the torch version, the notebook's code cells, its presets
+    (without the ``required:`` policy block), the paper tables ``book/data/*.csv`` and the given ``marginlib``
+    source ``files`` (:func:`code_files` of the run). Prose, rendering modules and which profiles require which
+    claim do not enter it. A seeds record is stale when this digest, recomputed now over its files, differs."""
+    import yaml
+
+    root = repo_root()
+    stem = pathlib.Path(notebook).stem
+    digest = hashlib.sha256(torch.__version__.encode() + b"\0")
+    nb = root / "notebooks" / f"{stem}.ipynb"
+    if nb.is_file():
+        cells = json.loads(nb.read_text())["cells"]
+        digest.update("\0".join("".join(c["source"]) for c in cells if c["cell_type"] == "code").encode())
+    preset = root / "notebooks" / "params" / f"{stem}.yaml"
+    if preset.is_file():
+        meta = yaml.safe_load(preset.read_text()) or {}
+        meta.pop("required", None)
+        digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    for f in [*sorted((root / "book" / "data").glob("*.csv")), *(root / name for name in sorted(set(files)))]:
+        digest.update(str(f.relative_to(root)).encode() + b"\0")
+        digest.update(f.read_bytes() if f.is_file() else b"<missing>")
+    return digest.hexdigest()[:16]
 
 
 def jsonable(value: Any) -> Any:
@@ -218,6 +289,8 @@ def record_problems(record: Any, *, notebook: str | None = None, profile: str | 
                                         f"({', '.join(PROFILES)})")
             if "detail" in c and not isinstance(c["detail"], str):
                 problems.append(f"claim {name!r}: 'detail' is {_kind(c['detail'])}, expected a string")
+            if not isinstance(c.get("paper"), str) or not c["paper"].strip():
+                problems.append(f"claim {name!r} names no paper statement ('paper': the sentence or table it tests)")
     return problems
 
 
@@ -261,7 +334,8 @@ class Run:
     >>> run.save(metrics={...}, claims={"min_margin_increases": claim(True, required_at=["demo"])})  # doctest: +SKIP
     """
 
-    def __init__(self, notebook: str, *, profile: str, params: Mapping[str, Any], tag: str | None = None):
+    def __init__(self, notebook: str, *, profile: str, params: Mapping[str, Any], tag: str | None = None,
+                 required: Mapping[str, list[str]] | None = None):
         if profile not in PROFILES:
             raise ValueError(f"profile={profile!r} is not valid; choose one of: {', '.join(PROFILES)}")
         self.notebook = pathlib.Path(notebook).stem
@@ -269,6 +343,7 @@ class Run:
         self.tag = tag
         run_name(profile, tag)   # a bad tag fails now, not at save
         self.params = dict(params)
+        self.required = dict(required or {})
         self.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self._t0 = time.perf_counter()
 
@@ -282,14 +357,22 @@ class Run:
         return record_path(self.notebook, self.profile, tag=self.tag)
 
     def save(self, *, metrics: Mapping[str, Any], claims: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-        """Assemble and atomically write the record; returns it."""
+        """Assemble and atomically write the record; returns it. Each claim gets ``required_at`` from the
+        preset file's ``required:`` block; a claim not listed there is an error (every claim states where it is
+        required, informational ones with ``[]``)."""
+        unlisted = [name for name in claims if name not in self.required]
+        if unlisted:
+            raise ValueError(f"claims {unlisted} are not listed under 'required:' in notebooks/params/"
+                             f"{self.notebook}.yaml: give each the profiles where it must hold ([] = none)")
+        files = code_files()
         record = {
             "notebook": self.notebook,
             "profile": self.profile,
             "params": self.params,
             "metrics": dict(metrics),
-            "claims": dict(claims),
-            "environment": {**environment(), "inputs": inputs_digest(self.notebook)},
+            "claims": {name: {**c, "required_at": self.required[name]} for name, c in claims.items()},
+            "environment": {**environment(), "inputs": inputs_digest(self.notebook),
+                            "code": {"digest": code_digest(self.notebook, files), "files": files}},
             "started": self.started,
             "seconds": round(time.perf_counter() - self._t0, 2),
         }

@@ -57,6 +57,37 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "paper004_appB2": {"dataset": "str", "layer_group": "str", "sum_std_difference": "float",
                        "mean_std_difference": "float"},
 }
+#: numbers a paper states in its text that no table holds (``key``: the name prose quotes them by, ``value`` as
+#: the paper writes it, ``where``: section, figure or page of the paper)
+QUOTES = {"key": "str", "value": "str", "where": "str"}
+SCHEMAS.update({f"paper{n:03d}_quotes": QUOTES for n in range(5)})
+
+
+def cell(reference: str, *, folder: str | pathlib.Path | None = None) -> str:
+    """The cell ``STEM:COLUMN:KEY=VALUE,KEY=VALUE`` of ``book/data``, exactly as the paper wrote it (the text of the
+    CSV, not a reformatted float): what the book's ``{paper}`` role shows. The filters must select exactly one row
+    of the checked table; an unknown table, column or filter value, or zero or several rows, raise ``ValueError``
+    naming the reference."""
+    import csv
+
+    parts = reference.split(":", 2)
+    if len(parts) != 3:
+        raise ValueError(f"{reference!r}: expected STEM:COLUMN:KEY=VALUE[,KEY=VALUE...]")
+    stem, column, where = (part.strip() for part in parts)
+    read(stem, folder=folder)   # the file is checked against its declaration first
+    if column not in SCHEMAS[stem]:
+        raise ValueError(f"{reference!r}: table {stem!r} has no column {column!r}; choose from {list(SCHEMAS[stem])}")
+    filters = {}
+    for pair in where.split(","):
+        key, sep, value = pair.partition("=")
+        if not sep or key.strip() not in SCHEMAS[stem]:
+            raise ValueError(f"{reference!r}: filter {pair!r} is not COLUMN=VALUE with a column of {stem!r}")
+        filters[key.strip()] = value.strip()
+    with open(pathlib.Path(folder or data_dir()) / f"{stem}.csv", newline="") as f:
+        rows = [row for row in csv.DictReader(f) if all(row[k] == v for k, v in filters.items())]
+    if len(rows) != 1:
+        raise ValueError(f"{reference!r}: the filters select {len(rows)} rows of {stem!r}, not one")
+    return rows[0][column]
 
 
 def data_dir() -> pathlib.Path:
