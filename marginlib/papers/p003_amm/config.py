@@ -95,3 +95,12 @@ def appendix_table2(dataset: str, architecture: str) -> tuple[Schedule, Schedule
     reference = Schedule(int(row.batch_size), int(row.epochs), float(row.init_lr),
                          tuple(int(m) for m in str(row.milestones).split()), scratch=True)
     return reference, dataclasses.replace(reference, scratch=bool(row.scratch == "yes"))
+
+
+def paper_number(reference: str) -> float:
+    """A number of paper 003 from ``book/data`` as a float: ``reference`` is ``STEM:COLUMN:KEY=VALUE,...`` of
+    :func:`marginlib.papers.tables.cell` (e.g. ``"paper003_table1:error_mean:aggregation=MIN,shrinkage=EXP"``) or,
+    without a colon, a ``key`` of ``book/data/paper003_quotes.csv`` (numbers the paper states in its text)."""
+    if ":" not in reference:
+        reference = f"paper003_quotes:value:key={reference}"
+    return float(tables.cell(reference))
