@@ -21,8 +21,8 @@ from typing import Any
 import nbformat
 
 from marginlib import validate
+from marginlib.book import checks, pages, results, seeds
 from marginlib.book import params as nb_params
-from marginlib.book import results
 from marginlib.book.results import (
     RESULTS_ENV,
     STAGING_ENV,
@@ -149,6 +149,7 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
     shutil.copytree(root / "book", src / "book")
     (src / "notebooks").mkdir()
     timings = [("section", "profile", "seconds", "device", "started")]
+    records, summaries, titles, failed = [], {}, {}, []
     for source in nb_params.toc_notebooks(root):
         executed = executed_path(source, profile)
         if not executed.is_file():
@@ -158,24 +159,50 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
         if differs:
             raise ValueError(f"{record_path(source.stem, profile)} was run with other parameters than the "
                              f"{profile!r} preset ({'; '.join(differs)}): rerun it at the preset before building")
-        _write_for_book(executed, src / "notebooks" / source.name)
+        summary = seeds.load(source.stem, root=root)
+        titles[source.stem] = _write_for_book(executed, src / "notebooks" / source.name, record, summary)
+        records.append(record)
+        summaries[source.stem] = summary
+        failed += [f"{source.stem}: {name} ({record['claims'][name].get('detail', '')})"
+                   for name in results.failed_claims(record, profile)]
         timings.append((source.stem, profile, f"{record['seconds']:.0f}", record["environment"]["device"],
                         record["started"]))
+    if failed:
+        raise ValueError(f"claims required at {profile!r} do not hold, so the book is not published:\n  "
+                         + "\n  ".join(failed))
     with open(src / "book" / "appendix" / "timings.csv", "w", newline="") as f:
         csv.writer(f).writerows(timings)
+    (src / f"{pages.LEDGER}.md").write_text(pages.ledger(records, summaries, titles=titles))
     _copy_mathjax(src / "_static" / "mathjax")
     return src
 
 
-def _write_for_book(executed: pathlib.Path, target: pathlib.Path) -> None:
-    """Copy an executed notebook, hiding papermill's injected-parameters cell from readers."""
+#: the code every section's last cell runs to show its claims; the build re-renders that output from the record
+CLAIMS_CALL = "plots.claims_table("
+
+
+def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mapping[str, Any],
+                    summary: Mapping[str, Any] | None) -> str:
+    """Copy an executed notebook for the book and return its title: papermill's injected-parameters cell hidden
+    from readers, the run box (:func:`marginlib.book.pages.run_box`) inserted under the title, and the claims
+    table re-rendered from the record and the current seeds summary (so "holds on k of n seeds" is never older
+    than ``book/data/seeds``)."""
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         extra = [HIDDEN_TAGS[t] for t in tags if t in HIDDEN_TAGS and HIDDEN_TAGS[t] not in tags]
         if extra:
             cell.metadata["tags"] = tags + extra
+        if cell.cell_type == "code" and CLAIMS_CALL in cell.source:
+            html = pages.claims_html(record, summary)
+            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": html, "text/plain": html},
+                                                   execution_count=cell.get("execution_count"))]
+    title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    heading = title.source.splitlines()[0].lstrip("# ").strip() if title is not None and title.source else ""
+    at = nb.cells.index(title) + 1 if title is not None else 0
+    nb.cells.insert(at, nbformat.v4.new_markdown_cell(pages.run_box(record, summary)))
     nbformat.write(nb, target)
+    return heading or record["notebook"]
 
 
 def _copy_mathjax(target: pathlib.Path) -> None:
@@ -194,10 +221,21 @@ def build(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
     (``output`` defaults to the repository root)."""
     root = root or repo_root()
     output = output or root
+    typed = checks.typed_numbers(root)
+    if typed:
+        raise ValueError("prose states numbers by hand (glue them from the record, quote the paper with {paper}, "
+                         "or write settings in math; python -m marginlib.book.checks prose shows them):\n"
+                         + "\n".join(f"  {where}: {p}" for where, found in typed.items() for p in found))
     src = stage(profile, root=root, output=output)
     jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jb is None:
         raise RuntimeError("jupyter-book is not installed: pip install -e '.[book]' -c constraints.txt")
     cmd = [jb, "build", str(src), "--path-output", str(output), "-W", "-n", "--keep-going"]
     subprocess.run(cmd, check=True, cwd=root)
-    return output / "_build" / "html"
+    html = output / "_build" / "html"
+    bad = checks.site_problems(html)
+    if bad:
+        raise ValueError("the built book has pages that must not be published (python -m marginlib.book.checks "
+                         "pages shows them):\n" + "\n".join(f"  {page}: {p}" for page, found in bad.items()
+                                                         for p in found))
+    return html

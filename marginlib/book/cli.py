@@ -1,5 +1,5 @@
 """``python -m marginlib list | run NOTEBOOK --profile P [-p name value ...] | book --profile P | claims --profile
-P``."""
+P | seeds NOTEBOOK... --profile P --seeds 0 1 2 3 4``."""
 from __future__ import annotations
 
 import argparse
@@ -99,6 +99,17 @@ def _cmd_claims(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_seeds(args: argparse.Namespace) -> int:
+    from marginlib.book import seeds
+
+    notebooks = [p.stem for p in nb_params.toc_notebooks()] if args.all else args.notebook
+    if not notebooks:
+        raise ValueError("name the notebooks to run, or --all")
+    seeds.run(notebooks, profile=args.profile, seeds=args.seeds, jobs=args.jobs, timeout=args.timeout,
+              log=lambda line: print(line, flush=True))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m marginlib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -124,6 +135,16 @@ def parser() -> argparse.ArgumentParser:
                     help="execute every notebook, also those whose record is up to date (make book FORCE=1)")
     common(bk)
     bk.set_defaults(func=_cmd_book)
+
+    sd = sub.add_parser("seeds", help="run notebooks once per seed (resumable) and write book/data/seeds/<stem>.json: "
+                                      "per claim the seeds where it holds, per headline number mean and std")
+    sd.add_argument("notebook", nargs="*", help="paths, file names or stems (or --all)")
+    sd.add_argument("--all", action="store_true", help="every notebook of the book")
+    sd.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="default: 0 1 2 3 4")
+    sd.add_argument("--jobs", type=int, default=1, help="runs at a time, sharing the CPU cores (default 1)")
+    sd.add_argument("--profile", default="demo", choices=PROFILES)
+    sd.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
+    sd.set_defaults(func=_cmd_seeds)
 
     cl = sub.add_parser("claims", help="fail if a claim required at the profile is false in the last results")
     cl.add_argument("--profile", default="demo", choices=PROFILES)

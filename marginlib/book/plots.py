@@ -97,9 +97,11 @@ def numbers(values: Mapping[str, Any]) -> None:
         number(name, value)
 
 
-def claims_table(record: Mapping[str, Any]) -> pd.DataFrame:
-    """The claims of a saved record as a table: one row per claim, whether it holds, where it is required, and
-    the numbers behind it (the last cell of every section)."""
-    claims = record["claims"]
-    return pd.DataFrame({name: {"holds": c["holds"], "required at": ", ".join(c["required_at"]) or "—",
-                                "detail": c["detail"]} for name, c in claims.items()}).T
+def claims_table(record: Mapping[str, Any]) -> Any:
+    """The claims of a saved record (the last cell of every section): one row per claim, whether it holds here,
+    where it is required, on how many recorded seeds it holds, the numbers behind it and the paper's statement
+    (:func:`marginlib.book.pages.claims_frame`; the build re-renders this output with the seeds record of the
+    build). Shown in full, no column cut."""
+    from marginlib.book import pages, seeds
+
+    return pages.claims_frame(record, seeds.load(record["notebook"])).style

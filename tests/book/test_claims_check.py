@@ -16,11 +16,17 @@ def records(tmp_path, monkeypatch):
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
     paths = {}
     for path in notebook.toc_notebooks():
-        run = results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo"))
-        run.save(metrics={}, claims={"ok": results.claim(True, required_at=["demo"], detail="fine"),
-                                     "optional": results.claim(False, required_at=["paper"])})
+        run = results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo"),
+                          required={"ok": ["demo"], "optional": ["paper"]})
+        run.save(metrics={}, claims={"ok": results.claim(True, detail="fine", paper="a statement"),
+                                     "optional": results.claim(False, detail="", paper="another")})
         paths[path.stem] = run.path
     return paths
+
+
+def entry(holds, required_at):
+    """A claim as a record stores it (with the profiles its preset file requires it at)."""
+    return {**results.claim(holds, detail="", paper="a statement"), "required_at": required_at}
 
 
 def _edit(path, change):
@@ -41,7 +47,7 @@ def test_good_records_pass_with_the_usual_output(records, capsys):
 def test_record_of_another_profile_is_a_failure(records, capsys):
     stem = next(iter(records))
     _edit(records[stem], lambda r: r.update(profile="smoke",
-                                            claims={"broken": results.claim(False, required_at=["demo"])}))
+                                            claims={"broken": entry(False, ["demo"])}))
     assert cli.main(["claims", "--profile", "demo"]) == 1
     out, err = capsys.readouterr()
     assert "all " not in out
@@ -101,7 +107,7 @@ def test_several_bad_records_are_all_reported(records, capsys):
     stems = list(records)
     records[stems[0]].write_text("")
     _edit(records[stems[2]], lambda r: r.pop("claims"))
-    _edit(records[stems[4]], lambda r: r.update(claims={"broken": results.claim(False, required_at=["demo"])}))
+    _edit(records[stems[4]], lambda r: r.update(claims={"broken": entry(False, ["demo"])}))
     assert cli.main(["claims", "--profile", "demo"]) == 1
     err = capsys.readouterr().err
     assert f"{stems[0]}/demo.json" in err and f"{stems[2]}/demo.json" in err and f"{stems[4]}: broken" in err

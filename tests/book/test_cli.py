@@ -73,28 +73,31 @@ def test_cli_list_shows_parameters_and_profiles(capsys):
 
 def test_record_is_written_atomically_with_the_schema(tmp_path, monkeypatch):
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
-    run = results.Run("01_minavg_linear", profile="demo", params={"epochs": 3})
+    run = results.Run("01_minavg_linear", profile="demo", params={"epochs": 3}, required={"c": ["demo"]})
     import numpy as np
     import torch
 
     record = run.save(metrics={"a": torch.tensor([1.0, float("nan")]), "b": np.float32(2.5)},
-                      claims={"c": results.claim(True, required_at=["demo"], detail="x")})
+                      claims={"c": results.claim(True, detail="x", paper="p")})
     on_disk = json.loads((tmp_path / "01_minavg_linear" / "demo.json").read_text())
     assert on_disk == record
     assert on_disk["metrics"] == {"a": [1.0, None], "b": 2.5}
     assert list(tmp_path.rglob("*.tmp")) == []
 
 
+REQUIRED = {"ok": ["demo"], "optional": ["paper"], "broken": ["demo"]}
+
+
 def test_claims_command_fails_on_a_required_false_claim(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
     for path in notebook.toc_notebooks():
-        results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo")).save(
-            metrics={}, claims={"ok": results.claim(True, required_at=["demo"]),
-                                "optional": results.claim(False, required_at=["paper"])})
+        results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo"), required=REQUIRED).save(
+            metrics={}, claims={"ok": results.claim(True, detail="", paper="p"),
+                                "optional": results.claim(False, detail="", paper="p")})
     assert cli.main(["claims", "--profile", "demo"]) == 0
     first = notebook.toc_notebooks()[0].stem
-    results.Run(first, profile="demo", params=notebook.resolve(first, "demo")).save(
-        metrics={}, claims={"broken": results.claim(False, required_at=["demo"])})
+    results.Run(first, profile="demo", params=notebook.resolve(first, "demo"), required=REQUIRED).save(
+        metrics={}, claims={"broken": results.claim(False, detail="", paper="p")})
     assert cli.main(["claims", "--profile", "demo"]) == 1
     assert f"{first}: broken" in capsys.readouterr().err
 
@@ -105,9 +108,20 @@ def test_claims_command_fails_when_a_record_is_missing(tmp_path, monkeypatch, ca
     assert "no results record" in capsys.readouterr().err
 
 
-def test_claim_rejects_unknown_profiles():
-    with pytest.raises(ValueError, match="not a profile"):
-        results.claim(True, required_at=["demo", "fast"])
+def test_claim_needs_the_papers_statement_and_the_preset_file_names_its_profiles(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="paper= must name"):
+        results.claim(True, detail="x", paper=" ")
+    with pytest.raises(ValueError, match="list of profiles among"):
+        results.check_required({"c": ["demo", "fast"]}, where="x.yaml")
+    with pytest.raises(ValueError, match="claim name -> list"):
+        results.check_required(["c"], where="x.yaml")
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    run = results.Run("01_minavg_linear", profile="demo", params={}, required={"listed": []})
+    with pytest.raises(ValueError, match=r"\['unlisted'\] are not listed under 'required:'"):
+        run.save(metrics={}, claims={"unlisted": results.claim(True, detail="", paper="p")})
+    saved = run.save(metrics={}, claims={"listed": results.claim(False, detail="", paper="p", value=1, paper_value=2)})
+    assert saved["claims"]["listed"] == {"holds": False, "detail": "", "paper": "p", "value": 1.0, "paper_value": 2.0,
+                                         "required_at": []}
 
 
 def test_glued_numbers_are_plain_python_numbers(monkeypatch):

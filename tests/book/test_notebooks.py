@@ -53,8 +53,8 @@ def test_notebook_runs_at_smoke(path, smoke_results):
     assert record["params"] == notebook.resolve(path, "smoke")
     assert record["claims"], "every section states the paper's claims"
     for name, claim in record["claims"].items():
-        assert set(claim) == {"holds", "required_at", "detail"}, name
-        assert isinstance(claim["holds"], bool)
+        assert {"holds", "required_at", "detail", "paper"} <= set(claim) <= {*claim, "value", "paper_value"}, name
+        assert isinstance(claim["holds"], bool) and claim["paper"].strip(), name
     assert results.failed_claims(record) == [], "claims required at smoke must hold"
     assert {"python", "torch", "device", "git commit"} <= set(record["environment"])
 

@@ -31,7 +31,8 @@ def _fake_papermill(monkeypatch, *, fail_after_save: bool = False, save: bool = 
         calls.append(output)
         if save:
             run_ = notebook.start_run(NB, parameters)
-            run_.save(metrics={"ran": True}, claims={"c": results.claim(True)})
+            run_.required = {"c": ["demo"]}
+            run_.save(metrics={"ran": True}, claims={"c": results.claim(True, detail="", paper="p")})
         with open(output, "w") as f:
             json.dump({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, f)
         if fail_after_save:

@@ -1,0 +1,116 @@
+"""What the build writes from records (never typed): each section's run box and claims table, and the claims
+ledger appendix (``book/appendix/claims.md`` in the staged sources).
+
+Rendering only: the records and the seeds summaries are read, nothing is computed here, so a page shows the
+same numbers as the record beside it (locuslab/smoothing's "compute apart from rendering").
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from marginlib.book import seeds as seeds_mod
+
+#: the claims ledger's page in the staged book (listed in ``_toc.yml``; generated, so not in the checkout)
+LEDGER = "book/appendix/claims"
+
+
+def claims_frame(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -> pd.DataFrame:
+    """One row per claim of ``record``: whether it holds in this run, where it is required, on how many of the
+    recorded seeds it holds (:func:`marginlib.book.seeds.hold_text`), the numbers that decide it and the paper's
+    statement it tests."""
+    digest = record.get("environment", {}).get("code", {}).get("digest")
+    rows = {}
+    for name, c in record["claims"].items():
+        rows[name] = {"holds here": "yes" if c["holds"] else "no",
+                      "required at": ", ".join(c["required_at"]) or "— (informational)",
+                      "holds on seeds": seeds_mod.hold_text(summary, name, digest=digest),
+                      "this run": c.get("detail", ""), "the paper": c.get("paper", "")}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def claims_html(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str:
+    """:func:`claims_frame` as an HTML table, every cell in full (nothing cut to a column width)."""
+    frame = claims_frame(record, summary)
+    return frame.to_html(escape=True, border=0, classes="claims-table", na_rep="—")
+
+
+def data_source(record: Mapping[str, Any]) -> str:
+    """The data a run used, as its record names it (``metrics.source``, else the ``source`` parameter)."""
+    source = record.get("metrics", {}).get("source") or record.get("params", {}).get("source")
+    return str(source) if source else "see the section"
+
+
+def run_box(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str:
+    """A MyST admonition naming this page's run (profile, date, commit, device, seconds, data) and its claims:
+    required ones that hold, informational ones that do not hold here (the page's mark), the seeds record."""
+    env = record["environment"]
+    commit = env.get("git commit") or "unknown"
+    dirty = " with uncommitted changes" if env.get("git dirty") else ""
+    profile = record["profile"]
+    required = [n for n, c in record["claims"].items() if profile in c["required_at"]]
+    held = [n for n in required if record["claims"][n]["holds"]]
+    informational = [n for n, c in record["claims"].items() if profile not in c["required_at"] and not c["holds"]]
+    lines = [
+        ":::{admonition} This page's run",
+        ":class: note run-box",
+        f"Profile **{profile}**, started {record['started']}, commit `{commit}`{dirty}, on {env.get('device')} "
+        f"({env.get('threads')} threads), {record['seconds']:.0f} s. Data: {data_source(record)}.",
+        "",
+        f"Claims required at {profile}: {len(held)} of {len(required)} hold in this run.",
+    ]
+    if informational:
+        lines.append(f" Not required at {profile} and **not holding in this run**: "
+                     + ", ".join(f"`{n}`" for n in informational) + ".")
+    if summary is None:
+        lines.append(f" No seeds record for this section at {profile} yet (`make seeds`).")
+    else:
+        same = summary["code"]["digest"] == env.get("code", {}).get("digest")
+        state = "of the same code as this run" if same else "of other code than this run's: stale"
+        seeds_list = ", ".join(map(str, summary["seeds"]))
+        lines.append(f" Seeds record: seeds {seeds_list} at profile {summary['profile']}, "
+                     f"commit `{summary['environment'].get('git commit')}`, {summary['date'][:10]}, {state}.")
+    lines.append(":::")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: Any) -> str:
+    return html.escape(str(text)).replace("|", "\\|").replace("\n", " ")
+
+
+def ledger(records: Sequence[Mapping[str, Any]], summaries: Mapping[str, Mapping[str, Any] | None],
+           *, titles: Mapping[str, str] | None = None) -> str:
+    """The claims ledger page (MyST): every claim of every section, the paper's statement, the profiles where it is
+    required, whether it holds in this build, its hold rate over the recorded seeds, our number and the paper's."""
+    titles = titles or {}
+    profile = records[0]["profile"] if records else "demo"
+    out = [
+        "# Claims ledger",
+        "",
+        f"Every claim of every section, as this build ran it (profile **{profile}**): the paper's statement it "
+        "tests, the profiles at which the book requires it to hold, whether it holds in this build, and on how many "
+        "of the recorded seeds it holds (`book/data/seeds/`, written by `make seeds`). \"ours\" and \"paper\" are "
+        "the two numbers of the same quantity where the claim compares one. Generated from the records at build "
+        "time.",
+        "",
+    ]
+    for record in records:
+        stem = record["notebook"]
+        summary = summaries.get(stem)
+        digest = record["environment"].get("code", {}).get("digest")
+        out += [f"## {titles.get(stem, stem)}", "",
+                f"[Section page](../../notebooks/{stem}.ipynb).", "",
+                "| claim | the paper | required at | this build | seeds | ours | paper |",
+                "|---|---|---|---|---|---|---|"]
+        for name, c in record["claims"].items():
+            ours = f"{c['value']:.4g}" if c.get("value") is not None else "—"
+            theirs = f"{c['paper_value']:.4g}" if c.get("paper_value") is not None else "—"
+            holds = "holds" if c["holds"] else ("**fails**" if profile in c["required_at"] else "does not hold")
+            out.append(f"| `{name}` | {_cell(c.get('paper', ''))} | {', '.join(c['required_at']) or '—'} | "
+                       f"{holds} | {seeds_mod.hold_text(summary, name, digest=digest)} | {ours} | {theirs} |")
+        out.append("")
+    return "\n".join(out)
+
