@@ -1,5 +1,6 @@
 """Section 04 (paper 001 §1.2, §2.1-2.2): Fig. 2, Theorem 2.1 and AN-PGD, called directly at the smoke preset."""
 import json
+import math
 import re
 
 import pytest
@@ -7,6 +8,8 @@ import torch
 from matplotlib.figure import Figure
 
 from marginlib import evaluate, margins, train
+from marginlib.book import params
+from marginlib.book.results import jsonable
 from marginlib.book.results import repo_root
 from marginlib.papers.p001_mma import s04_margins as s04
 
@@ -90,8 +93,10 @@ def test_record_quoted_and_figures_from_returned_data(section, monkeypatch):
     p, splits, fig2, t21, linear, mlp = section
     out = s04.record(splits, fig2, t21, linear, mlp, p)
     assert set(out) == {"metrics", "claims"}
-    assert set(out["claims"]) == {"margin_gradient_parallel", "anpgd_matches_exact_linear"}
-    assert all(c["holds"] and c["required_at"] == ["demo", "paper"] for c in out["claims"].values())
+    assert set(out["claims"]) == {"margin_gradient_parallel", "anpgd_matches_exact_linear"} == set(
+        params.spec(STEM).required)
+    assert all(c["holds"] and c["paper"] and c["detail"] for c in out["claims"].values())
+    assert params.spec(STEM).required["margin_gradient_parallel"] == ["smoke", "demo", "paper"]   # a math check
     assert set(out["metrics"]) == {"source", "n_train", "n_eval", "fig2", "theorem21_cosine", "theorem21",
                                    "anpgd_linear", "anpgd_linear_table", "anpgd_rel_error_linear_median",
                                    "anpgd_mlp", "anpgd_mlp_table", "bracket"}
@@ -118,3 +123,12 @@ def test_mlp_estimates_sit_in_the_bracket(section):
     # the soft margin turns positive before L does: its bisection stops short of the boundary
     assert table.loc["released (soft L)", "median rel. diff. to upper"] < table.loc["paper (L)", "median rel. diff. to upper"]
     assert "median upper" in s04.bracket_summary(mlp)
+
+
+def test_headline_reads_a_stored_record_and_returns_finite_floats(section):
+    p, splits, fig2, t21, linear, mlp = section
+    metrics = json.loads(json.dumps(jsonable(s04.record(splits, fig2, t21, linear, mlp, p)["metrics"])))
+    numbers = s04.headline(metrics)
+    assert 4 <= len(numbers) <= 12
+    assert all(isinstance(v, float) and math.isfinite(v) for v in numbers.values())
+    assert numbers["Theorem 2.1 min cosine"] == pytest.approx(t21.min_cosine)
