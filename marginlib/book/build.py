@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -177,6 +178,8 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
     return src
 
 
+#: a pandas table cell holding a missing value (pandas writes NaN; the book writes "—")
+MISSING_CELL = re.compile(r"(<td[^>]*>)\s*(?:NaN|nan|None|<NA>)\s*(</td>)")
 #: the code every section's last cell runs to show its claims; the build re-renders that output from the record
 CLAIMS_CALL = "plots.claims_table("
 
@@ -184,15 +187,18 @@ CLAIMS_CALL = "plots.claims_table("
 def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mapping[str, Any],
                     summary: Mapping[str, Any] | None) -> str:
     """Copy an executed notebook for the book and return its title: papermill's injected-parameters cell hidden
-    from readers, the run box (:func:`marginlib.book.pages.run_box`) inserted under the title, and the claims
-    table re-rendered from the record and the current seeds summary (so "holds on k of n seeds" is never older
-    than ``book/data/seeds``)."""
+    from readers, missing values in tables shown as "—", the run box (:func:`marginlib.book.pages.run_box`)
+    inserted under the title, and the claims table re-rendered from the record and the current seeds summary
+    (so "holds on k of n seeds" is never older than ``book/data/seeds``)."""
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         extra = [HIDDEN_TAGS[t] for t in tags if t in HIDDEN_TAGS and HIDDEN_TAGS[t] not in tags]
         if extra:
             cell.metadata["tags"] = tags + extra
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if "text/html" in output.get("data", {}):   # a table's missing value reads as "—", not "NaN"
+                output["data"]["text/html"] = MISSING_CELL.sub(r"\1—\2", output["data"]["text/html"])
         if cell.cell_type == "code" and CLAIMS_CALL in cell.source:
             html = pages.claims_html(record, summary)
             cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": html, "text/plain": html},

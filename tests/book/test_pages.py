@@ -1,0 +1,65 @@
+"""What the build writes from the records: run box, claims table with seed hold rates, the claims ledger."""
+from __future__ import annotations
+
+import nbformat
+
+from marginlib.book import build, pages
+
+DETAIL = "MMA - PGD-AT white-box accuracy at every radius: " + ", ".join(f"{e}: +0.{e}" for e in range(30))
+RECORD = {
+    "notebook": "05_mma_training", "profile": "demo", "params": {"source": "offline"},
+    "metrics": {"source": "MNIST (offline 5k subset)"},
+    "claims": {"beats": {"holds": False, "required_at": ["paper"], "detail": DETAIL, "paper": "Fig. 3a: all ε | x",
+                         "value": 0.25, "paper_value": 0.9},
+               "margin": {"holds": True, "required_at": ["demo", "paper"], "detail": "0.30 vs 0.23",
+                          "paper": "eq. (3)"}},
+    "environment": {"git commit": "abc1234", "git dirty": False, "device": "cpu (2 cores)", "threads": 2,
+                    "code": {"digest": "d1", "files": ["x.py"]}},
+    "started": "2026-12-02T03:00:00+00:00", "seconds": 221.6,
+}
+SUMMARY = {"notebook": "05_mma_training", "profile": "demo", "seeds": [0, 1, 2, 3, 4], "date": "2026-12-02T04:00",
+           "code": {"digest": "d1", "files": ["x.py"]}, "environment": {"git commit": "abc1234"},
+           "claims": {"beats": {"holds_on": [1], "fails_on": [0, 2, 3, 4]},
+                      "margin": {"holds_on": [0, 1, 2, 3, 4], "fails_on": []}}}
+
+
+def test_run_box_names_the_run_and_marks_informational_failures():
+    box = pages.run_box(RECORD, SUMMARY)
+    assert box.startswith(":::{admonition}") and box.rstrip().endswith(":::")
+    for words in ("**demo**", "`abc1234`", "cpu (2 cores)", "222 s", "MNIST (offline 5k subset)",
+                  "1 of 1 hold", "not holding in this run**: `beats`", "seeds 0, 1, 2, 3, 4", "same code"):
+        assert words in box, words
+    assert "stale" in pages.run_box(RECORD, {**SUMMARY, "code": {"digest": "old"}})
+    assert "No seeds record" in pages.run_box(RECORD, None)
+
+
+def test_claims_table_is_whole_and_shows_seed_hold_rates():
+    html = pages.claims_html(RECORD, SUMMARY)
+    assert DETAIL in html, "the detail column is never cut"
+    assert "1 of 5" in html and "5 of 5" in html and "Fig. 3a" in html
+    assert "stale" in pages.claims_html(RECORD, {**SUMMARY, "code": {"digest": "old"}})
+
+
+def test_ledger_lists_every_claim_with_both_numbers():
+    page = pages.ledger([RECORD], {"05_mma_training": SUMMARY}, titles={"05_mma_training": "5. MMA training"})
+    assert page.startswith("# Claims ledger") and "## 5. MMA training" in page
+    row = next(line for line in page.splitlines() if "`beats`" in line)
+    assert "all ε \\| x" in row and "| paper |" in row and "does not hold" in row and "1 of 5" in row
+    assert "| 0.25 | 0.9 |" in row
+    assert "holds | 5 of 5 | — | — |" in next(line for line in page.splitlines() if "`margin`" in line)
+
+
+def test_staged_notebook_gets_run_box_claims_table_and_dashes(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 5. MMA training\n\ntext"),
+        nbformat.v4.new_code_cell("show(table)", outputs=[nbformat.v4.new_output(
+            "execute_result", data={"text/html": "<table><tr><td>NaN</td><td>0.5</td></tr></table>"})]),
+        nbformat.v4.new_code_cell("record = run.save(...)\nplots.claims_table(record)", outputs=[]),
+    ])
+    source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    assert build._write_for_book(source, target, RECORD, SUMMARY) == "5. MMA training"
+    out = nbformat.read(target, as_version=4)
+    assert out.cells[1].cell_type == "markdown" and "This page's run" in out.cells[1].source
+    assert out.cells[2].outputs[0]["data"]["text/html"] == "<table><tr><td>—</td><td>0.5</td></tr></table>"
+    assert "1 of 5" in out.cells[3].outputs[0]["data"]["text/html"]
