@@ -16,13 +16,15 @@ FGSM, App. B.6) and measured on the clean training and test sets:
 * App. B.4.2 (Fig. 6): spectral normalization crossed with AR strength (:func:`train_spectral_cross`,
   :func:`figure6`, :func:`cross_table`).
 
-:func:`record` holds the metrics and the six claims, :func:`quoted` the numbers the page quotes and
-:func:`comparison_table` the paper-vs-book table (App. B.2's sums from ``book/data/paper004_appB2.csv``).
+:func:`record` holds the metrics and the claims (each citing the paper's statement it tests; the profiles that
+require them are in ``notebooks/params/11_ar_regularization.yaml``), :func:`headline` its key numbers,
+:func:`quoted` the numbers and sentences the page glues and :func:`comparison_table` the paper-vs-book table
+(App. B.2's sums from ``book/data/paper004_appB2.csv``).
 """
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from marginlib import data, methods, models, stats, train
+from marginlib import data, methods, models, train
 from marginlib.book.results import claim
 from marginlib.methods.base import Method
 from marginlib.papers import tables
@@ -43,8 +45,6 @@ from marginlib.papers.p004_ar import confidence, spectra
 
 NOTEBOOK = "11_ar_regularization"
 
-#: Spearman rank correlation with the AR strength that counts as "decreases" (one adjacent swap of 4 allowed)
-TREND = -0.8
 #: the open interval of the true-class probability counted as an indecisive prediction (Fig. 5a)
 INDECISIVE = (0.1, 0.9)
 #: edges of the shared margin histogram bins (Fig. 4; recorded as ``margin_hist``)
@@ -157,10 +157,28 @@ class Network:
         return float(self.margins_test.std())
 
     @property
+    def margin_median(self) -> float:
+        """Median test margin: where the distribution sits relative to the boundary (Fig. 4's mode moving to zero;
+        the median is the location statistic that ranks stably on a thousand points)."""
+        return float(self.margins_test.median())
+
+    @property
+    def train_margin_median(self) -> float:
+        """Median training margin (Fig. 4b-c, App. B.3)."""
+        return float(self.margins_train.median())
+
+    @property
     def indecisive(self) -> float:
         """The fraction of test points whose true-class probability lies in :data:`INDECISIVE` (Fig. 5a)."""
         lo, hi = INDECISIVE
         return float(((self.true_prob > lo) & (self.true_prob < hi)).double().mean())
+
+    @property
+    def wrong_loss(self) -> float:
+        """Mean per-sample test loss over the misclassified test points (negative margin), ``nan`` when there are
+        none: what a wrong prediction costs (§4.2.1, Fig. 5b)."""
+        wrong = self.margins_test < 0
+        return float(self.test_sample_loss[wrong].mean()) if bool(wrong.any()) else float("nan")
 
 
 @dataclass(frozen=True)
@@ -174,17 +192,18 @@ class StrengthRuns:
     n_train: int
     n_test: int
 
-    def column(self, key: str) -> list[float]:
-        """Scalar ``key`` (one of :data:`SCALARS`) at every strength."""
-        return [self.networks[s].scalars[key] for s in self.strengths]
+    def column(self, key: str, strengths: Sequence[float] | None = None) -> list[float]:
+        """Scalar ``key`` (one of :data:`SCALARS`) at every strength (or at ``strengths``), in increasing order."""
+        return [self.networks[s].scalars[key] for s in (self.strengths if strengths is None else strengths)]
 
-    def trend(self, key: str) -> float:
-        """Spearman rank correlation of scalar ``key`` with the strength (:func:`marginlib.stats.trend`)."""
-        return stats.trend(self.strengths, self.column(key))
+    def values(self, of: Callable[[Network], float]) -> list[float]:
+        """``of(network)`` at every strength, in increasing order."""
+        return [of(self.networks[s]) for s in self.strengths]
 
-    def margin_trend(self) -> float:
-        """Spearman rank correlation of the test-margin std with the strength (Fig. 4)."""
-        return stats.trend(self.strengths, [self.networks[s].margin_std for s in self.strengths])
+    def variation(self, eps: float, stat: str) -> list[float]:
+        """App. B.5: the ``stat`` (``"mean"`` or ``"std"``) of the loss variation at attack radius ``eps``, per
+        strength."""
+        return [self.networks[s].loss_variation[eps][stat] for s in self.strengths]
 
     def std_sums(self, low: float, high: float) -> dict[str, float]:
         """App. B.2's sums of the per-layer singular-value STD falls and rises from strength ``low`` to ``high``."""
@@ -205,6 +224,10 @@ class SpectralCross:
     def strongest(self) -> str:
         """The smallest capacity level: the smallest target."""
         return list(self.capacity)[-1]
+
+    def column(self, level: str, key: str) -> list[float]:
+        """``key`` at capacity ``level`` at every AR strength of the cross, in increasing order."""
+        return [self.capacity[level][s][key] for s in self.strengths]
 
     def change(self, level: str, key: str) -> float:
         """How much ``key`` changes at capacity ``level`` from the lowest to the highest AR strength of the cross."""
@@ -430,9 +453,13 @@ def figure6(cross: SpectralCross) -> Figure:
 
 
 def strength_table(runs: StrengthRuns) -> pd.DataFrame:
-    """Fig. 3's numbers and the test-margin std, one row per strength (rounded to 4 digits)."""
+    """Fig. 3's numbers, the test margins' std and median (Fig. 4), the share of indecisive test predictions
+    (Fig. 5a) and the mean test loss of the misclassified points (Fig. 5b), one row per strength (4 digits)."""
     table = pd.DataFrame({label(s): {k: runs.networks[s].scalars[k] for k in SCALARS} for s in runs.strengths}).T
-    table["test margin std"] = [runs.networks[s].margin_std for s in runs.strengths]
+    table["test margin std"] = runs.values(lambda n: n.margin_std)
+    table["test margin median"] = runs.values(lambda n: n.margin_median)
+    table["indecisive share"] = runs.values(lambda n: n.indecisive)
+    table["loss of the errors"] = runs.values(lambda n: n.wrong_loss)
     return table.round(4)
 
 
@@ -457,49 +484,88 @@ def cross_table(cross: SpectralCross) -> pd.DataFrame:
                          for level, by in cross.capacity.items() for s in cross.strengths}).T.round(4)
 
 
-def _listed(runs: StrengthRuns, key: str) -> str:
-    return ", ".join(f"{v:.4f}" for v in runs.column(key))
-
-
-def _margin_stds(runs: StrengthRuns) -> str:
-    return ", ".join(f"{runs.networks[s].margin_std:.3f}" for s in runs.strengths)
+def _listed(values: Sequence[float], digits: int = 4) -> str:
+    return ", ".join(f"{v:.{digits}f}" for v in values)
 
 
 def _cross_listed(cross: SpectralCross, key: str) -> str:
-    lo, hi = cross.strengths[0], cross.strengths[-1]
-    return "; ".join(f"{level} {by[lo][key]:.4f} -> {by[hi][key]:.4f}" for level, by in cross.capacity.items())
+    return "; ".join(f"{level} " + " -> ".join(f"{by[s][key]:.4f}" for s in cross.strengths)
+                     for level, by in cross.capacity.items())
 
 
-def _arrow(trend: float) -> str:
-    return "falls" if trend < 0 else "rises"
+def steps(values: Sequence[float], direction: int) -> bool:
+    """Whether ``values`` strictly fall (``direction`` -1) or strictly rise (+1) at every step; a ``nan`` fails."""
+    return len(values) >= 2 and all(direction * (b - a) > 0 for a, b in zip(values, values[1:]))
+
+
+def direction(values: Sequence[float]) -> str:
+    """How a series moves with the strength, in words: "falls at every step", "rises at every step", or the sign of
+    its change from the first value to the last, "not at every step"."""
+    if steps(values, -1):
+        return "falls at every step"
+    if steps(values, +1):
+        return "rises at every step"
+    change = values[-1] - values[0]
+    return f"{'falls' if change < 0 else 'rises' if change > 0 else 'unchanged'} overall, not at every step"
+
+
+def _b2(dataset: str) -> dict[str, float]:
+    """App. B.2's CIFAR-10 or CIFAR-100 row pair from ``book/data/paper004_appB2.csv``: the sums, the group sizes
+    (sum / mean, rounded) and the ratio of the sums."""
+    b2 = tables.read("paper004_appB2")
+    rows = b2[b2.dataset == dataset].set_index("layer_group")
+    falls, rises = rows.iloc[0], rows.iloc[1]
+    return {"falls_sum": float(falls.sum_std_difference), "rises_sum": float(rises.sum_std_difference),
+            "falls_n": round(falls.sum_std_difference / falls.mean_std_difference),
+            "rises_n": round(rises.sum_std_difference / rises.mean_std_difference),
+            "ratio": float(falls.sum_std_difference / rises.sum_std_difference)}
+
+
+def _sum_ratio(sums: Mapping[str, float]) -> float:
+    """Sum of the STD falls over the sum of the rises (``inf`` when nothing rises)."""
+    return sums["falls_sum"] / sums["rises_sum"] if sums["rises_sum"] > 0 else float("inf")
 
 
 def comparison_table(runs: StrengthRuns, cross: SpectralCross, p: Params) -> pd.DataFrame:
     """Paper 004 vs this run, as trends (most of the paper's tables lost their numbers); App. B.2's CIFAR-10 sums
     from ``book/data/paper004_appB2.csv``."""
-    b2 = tables.read("paper004_appB2")
-    b2_c10 = b2[b2.dataset == "CIFAR-10"].set_index("layer_group")
+    c10 = _b2("CIFAR-10")
     sums = runs.std_sums(p.low, p.high)
     n_layers = len(runs.layers)
-    rows = [
-        ["loss (GE) gap vs strength (Fig. 3a)", "falls (CIFAR-10/100, Tiny-ImageNet)", "loss_gap"],
-        ["training loss vs strength (Fig. 3a)", "rises", "train_loss"],
-        ["test accuracy vs strength (Fig. 3b)", "falls", "test_acc"],
-        ["error gap vs strength (Fig. 3a)", "rises on CIFAR-10 (App. B.3), falls on CIFAR-100", "err_gap"],
-        ["PGD accuracy vs strength (Fig. 1c, 12)", "rises", "robust_acc"],
-    ]
-    frame = [[quantity, paper, f"{_arrow(runs.trend(key))}: {_listed(runs, key)}"] for quantity, paper, key in rows]
-    frame += [
-        ["test margin std vs strength (Fig. 4)", "falls (concentrates around 0)",
-         f"{_arrow(runs.margin_trend())}: {_margin_stds(runs)}"],
+    ar = p.ar_strengths
+
+    def row(values: Sequence[float], digits: int = 4) -> str:
+        return f"{direction(values)}: {_listed(values, digits)}"
+
+    frame = [
+        ["loss (GE) gap vs strength (Fig. 3a)", "falls (CIFAR-10/100, Tiny-ImageNet)", row(runs.column("loss_gap"))],
+        ["training loss vs strength (Fig. 3a)", "rises", row(runs.column("train_loss"))],
+        ["test loss vs AR strength (Fig. 3b)", "falls on CIFAR-10/100 while the test error rises (not on "
+         "Tiny-ImageNet)", row(runs.column("test_loss", ar))],
+        ["test accuracy vs AR strength (Fig. 3b)", "falls", row(runs.column("test_acc", ar))],
+        ["error gap vs strength (Fig. 3a)", "rises on CIFAR-10 (App. B.3), falls on CIFAR-100",
+         row(runs.column("err_gap"))],
+        ["PGD accuracy vs strength (Fig. 1c, 12)", "rises", row(runs.column("robust_acc"))],
+        ["test margin std vs strength (Fig. 4)", "falls (concentrates)", row(runs.values(lambda n: n.margin_std), 3)],
+        ["median test margin vs strength (Fig. 4)", "moves toward 0 (the mode does)",
+         row(runs.values(lambda n: n.margin_median), 3)],
+        ["share of test p_y in (0.1, 0.9) vs strength (Fig. 5a)", "rises; the majority stays at the ends",
+         row(runs.values(lambda n: n.indecisive), 3)],
+        ["mean test loss of the misclassified points vs strength (Fig. 5b)", "falls (less confident errors)",
+         row(runs.values(lambda n: n.wrong_loss), 3)],
         ["B.2: sum of STD falls / rises, lowest vs highest strength",
-         f"CIFAR-10: {b2_c10.iloc[0].sum_std_difference:.4f} / {b2_c10.iloc[1].sum_std_difference:.4f} "
-         "(ResNet-56, 4 vs 16)",
+         f"CIFAR-10: {c10['falls_sum']:.4f} / {c10['rises_sum']:.4f} (ResNet-56, 4 vs 16)",
          f"{sums['falls_sum']:.4f} / {sums['rises_sum']:.4f} ({n_layers} layers, {p.low:g} vs {p.high:g})"],
-        ["B.2: layers whose STD falls", "most (Fig. 5c-d)", f"{sums['falls_n']} of {n_layers}"],
-        ["B.4.2: loss gap, lowest -> highest AR strength (Fig. 6)", "falls at every spectral-norm target",
+        ["B.2: layers whose STD falls", f"most: {c10['falls_n']} of {c10['falls_n'] + c10['rises_n']} on CIFAR-10",
+         f"{sums['falls_n']} of {n_layers}"],
+    ]
+    for e in p.variation_eps:
+        frame.append([f"B.5: loss variation at attack {e:g} vs strength (Fig. 8)", "mean and std fall",
+                      "; ".join(f"{stat} {row(runs.variation(e, stat))}" for stat in ("mean", "std"))])
+    frame += [
+        ["B.4.2: loss gap over the cross's AR strengths (Fig. 6)", "falls at every spectral-norm target",
          _cross_listed(cross, "loss_gap")],
-        ["B.4.2: error gap, lowest -> highest AR strength (Fig. 6)",
+        ["B.4.2: error gap over the cross's AR strengths (Fig. 6)",
          "rises without (or with weak) SN, falls under strong SN", _cross_listed(cross, "err_gap")],
     ]
     return pd.DataFrame(frame, columns=["quantity", "paper 004", "this run"]).set_index("quantity")
@@ -512,6 +578,8 @@ def _per_strength(network: Network, bins: np.ndarray) -> dict[str, Any]:
     return {
         **network.scalars,
         "margin_std_test": network.margin_std,
+        "margin_median_test": network.margin_median, "margin_median_train": network.train_margin_median,
+        "indecisive_test": network.indecisive, "wrong_test_loss": network.wrong_loss,
         "margin_hist": {split: np.histogram(np.asarray(m), bins=bins)[0].tolist()
                         for split, m in (("test", network.margins_test), ("train", network.margins_train))},
         "margins_test": network.margins_test, "margins_train": network.margins_train,
@@ -528,6 +596,7 @@ def metrics(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, An
     return {
         "source": runs.source, "n_train": runs.n_train, "n_test": runs.n_test, "image_size": p.image_size,
         "model": p.model_name, "method": p.method, "strengths": list(runs.strengths),
+        "ar_strengths": list(p.ar_strengths),
         "per_strength": {str(s): _per_strength(runs.networks[s], bins) for s in runs.strengths},
         "margin_hist_bins": bins.tolist(),
         "layers": runs.layers,
@@ -540,44 +609,143 @@ def metrics(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, An
     }
 
 
-def _accuracy_trend(runs: StrengthRuns, p: Params) -> float:
-    """Fig. 3b's test-accuracy trend over the AR strengths only; ``nan`` with fewer than three of them."""
-    ar = p.ar_strengths
-    if len(ar) < 3:
-        return float("nan")
-    return stats.trend(ar, [runs.networks[s].scalars["test_acc"] for s in ar])
+def headline(m: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers that matter most in a record's ``metrics`` (JSON-loaded): the loss gap, test loss, test and PGD
+    accuracy, margin spread and indecisive share at the ends of the strength range, the share of layers whose
+    singular-value STD falls, and the spectral-normalization changes under the strongest target."""
+    strengths = [float(s) for s in m["strengths"]]
+    ar = [s for s in strengths if s > 0]
+
+    def at(s: float, key: str) -> float:
+        return float(m["per_strength"][str(s)][key])
+
+    first, low, high = strengths[0], ar[0], strengths[-1]
+    strong = list(m["spectral_change"])[-1]
+    b2 = m["appB2"]["lowest_vs_highest"]
+    return {
+        "loss gap (lowest strength)": at(first, "loss_gap"),
+        "loss gap (highest strength)": at(high, "loss_gap"),
+        "test loss (lowest AR strength)": at(low, "test_loss"),
+        "test loss (highest strength)": at(high, "test_loss"),
+        "test accuracy (lowest AR strength)": at(low, "test_acc"),
+        "test accuracy (highest strength)": at(high, "test_acc"),
+        "PGD accuracy (highest strength)": at(high, "robust_acc"),
+        "test margin std (highest strength)": at(high, "margin_std_test"),
+        "indecisive share (highest strength)": at(high, "indecisive_test"),
+        "layers with falling SV STD (share)": float(b2["falls_n"]) / len(m["layers"]),
+        f"loss gap change ({strong})": float(m["spectral_change"][strong]["loss_gap"]),
+        f"error gap change ({strong})": float(m["spectral_change"][strong]["err_gap"]),
+    }
+
+
+def _at(strengths: Sequence[float]) -> str:
+    return "eps " + ", ".join(f"{s:g}" for s in strengths)
 
 
 def claims(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, dict[str, Any]]:
-    """The six claims of paper 004 this section checks (§4.1, §4.2.1, §4.2.2, App. B.4.2)."""
-    gap_trend, acc_trend, mstd_trend = runs.trend("loss_gap"), _accuracy_trend(runs, p), runs.margin_trend()
+    """The claims of paper 004 this section checks (§1.1, §4.1, §4.2.1, §4.2.2, App. B.2, B.4.2, B.5), each as the
+    paper states it: a trend "as AR strength grows" must hold at every step of the strengths."""
+    every, ar = runs.strengths, p.ar_strengths
+    gap, train_loss, robust = runs.column("loss_gap"), runs.column("train_loss"), runs.column("robust_acc")
+    acc, test_loss, test_err = runs.column("test_acc", ar), runs.column("test_loss", ar), runs.column("test_err", ar)
+    mstd, median = runs.values(lambda n: n.margin_std), runs.values(lambda n: n.margin_median)
+    middle, wrong = runs.values(lambda n: n.indecisive), runs.values(lambda n: n.wrong_loss)
     sums = runs.std_sums(p.low, p.high)
     n_layers = len(runs.layers)
+    c10, c100 = _b2("CIFAR-10"), _b2("CIFAR-100")
+    ratio, least = _sum_ratio(sums), min(c10["ratio"], c100["ratio"])
+    variation = {(e, stat): runs.variation(e, stat)
+                 for e in p.variation_eps for stat in ("mean", "std")}
+    top = runs.networks[p.high]
     lo, hi, strong = cross.strengths[0], cross.strengths[-1], cross.strongest
-    strengths = list(runs.strengths)
+    loss_change, err_change = test_loss[-1] - test_loss[0], test_err[-1] - test_err[0]
     return {
         "loss_gap_decreases_with_strength": claim(
-            gap_trend <= TREND, required_at=["demo", "paper"],
-            detail=f"loss gap at eps {strengths}: {_listed(runs, 'loss_gap')}; Spearman {gap_trend:.2f} (<= {TREND})"),
+            steps(gap, -1),
+            paper='§4.1, Fig. 3a: "GE gaps (the gaps between training and test losses) decrease as strength of AR '
+                  'increase"',
+            detail=f"loss gap at {_at(every)}: {_listed(gap)}; must fall at every step"),
+        "train_loss_increases_with_strength": claim(
+            steps(train_loss, +1),
+            paper='§4.1, Fig. 3a: "training losses increase as AR strength increase"',
+            detail=f"training loss at {_at(every)}: {_listed(train_loss)}; must rise at every step"),
         "test_accuracy_decreases_with_strength": claim(
-            acc_trend <= TREND, required_at=["demo", "paper"],
-            detail=f"test accuracy at eps {strengths}: {_listed(runs, 'test_acc')}; Spearman over the AR strengths "
-                   f"{list(p.ar_strengths)}: {acc_trend:.2f} (<= {TREND})"),
+            steps(acc, -1),
+            paper='§4.1, Fig. 3b: "the end result of AR regularization leads to biased-performing NNs that achieve '
+                  'degraded test performance" (test error rises over the AR strengths 4, 8, 16)',
+            detail=f"test accuracy at the AR strengths {_at(ar)}: {_listed(acc)} (standard training: "
+                   f"{runs.networks[every[0]].scalars['test_acc']:.4f}); must fall at every step"),
+        "test_loss_falls_while_error_rises": claim(
+            loss_change <= 0 < err_change,
+            paper='§4.1, Fig. 3b (CIFAR-10/100): "the test losses show a decreasing trend even when test error '
+                  'rates increase"',
+            detail=f"over the AR strengths {_at(ar)}: test loss {_listed(test_loss)} (change {loss_change:+.4f}, "
+                   f"must not rise), test error {_listed(test_err)} (change {err_change:+.4f}, must rise)",
+            value=loss_change),
+        "robust_accuracy_increases_with_strength": claim(
+            steps(robust, +1),
+            paper='§1.1, Fig. 1c: "the increased adversarial robustness of the network, as shown in the increasing '
+                  'curve in fig. 1(c)"',
+            detail=f"PGD accuracy (eps {p.eval_eps:g}, on the correctly classified test points) at {_at(every)}: "
+                   f"{_listed(robust)}; must rise at every step"),
         "margins_concentrate": claim(
-            mstd_trend <= TREND, required_at=["demo", "paper"],
-            detail=f"test margin std at eps {strengths}: {_margin_stds(runs)}; Spearman {mstd_trend:.2f} "
-                   f"(<= {TREND})"),
+            steps(mstd, -1) and steps([abs(v) for v in median], -1),
+            paper='§4.2.1, Fig. 4 (and Fig. 1b): "the distributions of margins become more concentrated around zero '
+                  'as AR grows. The concentration moves the mode of margin distribution towards zero"',
+            detail=f"test margins at {_at(every)}: std {_listed(mstd, 3)} and median {_listed(median, 3)}; both the "
+                   "spread and the distance of the median from zero must fall at every step"),
+        "probabilities_move_to_middle": claim(
+            steps(middle, +1),
+            paper='§4.2.1, Fig. 5a: "the estimated probabilities of the target class concentrate more around middle '
+                  'values"',
+            detail=f"share of test points with {INDECISIVE[0]:g} < p_y < {INDECISIVE[1]:g} at {_at(every)}: "
+                   f"{_listed(middle, 3)}; must rise at every step"),
+        "most_probabilities_stay_at_the_ends": claim(
+            top.indecisive < 0.5,
+            paper='§4.2.1, Fig. 5a: "(but the majority of values are still at the ends)"',
+            detail=f"share of test points with {INDECISIVE[0]:g} < p_y < {INDECISIVE[1]:g} at eps {p.high:g}: "
+                   f"{top.indecisive:.3f}; must stay below one half", value=top.indecisive),
+        "wrong_predictions_cost_less": claim(
+            steps(wrong, -1),
+            paper='§4.1, §4.2.1, Fig. 5b: "less confident wrong predictions are made by NNs thanks to adversarial '
+                  'training", which "maps to smaller loss values"',
+            detail=f"mean test loss of the misclassified test points at {_at(every)}: {_listed(wrong, 3)}; must fall "
+                   "at every step"),
         "singular_value_std_falls": claim(
-            sums["falls_n"] > n_layers / 2, required_at=["demo", "paper"],
+            sums["falls_n"] > n_layers / 2,
+            paper='§4.2.2, Fig. 5c-d: "the standard deviation of singular values associated with a layer of the NN '
+                  'trained with AR strength 4 is mostly larger than that of the NN with AR strength 16"',
             detail=f"{sums['falls_n']} of {n_layers} layers have a lower singular-value STD at eps {p.high:g} than "
-                   f"at eps {p.low:g} (sum of falls {sums['falls_sum']:.4f}, of rises {sums['rises_sum']:.4f})"),
+                   f"at eps {p.low:g}; must be more than half",
+            value=sums["falls_n"] / n_layers, paper_value=c10["falls_n"] / (c10["falls_n"] + c10["rises_n"])),
+        "std_falls_outweigh_rises": claim(
+            ratio >= least,
+            paper=f'App. B.2: the summed STD decrease "is a magnitude larger" than the summed STD increase (CIFAR-10 '
+                  f'{c10["falls_sum"]:.4f} vs {c10["rises_sum"]:.4f}, CIFAR-100 {c100["falls_sum"]:.4f} vs '
+                  f'{c100["rises_sum"]:.4f})',
+            detail=f"sum of the STD falls {sums['falls_sum']:.4f}, of the rises {sums['rises_sum']:.4f} (eps "
+                   f"{p.low:g} vs {p.high:g}): ratio {ratio:.3g}; must be at least the smaller of the paper's ratios, "
+                   f"{least:.3g} (CIFAR-100; CIFAR-10: {c10['ratio']:.3g})",
+            value=ratio if np.isfinite(ratio) else None, paper_value=c10["ratio"]),
+        "loss_variation_falls_with_strength": claim(
+            all(steps(v, -1) for v in variation.values()),
+            paper='App. B.5, Fig. 8, Table 1: "the average loss variation decreases with adversarial robustness. The '
+                  'standard deviation decreases with network adversarial robustness as well"',
+            detail=f"max loss increase under Linf PGD at {_at(every)}: "
+                   + "; ".join(f"attack {e:g} {stat} {_listed(v)}" for (e, stat), v in variation.items())
+                   + "; every mean and std must fall at every step"),
         "sn_loss_gap_decreases_with_strength": claim(
-            all(cross.change(level, "loss_gap") < 0 for level in cross.capacity), required_at=["demo", "paper"],
-            detail=f"loss gap at eps {lo:g} -> {hi:g}: " + _cross_listed(cross, "loss_gap")),
+            all(steps(cross.column(level, "loss_gap"), -1) for level in cross.capacity),
+            paper='App. B.4.2, Fig. 6: as the capacity decreases, "the loss gap keeps a consistent decreasing trend" '
+                  "with AR strength",
+            detail=f"loss gap at eps {' -> '.join(f'{s:g}' for s in cross.strengths)}: "
+                   + _cross_listed(cross, "loss_gap") + "; must fall at every step at every capacity"),
         "sn_error_gap_turns_decreasing": claim(
-            cross.change(strong, "err_gap") < min(0.0, cross.change(NO_SN, "err_gap")), required_at=["paper"],
+            cross.change(NO_SN, "err_gap") > 0 > cross.change(strong, "err_gap"),
+            paper='App. B.4.2, Fig. 6: "as the capacity of NNs decreases ..., the error gap between training and test '
+                  'gradually changes from an increasing trend to a decreasing trend"',
             detail=f"error gap at eps {lo:g} -> {hi:g}: " + _cross_listed(cross, "err_gap")
-                   + f"; must fall under {strong}, and by more than without SN"),
+                   + f"; must rise without SN and fall under {strong}"),
     }
 
 
@@ -586,13 +754,122 @@ def record(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, Any
     return {"metrics": metrics(runs, cross, p), "claims": claims(runs, cross, p)}
 
 
+def _joined(items: Sequence[str]) -> str:
+    """``"a, b and c"``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _series(values: Sequence[float], strengths: Sequence[float], digits: int = 3) -> str:
+    """``"0.953, 0.950 and 0.885 at ε = 0.1, 0.15 and 0.2"``."""
+    return f"{_joined([f'{v:.{digits}f}' for v in values])} at ε = {_joined([f'{s:g}' for s in strengths])}"
+
+
+def accuracy_text(runs: StrengthRuns, p: Params) -> str:
+    """Fig. 3b's test accuracy over the AR strengths in words, and how standard training compares with the
+    weakest AR network."""
+    acc = runs.column("test_acc", p.ar_strengths)
+    first, weak = runs.networks[runs.strengths[0]].scalars["test_acc"], acc[0]
+    trend = ("falls at every step, as in the paper" if steps(acc, -1) else
+             f"{direction(acc)}, so this run does not show the paper's steady fall")
+    versus = ("*more* accurate than" if weak > first else "less accurate than" if weak < first else "as accurate as")
+    return (f"Among the adversarially trained networks test accuracy is {_series(acc, p.ar_strengths)}: it {trend}. "
+            f"Standard training reaches {first:.3f}, so the weakest AR network is {versus} standard training")
+
+
+def robust_text(runs: StrengthRuns, p: Params) -> str:
+    """Fig. 1c's robust-accuracy trend in words."""
+    robust = runs.column("robust_acc")
+    verdict = ("it rises at every step, as Fig. 1c's curve does" if steps(robust, +1) else
+               f"it {direction(robust)}, so Fig. 1c's steadily increasing curve is not reproduced here")
+    return f"PGD accuracy is {_series(robust, runs.strengths)}: {verdict}"
+
+
+def paradox_text(runs: StrengthRuns, p: Params) -> str:
+    """§4.1's "test loss falls while test error rises" (Fig. 3b), tested over the AR strengths, in words."""
+    ar = p.ar_strengths
+    loss, err = runs.column("test_loss", ar), runs.column("test_err", ar)
+    said = (f"Over the AR strengths the test loss is {_series(loss, ar)}, and the test error "
+            f"{_joined([f'{v:.3f}' for v in err])}")
+    if loss[-1] - loss[0] <= 0 < err[-1] - err[0]:
+        return said + ": the test loss does not rise while the error does, as the paper finds on CIFAR-10/100"
+    if loss[-1] > loss[0]:
+        return (said + ": here the test loss **rises** with the strength, so this run does **not** reproduce the "
+                "paper's paradox (on CIFAR-10/100 the test loss falls while the error rises; on Tiny-ImageNet it "
+                "does not fall either)")
+    return said + ": the test error does not rise, so the paradox has nothing to show here"
+
+
+def margin_text(runs: StrengthRuns) -> str:
+    """Fig. 4's concentration of the test margins in words: their spread and median against the strength."""
+    mstd, median = runs.values(lambda n: n.margin_std), runs.values(lambda n: n.margin_median)
+    both = steps(mstd, -1) and steps([abs(v) for v in median], -1)
+    verdict = ("both fall at every step: the distributions narrow and move toward zero, as in the paper" if both else
+               f"the spread {direction(mstd)} and the median {direction([abs(v) for v in median])} in distance from "
+               "zero, so the concentration is not steady here")
+    return (f"The standard deviation of the test margins is {_series(mstd, runs.strengths, 2)}, their median "
+            f"{_listed(median, 2)}; {verdict}")
+
+
+def train_margin_text(runs: StrengthRuns) -> str:
+    """Where the training margins sit at the ends of the strength range (Fig. 4b, App. B.3)."""
+    first, top = runs.networks[runs.strengths[0]], runs.networks[runs.strengths[-1]]
+    side = "still on its positive side" if top.train_margin_median > 0 else "on its negative side"
+    return (f"The median training margin moves from {first.train_margin_median:.2f} to "
+            f"{top.train_margin_median:.2f}, {side}")
+
+
+def middle_text(runs: StrengthRuns) -> str:
+    """Fig. 5a's share of indecisive test predictions, against the paper's "the majority is still at the ends"."""
+    middle = runs.values(lambda n: n.indecisive)
+    trend = "rises at every step" if steps(middle, +1) else direction(middle)
+    top = middle[-1]
+    ends = ("the majority stays at the ends, as the paper notes" if top < 0.5 else
+            "at the highest strength the majority is in the middle, unlike the paper's Fig. 5a, where "
+            '"the majority of values are still at the ends"')
+    return (f"The share of test points with {INDECISIVE[0]:g} < p_y(x) < {INDECISIVE[1]:g} is "
+            f"{', '.join(f'{100 * v:.1f}%' for v in middle)} from the lowest strength to the highest: it {trend}, "
+            f"and {ends}")
+
+
+def wrong_text(runs: StrengthRuns) -> str:
+    """What a wrong prediction costs (Fig. 5b): the mean test loss of the misclassified points per strength."""
+    wrong = runs.values(lambda n: n.wrong_loss)
+    verdict = ("falls at every step, so the errors are made with less confidence" if steps(wrong, -1) else
+               f"{direction(wrong)}")
+    return f"The mean test loss of a misclassified point is {_series(wrong, runs.strengths, 2)}: it {verdict}"
+
+
+def variation_text(runs: StrengthRuns, p: Params) -> str:
+    """App. B.5's trend in words: at which attack radii the mean and std of the loss variation fall at every step."""
+    bad = [f"the {stat} at attack {e:g} ({_listed(runs.variation(e, stat))})"
+           for e in p.variation_eps for stat in ("mean", "std")
+           if not steps(runs.variation(e, stat), -1)]
+    if not bad:
+        return ("At every attack radius both the mean and the standard deviation of the loss variation fall at every "
+                "step of the strength, as App. B.5 reports")
+    return ("Not every series falls at every step, as App. B.5 reports they do: " + "; ".join(bad)
+            + " does not")
+
+
+def sn_err_text(cross: SpectralCross) -> str:
+    """App. B.4.2's error-gap turn in words: the changes without SN and under the strongest target."""
+    none, strong = cross.change(NO_SN, "err_gap"), cross.change(cross.strongest, "err_gap")
+    if none > 0 > strong:
+        return ("the error gap rises with AR strength without spectral normalization and falls under it: the turn "
+                "the paper reports")
+    if none <= 0:
+        return ("the uncontrolled network's error gap already falls with AR strength, so there is no rising trend "
+                "for spectral normalization to turn: the premise of the paper's second trend is missing here")
+    return "the error gap rises without spectral normalization and does not fall under it: no turn"
+
+
 def quoted(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, object]:
-    """The numbers the page's prose glues, by glue name."""
+    """The numbers and sentences the page's prose glues, by glue name."""
     first = runs.networks[runs.strengths[0]]
     top = runs.networks[p.high]
     sums = runs.std_sums(p.low, p.high)
     out: dict[str, object] = {}
-    for key in ("loss_gap", "test_acc", "robust_acc", "err_gap"):
+    for key in ("loss_gap", "test_acc", "robust_acc", "err_gap", "train_loss", "test_loss"):
         out[f"ar_{key}_low"] = first.scalars[key]
         out[f"ar_{key}_high"] = top.scalars[key]
     out.update({
@@ -601,16 +878,28 @@ def quoted(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, obj
         "ar_middle_low": 100 * first.indecisive, "ar_middle_high": 100 * top.indecisive,
         "sv_falls_n": sums["falls_n"], "sv_layers": len(runs.layers), "sv_falls_sum": sums["falls_sum"],
         "sv_rises_sum": sums["rises_sum"], "sv_low": p.low,
+        "accuracy_text": accuracy_text(runs, p), "robust_text": robust_text(runs, p),
+        "paradox_text": paradox_text(runs, p), "margin_text": margin_text(runs),
+        "train_margin_text": train_margin_text(runs), "middle_text": middle_text(runs),
+        "wrong_text": wrong_text(runs), "variation_text": variation_text(runs, p),
     })
     for key in ("loss_gap", "err_gap"):
         out[f"sn_{key}_change_none"] = cross.change(NO_SN, key)
         out[f"sn_{key}_change_strong"] = cross.change(cross.strongest, key)
-    out.update({"sn_strong": cross.strongest[3:], "sn_low": cross.strengths[0], "sn_high": cross.strengths[-1]})
+    sn_train = [cross.capacity[cross.strongest][s]["train_err"] for s in cross.strengths]
+    out.update({"sn_strong": cross.strongest[3:], "sn_low": cross.strengths[0], "sn_high": cross.strengths[-1],
+                "sn_err_text": sn_err_text(cross),
+                "sn_train_err_text": _series(sn_train, cross.strengths),
+                "sn_loss_trend_text": ("falls at every capacity" if all(
+                    steps(cross.column(level, "loss_gap"), -1) for level in cross.capacity)
+                    else "does not fall at every capacity")})
     return out
 
 
-__all__ = ["GAP_KEYS", "INDECISIVE", "MARGIN_EDGES", "NOTEBOOK", "NO_SN", "SCALARS", "TREND", "Network", "Params",
-           "SpectralCross", "StrengthRuns", "ar_method", "claims", "comparison_table", "cross_table", "figure1a",
-           "figure3", "figure4", "figure5ab", "figure6", "figure_variation", "gaps", "label", "load_data",
-           "margin_bins", "measure", "metrics", "quoted", "record", "resize", "singular_value_table",
-           "strength_table", "train_spectral_cross", "train_strengths", "trained", "variation_table"]
+__all__ = ["GAP_KEYS", "INDECISIVE", "MARGIN_EDGES", "NOTEBOOK", "NO_SN", "SCALARS", "Network", "Params",
+           "SpectralCross", "StrengthRuns", "accuracy_text", "ar_method", "claims", "comparison_table",
+           "cross_table", "direction", "figure1a", "figure3", "figure4", "figure5ab", "figure6", "figure_variation",
+           "gaps", "headline", "label", "load_data", "margin_bins", "margin_text", "measure", "metrics",
+           "middle_text", "paradox_text", "quoted", "record", "resize", "robust_text", "singular_value_table",
+           "sn_err_text", "steps", "strength_table", "train_margin_text", "train_spectral_cross", "train_strengths",
+           "trained", "variation_table", "variation_text", "wrong_text"]
