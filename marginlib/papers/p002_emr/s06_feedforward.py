@@ -34,12 +34,10 @@ from marginlib.papers.p002_emr import effective_margins
 
 NOTEBOOK = "06_emr_feedforward"
 
-#: claim ``emr_larger_effective_margin`` compares ST+EMR only with the ST / ST+L-Softmax rows whose clean accuracy
-#: is at least this (models that trained: the paper's own Table 1 has a 17.83%-accurate L-Softmax row with a
-#: larger margin, which it does not count against EMR)
+#: the claims on Table 1's effective margins compare ST+EMR (AT+EMR) only with the baseline rows whose clean accuracy
+#: is at least this (models that trained: the paper's own Table 1 has a 17.83%-accurate L-Softmax row with a larger
+#: margin, which it does not count against EMR)
 TRAINED = 0.5
-#: claim ``approx_emr_close``: |robust accuracy of Approx-EMR - exact EMR| at most 5 points, for every training
-CLOSE = 0.05
 #: SGD momentum of every row (paper 002, §3)
 MOMENTUM = 0.9
 #: the learning rate and lambda_EMR are multiplied by this after ``lr_decay_epoch`` (Algorithm 1: divided by 10)
@@ -419,10 +417,192 @@ def paper_vs_book(t: Table1) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------- record and prose
 
+#: the baseline rows of each training in Table 1 (weight decay alone and L-Softmax, over the lambda_WD grid)
+BASELINES = {"ST": ("ST", "ST+LSoftmax"), "AT": ("AT", "AT+LSoftmax")}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts keyed by column name (a record's ``metrics["table"]`` form)."""
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _num(value: Any) -> float:
+    """A table cell as a float (``None``, a record's non-finite number, as NaN)."""
+    return math.nan if value is None else float(value)
+
+
+def _rows(table: list[dict[str, Any]], *names: str, trained: bool = False) -> list[dict[str, Any]]:
+    """The rows of ``table`` called one of ``names`` (with ``trained``: only those with clean accuracy >=
+    :data:`TRAINED`)."""
+    return [r for r in table if r["training"] in names and (not trained or _num(r["clean_acc"]) >= TRAINED)]
+
+
+def _max(rows: list[dict[str, Any]], column: str) -> float:
+    """The largest finite ``column`` over ``rows`` (NaN when there is none)."""
+    values = [v for v in (_num(r[column]) for r in rows) if math.isfinite(v)]
+    return max(values) if values else math.nan
+
+
+def _first(table: list[dict[str, Any]], name: str, column: str) -> float:
+    """``column`` of the first row called ``name`` (NaN when there is none)."""
+    rows = _rows(table, name)
+    return _num(rows[0][column]) if rows else math.nan
+
+
+def facts(table: list[dict[str, Any]]) -> dict[str, float]:
+    """The numbers the claims decide on, from Table 1's rows (a record's ``metrics["table"]``, or the paper's from
+    :func:`paper_table`; accuracies as fractions): EMR's and Approx-EMR's robust accuracy and effective margins, and
+    the largest of each over the baseline rows (margins over the rows that trained, :data:`TRAINED`)."""
+    st = sorted(_rows(table, "ST"), key=lambda r: _num(r["lambda_wd"]))
+    smaller = st[:1]
+    larger = [r for r in st[1:] if _num(r["clean_acc"]) >= TRAINED]
+    at_base = _rows(table, *BASELINES["AT"])
+    at_trained = _rows(table, *BASELINES["AT"], trained=True)
+    return {
+        "emr_robust": _first(table, "ST+EMR", "robust_acc"),
+        "emr_m_test": _first(table, "ST+EMR", "eff_margin_test_mean"),
+        "emr_m_train": _first(table, "ST+EMR", "eff_margin_train_mean"),
+        "approx_robust": _first(table, "ST+Approx-EMR", "robust_acc"),
+        "st_robust_max": _max(_rows(table, "ST"), "robust_acc"),
+        "ls_robust_max": _max(_rows(table, "ST+LSoftmax"), "robust_acc"),
+        "base_m_test_max": _max(_rows(table, *BASELINES["ST"], trained=True), "eff_margin_test_mean"),
+        "n_base_trained": float(len(_rows(table, *BASELINES["ST"], trained=True))),
+        "n_base": float(len(_rows(table, *BASELINES["ST"]))),
+        "st_m_test_max": _max(_rows(table, "ST", trained=True), "eff_margin_test_mean"),
+        "ls_m_test_max": _max(_rows(table, "ST+LSoftmax", trained=True), "eff_margin_test_mean"),
+        "small_wd": _num(smaller[0]["lambda_wd"]) if smaller else math.nan,
+        "small_wd_m_test": _max(smaller, "eff_margin_test_mean"),
+        "larger_wd_m_test_min": min((_num(r["eff_margin_test_mean"]) for r in larger), default=math.nan),
+        "n_larger_wd": float(len(larger)),
+        "at_emr_robust": _first(table, "AT+EMR", "robust_acc"),
+        "at_approx_robust": _first(table, "AT+Approx-EMR", "robust_acc"),
+        "at_base_robust_max": _max(at_base, "robust_acc"),
+        "at_emr_m_train": _first(table, "AT+EMR", "eff_margin_train_mean"),
+        "at_emr_m_test": _first(table, "AT+EMR", "eff_margin_test_mean"),
+        "at_base_m_train_max": _max(at_trained, "eff_margin_train_mean"),
+        "at_base_m_test_max": _max(at_trained, "eff_margin_test_mean"),
+    }
+
+
+def decide(f: dict[str, float]) -> dict[str, tuple[bool, float]]:
+    """Each claim of the section from :func:`facts`: whether it holds and the difference it decides on (accuracies
+    in points, margins in pixel units; positive where the paper's statement holds, except
+    ``approx_emr_below_emr``, EMR minus Approx-EMR). NaN (a row this run lacks) never holds."""
+    pts = 100.0
+    emr_over_st = f["emr_robust"] - f["st_robust_max"]
+    ls_over_st = f["ls_robust_max"] - f["st_robust_max"]
+    emr_over_ls = f["emr_robust"] - f["ls_robust_max"]
+    margin = f["emr_m_test"] - f["base_m_test_max"]
+    ls_margin = f["ls_m_test_max"] - f["st_m_test_max"]
+    small_wd = f["larger_wd_m_test_min"] - f["small_wd_m_test"]
+    approx_over_base = f["approx_robust"] - max(f["st_robust_max"], f["ls_robust_max"])
+    approx_loss = f["emr_robust"] - f["approx_robust"]
+    at_robust = min(f["at_emr_robust"], f["at_approx_robust"]) - f["at_base_robust_max"]
+    at_train = f["at_emr_m_train"] - f["at_base_m_train_max"]
+    at_test = f["at_emr_m_test"] - f["at_base_m_test_max"]
+    return {
+        "emr_larger_effective_margin": (margin > 0, margin),
+        "emr_more_robust": (emr_over_st > 0, pts * emr_over_st),
+        "lsoftmax_more_robust": (ls_over_st > 0, pts * ls_over_st),
+        "emr_more_robust_than_lsoftmax": (emr_over_ls > 0, pts * emr_over_ls),
+        "lsoftmax_larger_effective_margin": (ls_margin > 0, ls_margin),
+        "small_wd_smaller_margin": (small_wd > 0, small_wd),
+        "approx_emr_more_robust": (approx_over_base > 0, pts * approx_over_base),
+        "approx_emr_below_emr": (approx_loss > 0, pts * approx_loss),
+        "at_emr_more_robust": (at_robust > 0, pts * at_robust),
+        "at_emr_larger_effective_margin": (at_train > 0 and at_test > 0, at_train),
+    }
+
+
+def paper_table() -> list[dict[str, Any]]:
+    """The paper's Table 1 and Table 8's MLP Approx-EMR rows as Table 1 rows of a record (accuracies as
+    fractions), for :func:`facts`."""
+    t1 = tables.read("paper002_table1")
+    t8 = tables.read("paper002_table8")
+    approx = t8[(t8.model == "MLP") & t8.training.str.contains("Approx")].drop(columns="model")
+    rows = _records(pd.concat([t1, approx]))
+    for r in rows:
+        r["clean_acc"], r["robust_acc"] = r["clean_acc"] / 100, r["robust_acc"] / 100
+    return rows
+
+
+#: each claim's statement in the paper, with where it is (``paper=`` of the record)
+STATEMENTS = {
+    "emr_larger_effective_margin":
+        '§3, Fig. 2a-b and Table 1 (top): on the MLP "EMR achieves the highest effective margin" (test margin '
+        '2.24 vs at most 1.91 over the ST and L-Softmax rows that train)',
+    "emr_more_robust":
+        '§3, Table 1 (top), observation a): "increasing λ_WD cannot achieve adversarial robustness that is '
+        'comparable with L-Softmax or EMR" (the EMR half: 87.56 vs at most 48.41)',
+    "lsoftmax_more_robust":
+        '§3, Table 1 (top), observation a): "increasing λ_WD cannot achieve adversarial robustness that is '
+        'comparable with L-Softmax or EMR" (the L-Softmax half: at most 60.59 vs at most 48.41)',
+    "emr_more_robust_than_lsoftmax":
+        '§3, Table 1 (top), observation b): "the adversarial robustness of training with EMR is substantially '
+        'higher than training with L-Softmax" (87.56 vs at most 60.59)',
+    "lsoftmax_larger_effective_margin":
+        '§3, Fig. 2a-b: "L-Softmax has a benefit on the effective margins for MLP" (Table 1: test margin at most '
+        '1.91 vs at most 1.31 for ST)',
+    "small_wd_smaller_margin":
+        '§3, Fig. 1c-d: "Training without weight decay (WD) or with small λ_WD leads to smaller effective margins" '
+        '(Table 1, ST: 0.79 at λ_WD = 1e-4 vs at least 1.02 at the larger λ_WD)',
+    "approx_emr_more_robust":
+        'App., Table 8 with Table 1: "The approximation achieves a comparable performance" (MLP, ST: Approx-EMR '
+        '77.09 vs at most 60.59 for the ST and L-Softmax rows)',
+    "approx_emr_below_emr":
+        'App., Table 8 (MLP, ST): Approx-EMR 77.09 vs exact EMR 87.56 PGD20 accuracy, 10.47 points lower',
+    "at_emr_more_robust":
+        '§3, Tables 1 (bottom) and 8: "we still observe improved robustness for both models using EMR" (MLP: '
+        'AT+EMR 92.78 and AT+Approx-EMR 92.76 vs at most 92.62 for AT and AT+L-Softmax)',
+    "at_emr_larger_effective_margin":
+        '§3, Fig. 2c-d and Table 1 (bottom): "we still observe an increase of effective margin compared with the '
+        'two baselines" (AT+EMR training margin 3.83 vs at most 1.21, test 2.42 vs at most 2.35)',
+}
+
+
+def details(f: dict[str, float], pgd_steps: int) -> dict[str, str]:
+    """This run's numbers behind each claim (``detail=`` of the record)."""
+    pgd = f"PGD{pgd_steps}"
+    trained = (f"the {f['n_base_trained']:.0f} ST / ST+L-Softmax rows with clean accuracy >= {TRAINED:.0%} "
+               f"({f['n_base'] - f['n_base_trained']:.0f} below it excluded)")
+    return {
+        "emr_larger_effective_margin":
+            f"ST+EMR test effective margin {f['emr_m_test']:.3f} vs max {f['base_m_test_max']:.3f} over {trained}",
+        "emr_more_robust":
+            f"{pgd} accuracy: ST+EMR {f['emr_robust']:.3f} vs max {f['st_robust_max']:.3f} over the ST rows",
+        "lsoftmax_more_robust":
+            f"{pgd} accuracy: max {f['ls_robust_max']:.3f} over the ST+L-Softmax rows vs max "
+            f"{f['st_robust_max']:.3f} over the ST rows",
+        "emr_more_robust_than_lsoftmax":
+            f"{pgd} accuracy: ST+EMR {f['emr_robust']:.3f} vs max {f['ls_robust_max']:.3f} over the ST+L-Softmax "
+            f"rows",
+        "lsoftmax_larger_effective_margin":
+            f"test effective margin: max {f['ls_m_test_max']:.3f} over the ST+L-Softmax rows vs max "
+            f"{f['st_m_test_max']:.3f} over the ST rows (rows with clean accuracy >= {TRAINED:.0%})",
+        "small_wd_smaller_margin":
+            f"ST test effective margin {f['small_wd_m_test']:.3f} at the smallest lambda_WD ({f['small_wd']:g}) vs "
+            f"min {f['larger_wd_m_test_min']:.3f} over the {f['n_larger_wd']:.0f} ST rows with a larger lambda_WD "
+            f"that train" + (" (none, so it cannot hold)" if f["n_larger_wd"] == 0 else ""),
+        "approx_emr_more_robust":
+            f"{pgd} accuracy: ST+Approx-EMR {f['approx_robust']:.3f} vs max "
+            f"{max(f['st_robust_max'], f['ls_robust_max']):.3f} over the ST and ST+L-Softmax rows",
+        "approx_emr_below_emr":
+            f"{pgd} accuracy: ST+Approx-EMR {f['approx_robust']:.3f} vs ST+EMR {f['emr_robust']:.3f}",
+        "at_emr_more_robust":
+            f"{pgd} accuracy: AT+EMR {f['at_emr_robust']:.3f}, AT+Approx-EMR {f['at_approx_robust']:.3f} vs max "
+            f"{f['at_base_robust_max']:.3f} over the AT and AT+L-Softmax rows"
+            + ("" if math.isfinite(f["at_emr_robust"]) else " (no AT rows in this run, so it cannot hold)"),
+        "at_emr_larger_effective_margin":
+            f"AT+EMR effective margin train {f['at_emr_m_train']:.3f}, test {f['at_emr_m_test']:.3f} vs max "
+            f"{f['at_base_m_train_max']:.3f} and {f['at_base_m_test_max']:.3f} over the AT and AT+L-Softmax rows "
+            f"with clean accuracy >= {TRAINED:.0%}",
+    }
+
 
 def record(t: Table1, ex: SigmoidExample, p: Params) -> dict[str, dict[str, Any]]:
     """The section's record: Table 1, the curves, the training times, Table 8 and Fig. 1a as metrics, and the
-    three claims of paper 002 §3-4 this run checks (thresholds :data:`TRAINED`, :data:`CLOSE`)."""
+    claims of paper 002 §3-4 this run checks (:data:`STATEMENTS`; margins over the rows that train,
+    :data:`TRAINED`), each with its difference beside the paper's, computed alike from the paper's tables."""
     table = t.frame()
     metrics: dict[str, Any] = {
         "source": t.source, "n_train": t.n_train, "n_test": t.n_test,
@@ -432,29 +612,35 @@ def record(t: Table1, ex: SigmoidExample, p: Params) -> dict[str, dict[str, Any]
         "approx_vs_exact": table8(t).to_dict(orient="index"),
         "fig1a": {"alpha": ex.alpha, "grad_w": ex.grad_w},
     }
-    emr = table[table.training == "ST+EMR"].iloc[0]
-    st = table[table.training == "ST"]
-    baselines = pd.concat([st, table[table.training == "ST+LSoftmax"]])
-    trained = baselines[baselines.clean_acc >= TRAINED]
-    excluded = baselines[baselines.clean_acc < TRAINED]
-    gaps = approx_gaps(t)
-    claims = {
-        "emr_larger_effective_margin": claim(
-            bool((emr.eff_margin_test_mean > trained.eff_margin_test_mean).all()) and len(trained) > 0,
-            required_at=["demo", "paper"],
-            detail=f"ST+EMR test effective margin {emr.eff_margin_test_mean:.3f} vs max "
-                   f"{trained.eff_margin_test_mean.max():.3f} over the {len(trained)} ST / ST+L-Softmax rows with "
-                   f"clean accuracy >= {TRAINED:.0%} ({len(excluded)} row(s) below it excluded)"),
-        "emr_more_robust": claim(
-            bool((emr.robust_acc > st.robust_acc).all()), required_at=["demo", "paper"],
-            detail=f"ST+EMR PGD{p.pgd_steps} accuracy {emr.robust_acc:.3f} vs max {st.robust_acc.max():.3f} over all "
-                   f"{len(st)} ST rows"),
-        "approx_emr_close": claim(
-            all(g <= CLOSE for g in gaps.values()), required_at=["demo", "paper"],
-            detail="; ".join(f"{tr}: |EMR - Approx-EMR| robust accuracy {100 * g:.1f} points (<= {100 * CLOSE:.0f})"
-                             for tr, g in gaps.items())),
-    }
+    ours = facts(metrics["table"])
+    paper = decide(facts(paper_table()))
+    text = details(ours, p.pgd_steps)
+    claims = {name: claim(holds, detail=text[name], paper=STATEMENTS[name],
+                          value=value if math.isfinite(value) else None, paper_value=round(paper[name][1], 6))
+              for name, (holds, value) in decide(ours).items()}
     return {"metrics": metrics, "claims": claims}
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numbers the claims and the prose compare, from a record's ``metrics`` (accuracies in %): robust accuracy
+    and test effective margin of ST+EMR against the best ST / ST+L-Softmax row, Approx-EMR's robust accuracy, and
+    under AT the robust accuracy and training margin of AT+EMR against the best baseline (only the finite ones)."""
+    f = facts(metrics["table"])
+    values = {
+        "ST+EMR robust acc (%)": 100 * f["emr_robust"],
+        "best ST robust acc (%)": 100 * f["st_robust_max"],
+        "best ST+LSoftmax robust acc (%)": 100 * f["ls_robust_max"],
+        "ST+Approx-EMR robust acc (%)": 100 * f["approx_robust"],
+        "ST+EMR test margin": f["emr_m_test"],
+        "best ST test margin": f["st_m_test_max"],
+        "best ST+LSoftmax test margin": f["ls_m_test_max"],
+        "best AT / AT+LSoftmax robust acc (%)": 100 * f["at_base_robust_max"],
+        "AT+EMR robust acc (%)": 100 * f["at_emr_robust"],
+        "AT+Approx-EMR robust acc (%)": 100 * f["at_approx_robust"],
+        "AT+EMR train margin": f["at_emr_m_train"],
+        "best AT / AT+LSoftmax train margin": f["at_base_m_train_max"],
+    }
+    return {k: float(v) for k, v in values.items() if math.isfinite(v)}
 
 
 def best(t: Table1, name: str, column: str) -> float:
@@ -462,20 +648,86 @@ def best(t: Table1, name: str, column: str) -> float:
     return max(r.numbers[column] for r in t.runs if r.row.name == name)
 
 
+def _observations(f: dict[str, float]) -> str:
+    """The paper's observations a) and b) on Table 1 (top), as this run shows them."""
+    a_emr, a_ls = f["emr_robust"] > f["st_robust_max"], f["ls_robust_max"] > f["st_robust_max"]
+    if a_emr and a_ls:
+        a = ("Both halves of the paper's observation a) hold here: no λ_WD brings ST to the robustness of L-Softmax "
+             "or EMR")
+    elif a_emr:
+        a = ("Observation a) holds only in half here: no λ_WD brings ST to EMR's robustness, but the best ST row is "
+             "at least as robust as the best L-Softmax row")
+    elif a_ls:
+        a = "Observation a) holds only in half here: L-Softmax is more robust than every ST row, but EMR is not"
+    else:
+        a = "Observation a) does not hold here: the best ST row is at least as robust as L-Softmax and EMR"
+    if f["emr_robust"] > f["ls_robust_max"]:
+        b = "observation b) holds: ST+EMR is more robust than ST+L-Softmax at every λ_WD"
+    else:
+        b = "observation b) does not: the best ST+L-Softmax row is at least as robust as ST+EMR"
+    return f"{a}; {b}."
+
+
+def _ratio(train_m: float, test_m: float) -> float:
+    return train_m / test_m if test_m > 0 else math.nan
+
+
+def _curve_text(curve: list[float]) -> str:
+    """Where a mean-margin curve peaks and ends (epoch 0: initialization)."""
+    peak = max(range(len(curve)), key=lambda e: curve[e] if math.isfinite(curve[e]) else -math.inf)
+    end = len(curve) - 1
+    if peak == end:
+        return f"rises to {curve[end]:.2f} at the last epoch ({end}), its highest value"
+    return (f"peaks at {curve[peak]:.2f} after epoch {peak} and ends at {curve[end]:.2f} after epoch {end}")
+
+
 def quoted(t: Table1, ex: SigmoidExample, p: Params) -> dict[str, object]:
     """The numbers and phrases the page glues (``{glue:text}`` names of the notebook's prose)."""
     emr, approx = t.get("ST+EMR"), t.get("ST+Approx-EMR")
-    return {
+    table = _records(t.frame())
+    f = facts(table)
+    others = [_ratio(_num(r["eff_margin_train_mean"]), _num(r["eff_margin_test_mean"]))
+              for r in _rows(table, *BASELINES["ST"], trained=True)]
+    others = [r for r in others if math.isfinite(r)]
+    emr_ratio = _ratio(f["emr_m_train"], f["emr_m_test"])
+    other_max = max(others, default=math.nan)
+    if emr_ratio > other_max:
+        train_gap = (f"larger than for any ST or ST+L-Softmax row that trains (at most {other_max:.2f}), as in "
+                     "the paper, though by much less")
+    else:
+        train_gap = (f"no larger than for the ST and ST+L-Softmax rows (up to {other_max:.2f}): the paper's pattern "
+                     "does not show in this run")
+    st_wd = sorted((r for r in t.runs if r.row.name == "ST"), key=lambda r: -r.row.weight_decay)
+    gap = 100 * (emr.numbers["robust_acc"] - approx.numbers["robust_acc"])
+    if gap > 0:
+        approx_text = (f"{gap:.1f} points below exact EMR, the direction of Table 8 "
+                       "(`approx_emr_below_emr` holds)")
+    else:
+        approx_text = (f"{-gap:.1f} points above exact EMR (or level with it): Table 8's loss does not show in this "
+                       "run (`approx_emr_below_emr` fails)")
+    values: dict[str, object] = {
         "grad_alpha1": float(ex.grad_w[0]), "grad_alpha10": float(ex.grad_w[-1]),
         "emr_m_test": emr.numbers["eff_margin_test_mean"], "emr_robust": 100 * emr.numbers["robust_acc"],
+        "emr_m_train": emr.numbers["eff_margin_train_mean"],
         "emr_clean": 100 * emr.numbers["clean_acc"],
         "best_st_robust": 100 * best(t, "ST", "robust_acc"), "best_st_m": best(t, "ST", "eff_margin_test_mean"),
         "best_ls_m": best(t, "ST+LSoftmax", "eff_margin_test_mean"),
         "best_ls_robust": 100 * best(t, "ST+LSoftmax", "robust_acc"),
         "approx_robust": 100 * approx.numbers["robust_acc"],
+        "observations_text": _observations(f),
+        "emr_train_test_ratio": emr_ratio,
+        "train_gap_text": train_gap,
+        "emr_curve_text": _curve_text(emr.curves["test"]),
+        "st_curve_text": _curve_text(t.get("ST", most_robust_wd(t, "ST")).curves["test"]),
+        "st_curve_wd": f"{most_robust_wd(t, 'ST'):g}",
+        "wd_curve_end_text": ", ".join(f"{r.curves['test'][-1]:.2f} at λ_WD = {r.row.weight_decay:g}" for r in st_wd),
+        "wd_margin_text": ", ".join(f"{r.numbers['eff_margin_test_mean']:.2f} at λ_WD = {r.row.weight_decay:g}"
+                                    for r in st_wd),
         "n_curve_text": f"{t.n_curve}",
-        "approx_gap_st": 100 * approx_gaps(t)["ST"],
+        "approx_gap_st": abs(gap),
+        "approx_text": approx_text,
         "approx_speedup": emr.seconds / approx.seconds,
+        "image_points": 100 / t.n_test,
         "n_train_text": f"{t.n_train:,} MNIST training images ({t.source})",
         "n_test_text": f"{t.n_test:,}",
         "arch_text": f"{p.mlp_depth} hidden layers of {p.mlp_width}",
@@ -486,4 +738,30 @@ def quoted(t: Table1, ex: SigmoidExample, p: Params) -> dict[str, object]:
         "at_steps_text": str(p.at_steps),
         "at_wd_text": ", ".join(f"{w:g}" for w in p.at_weight_decays),
         "approx_t_text": f"{p.approx_temperature:g}",
+        "trained_text": f"{TRAINED:.0%}",
+    }
+    return values | _at_quoted(t, f)
+
+
+def _at_quoted(t: Table1, f: dict[str, float]) -> dict[str, object]:
+    """The AT rows' numbers and sentences (placeholders when this run trained none)."""
+    names = {r.row.name for r in t.runs}
+    if "AT+EMR" not in names:
+        none = "no AT rows were trained in this run (`-p adversarial false`)"
+        return {"at_text": none, "at_margin_text": none, "at_largest_margin_text": none}
+    robust, margin = decide(f)["at_emr_more_robust"][0], decide(f)["at_emr_larger_effective_margin"][0]
+    at = [r for r in t.runs if r.row.training == "AT"]
+    largest = max(at, key=lambda r: r.numbers["eff_margin_test_mean"]
+                  if math.isfinite(r.numbers["eff_margin_test_mean"]) else -math.inf)
+    return {
+        "at_text": (f"AT+EMR reaches {100 * f['at_emr_robust']:.1f}% and AT+Approx-EMR "
+                    f"{100 * f['at_approx_robust']:.1f}% PGD accuracy, against at most "
+                    f"{100 * f['at_base_robust_max']:.1f}% for AT and AT+L-Softmax: "
+                    + ("EMR's small gain under AT shows here too" if robust else
+                       "EMR's gain under AT does not show in this run")),
+        "at_margin_text": (f"AT+EMR's training effective margin is {f['at_emr_m_train']:.2f} against at most "
+                           f"{f['at_base_m_train_max']:.2f} for the AT baselines (test: {f['at_emr_m_test']:.2f} "
+                           f"vs {f['at_base_m_test_max']:.2f}): "
+                           + ("larger, as in Fig. 2c-d" if margin else "the paper's margin increase does not show")),
+        "at_largest_margin_text": f"{largest.row.name} has the largest test effective margin of the AT rows",
     }
