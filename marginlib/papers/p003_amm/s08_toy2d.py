@@ -295,7 +295,7 @@ def claims(runs: Mapping[str, ConfigRun]) -> dict[str, dict[str, Any]]:
                   'line connecting (-1.0, -1.0) and (1.0, 1.0)"',
             detail=f"AVG+LIN boundary at {angle:.2f} deg to the centre line "
                    f"({off:.2f} from orthogonal; tolerance {ORTHOGONAL_TOL})",
-            value=angle, paper_value=90.0),
+            value=angle),
         "nonlinear_shrinkage_beats_lin_under_avg": claim(
             all(acc[n] > acc["AVG+LIN"] for n in AVG_NONLINEAR),
             paper='§3.3.3, Fig. 1b-c: "Better generalization ability and thus improved test-set accuracies can be '
