@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 
 import matplotlib.pyplot as plt
@@ -71,8 +72,8 @@ def test_record_has_every_claim_and_the_metrics_of_each_model(trained):
     claims = out["claims"]
     assert list(claims) == ["min_margin_increases_lr", "avg_margin_decreases_lr",
                             "min_margin_increases_mlp", "avg_margin_decreases_mlp"]
-    assert claims["avg_margin_decreases_mlp"]["required_at"] == ["demo", "paper"]
-    assert claims["min_margin_increases_mlp"]["required_at"] == ["paper"]
+    assert all("§4.2" in c["paper"] for c in claims.values())
+    assert claims["min_margin_increases_mlp"]["paper"].startswith("MLP: ")
     metrics = out["metrics"]
     assert metrics["n_train"] == p.n_train and set(metrics["models"]) == set(p.models)
     for name, m in metrics["models"].items():
@@ -84,6 +85,7 @@ def test_record_has_every_claim_and_the_metrics_of_each_model(trained):
         key = p.key(name)
         assert claims[f"min_margin_increases_{key}"]["holds"] == (rho["rho_min"] > s02.TREND)
         assert claims[f"avg_margin_decreases_{key}"]["holds"] == (rho["rho_avg"] < -s02.TREND)
+        assert claims[f"avg_margin_decreases_{key}"]["value"] == rho["rho_avg"]
 
 
 def test_figures_and_tables_redraw_from_returned_data_without_training(trained, monkeypatch):
@@ -110,3 +112,25 @@ def test_quoted_numbers_cover_the_prose(trained):
     assert glued_names(STEM) <= set(quoted)
     assert quoted["deep_models"] == "LR, MLP"
     assert str(p.schedule("mlp1x1024")) in quoted["deep_epochs"]
+
+
+def test_headline_reads_a_json_loaded_record(trained):
+    p, d, runs = trained
+    from marginlib.book.results import jsonable
+    metrics = json.loads(json.dumps(jsonable(s02.record(runs, d, p)["metrics"])))
+    top = s02.headline(metrics)
+    assert 4 <= len(top) <= 12 and all(isinstance(v, float) and math.isfinite(v) for v in top.values())
+    assert top["rho_avg_mlp"] == s02.trends(runs, p)["mlp1x1024"]["rho_avg"]
+
+
+def test_quoted_names_a_model_the_run_did_not_train(trained):
+    p, d, runs = trained
+    quoted = s02.quoted(runs, d, p)
+    assert quoted["deep_rho_min_cnn"] == "(no CNN in this run)"
+    assert quoted["deep_rho_avg_mlp"] == f"{s02.trends(runs, p)['mlp1x1024']['rho_avg']:+.2f}"
+
+
+def test_the_part_overview_glues_only_numbers_this_section_quotes(trained):
+    overview = (repo_root() / "book" / "part1_minavg" / "overview.md").read_text()
+    keys = set(re.findall(rf"\{{glue:text\}}`/notebooks/{STEM}\.ipynb::([a-z_0-9]+)", overview))
+    assert keys and keys <= set(s02.quoted(trained[2], trained[1], trained[0]))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from marginlib import data
 from marginlib.data import Dataset
 
@@ -28,3 +30,22 @@ def mnist01(*, split: str = "train", root: str | os.PathLike[str] | None = None,
     if verbose:
         print(binary.describe())
     return binary
+
+
+def resplit(train: Dataset, test: Dataset, *, seed: int, verbose: bool = True) -> tuple[Dataset, Dataset]:
+    """The train/test draw of seed ``seed`` (section 01's ``seed`` parameter): ``seed = 0`` keeps ``train`` and
+    ``test`` as they are (MNIST's own split); another seed pools the two and draws a random split with the same
+    sizes (a ``torch`` permutation seeded with ``seed``), the source saying so. Unless ``verbose=False``, prints one
+    line per split when it redraws."""
+    if seed == 0:
+        return train, test
+    x, y = torch.cat([train.x, test.x]), torch.cat([train.y, test.y])
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    source = f"{train.source} and its test split, pooled and split at random (seed {seed})"
+    parts = (order[:len(train)], order[len(train):])
+    out = tuple(Dataset(train.name, split, x[idx], y[idx], source, train.num_classes, train.bounds)
+                for split, idx in zip(("train", "test"), parts))
+    if verbose:
+        for ds in out:
+            print(ds.describe())
+    return out[0], out[1]

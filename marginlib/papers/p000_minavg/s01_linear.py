@@ -40,8 +40,10 @@ EARLY = 10
 RISES = 0.9
 #: claim ``avg_margin_decreases``: Spearman rho of the average training margin after :data:`EARLY` below this
 FALLS = -0.9
-#: claim ``approaches_svm``: final minimum margin / the bias-penalized SVM's above this ("approaching" it; the
-#: direction converges like 1 / log t, so this is set for the demo's 30,000 steps at lr = 1)
+#: claim ``approaches_svm``: final minimum margin / the bias-penalized SVM's above this. The paper shows the approach
+#: in a figure and gives no number, so the threshold is the book's reading of "approaches", and it was chosen with
+#: the demo's budget (30,000 steps at lr = 1, where seed 0 ends a few hundredths above it) in view: the direction
+#: converges like 1 / log t, so any fixed threshold is a statement about the number of steps
 APPROACH = 0.7
 #: how many log-spaced epochs get a histogram of the training margins (Fig. 1c)
 HISTOGRAMS = 5
@@ -60,9 +62,11 @@ class Params:
     lr: float = 1.0
     record_points: int = 200
     svm_C: float = 1000000.0
+    seed: int = 0
 
     def __post_init__(self) -> None:
         validate.choice("dataset", self.dataset, DATASETS)
+        validate.nonnegative("seed", self.seed)
         validate.choice("source", self.source, SOURCES)
         for name in ("epochs", "lr", "record_points", "svm_C"):
             validate.positive(name, getattr(self, name))
@@ -98,9 +102,13 @@ class Splits:
 
 
 def load_data(p: Params) -> Splits:
-    """MNIST 0 vs 1 from ``p.source`` (:func:`marginlib.papers.p000_minavg.data.mnist01`); prints each split's
-    source."""
-    return Splits(p000_data.mnist01(split="train", source=p.source), p000_data.mnist01(split="test", source=p.source))
+    """MNIST 0 vs 1 from ``p.source`` (:func:`marginlib.papers.p000_minavg.data.mnist01`), split by ``p.seed``
+    (:func:`marginlib.papers.p000_minavg.data.resplit`: 0 keeps MNIST's own split, another seed draws a random split
+    of the pooled images with the same sizes); prints each split's source."""
+    own = p.seed == 0
+    train = p000_data.mnist01(split="train", source=p.source, verbose=own)
+    test = p000_data.mnist01(split="test", source=p.source, verbose=own)
+    return Splits(*p000_data.resplit(train, test, seed=p.seed))
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,8 @@ def fit_svms(p: Params, d: Splits) -> References:
     """The reference classifiers: the bias-penalized hard-margin SVM (the limit of gradient descent with a trained
     bias: Soudry et al. applied to the augmented points ``(x, 1)``) and the free-intercept SVM (``C = p.svm_C``).
 
-    Raises ``ValueError`` if the training set is not linearly separable (Theorem 1 then does not apply).
+    Raises ``ValueError`` if the training set is not linearly separable (Theorem 1 then does not apply; a random
+    split of ``seed != 0`` could in principle draw such a set).
     """
     svm = linear.hard_margin_svm(d.train.x, d.train.y, penalize_bias=True)
     free = linear.hard_margin_svm(d.train.x, d.train.y, C=p.svm_C)
@@ -199,19 +208,36 @@ def figure3(traj: linear.Trajectory) -> Figure:
 
 def claims(p: Params, refs: References, traj: linear.Trajectory) -> dict[str, dict[str, Any]]:
     """The section's claims (paper 000 §3, Fig. 1): over the second half of training the minimum training margin
-    rises; after the first :data:`EARLY` epochs the average margin falls; the minimum margin approaches the SVM's."""
-    epochs = traj.epochs.tolist()
-    rho_min = stats.trend(epochs, traj.min_margin_train.tolist(), after=p.late)
-    rho_avg = stats.trend(epochs, traj.avg_margin_train.tolist(), after=EARLY)
+    rises; after the first :data:`EARLY` epochs the average margin falls; the minimum margin approaches the SVM's
+    (ends above :data:`APPROACH` of it)."""
+    rho_min, rho_avg = trends(p, traj)
     ratio = svm_ratio(traj, refs)
     return {
-        "min_margin_increases": claim(rho_min > RISES, required_at=["demo", "paper"],
-                                      detail=f"Spearman rho over epochs >= {p.late:g}: {rho_min:.3f}"),
-        "avg_margin_decreases": claim(rho_avg < FALLS, required_at=["demo", "paper"],
-                                      detail=f"Spearman rho over epochs >= {EARLY}: {rho_avg:.3f}"),
-        "approaches_svm": claim(ratio > APPROACH, required_at=["demo"],
-                                detail=f"final min margin / SVM min margin = {ratio:.3f} (> {APPROACH})"),
+        "min_margin_increases": claim(
+            rho_min > RISES, value=rho_min,
+            paper='§3, Fig. 1a: "the minimum margin continues to increase during training"',
+            detail=f"Spearman rho of the min train margin with the epoch over epochs >= {p.late:g}: {rho_min:.3f} "
+                   f"(> {RISES})"),
+        "avg_margin_decreases": claim(
+            rho_avg < FALLS, value=rho_avg,
+            paper='§3, Fig. 1b: "the average margin decreases drastically after a few epochs at the very beginning, '
+                  'and then keeps decreasing"',
+            detail=f"Spearman rho of the avg train margin with the epoch over epochs >= {EARLY}: {rho_avg:.3f} "
+                   f"(< {FALLS})"),
+        "approaches_svm": claim(
+            ratio > APPROACH, value=ratio,
+            paper='§3, Fig. 1a: the minimum margin increases "until approaches that of SVM" (a figure, no number; '
+                  f'"approaches" read by the book as: ends above {APPROACH} of the SVM\'s)',
+            detail=f"final min margin / bias-penalized SVM min margin = {ratio:.3f} (> {APPROACH})"),
     }
+
+
+def trends(p: Params, traj: linear.Trajectory) -> tuple[float, float]:
+    """The Spearman rank correlations with the epoch of the minimum training margin over the second half of training
+    (:attr:`Params.late`) and of the average training margin after the first :data:`EARLY` epochs."""
+    epochs = traj.epochs.tolist()
+    return (stats.trend(epochs, traj.min_margin_train.tolist(), after=p.late),
+            stats.trend(epochs, traj.avg_margin_train.tolist(), after=EARLY))
 
 
 def record(p: Params, d: Splits, refs: References, traj: linear.Trajectory) -> dict[str, Any]:
@@ -225,20 +251,44 @@ def record(p: Params, d: Splits, refs: References, traj: linear.Trajectory) -> d
         "svm_min_margin": refs.svm.min_margin, "svm_avg_margin": float(refs.svm.train_margins.mean()),
         "svm_free_min_margin": refs.free.min_margin,
         "svm_ratio": svm_ratio(traj, refs),
+        "rho_min": trends(p, traj)[0], "rho_avg": trends(p, traj)[1],
         "histograms": {str(e): traj.histograms[e]["train"] for e in p.histogram_epochs}
         | {"svm": refs.svm.train_margins},
     }
     return {"metrics": metrics, "claims": claims(p, refs, traj)}
 
 
+def headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numbers that matter most in a record's ``metrics`` (the JSON-loaded dict): the final minimum and average
+    training margin of gradient descent, the SVM's, their ratio, the two trends of the claims and the final test
+    error."""
+    return {
+        "min_margin_final": float(metrics["min_margin"]["train"][-1]),
+        "avg_margin_final": float(metrics["avg_margin"]["train"][-1]),
+        "svm_min_margin": float(metrics["svm_min_margin"]),
+        "svm_avg_margin": float(metrics["svm_avg_margin"]),
+        "svm_ratio": float(metrics["svm_ratio"]),
+        "rho_min": float(metrics["rho_min"]),
+        "rho_avg": float(metrics["rho_avg"]),
+        "test_error_final": float(metrics["test_error"][-1]),
+    }
+
+
 def quoted(p: Params, d: Splits, refs: References, traj: linear.Trajectory) -> dict[str, object]:
     """The numbers the prose glues (``{glue:text}``)."""
+    ratio = svm_ratio(traj, refs)
     return {
         "n_epochs": f"{p.epochs:,}",
-        "svm_ratio": svm_ratio(traj, refs),
+        "svm_ratio": ratio,
+        "approach": APPROACH,
+        "approach_text": (f"{ratio:.3f}, {ratio - APPROACH:+.3f} from the threshold {APPROACH}: the claim "
+                          + ("holds" if ratio > APPROACH else "fails")),
         "avg_first": float(traj.avg_margin_train[0]),
         "avg_last": float(traj.avg_margin_train[-1]),
+        "svm_avg": float(refs.svm.train_margins.mean()),
         "early_epochs": EARLY,
+        "rises": RISES,
+        "falls": FALLS,
         "n_train_text": f"{len(d.train):,} training images ({d.train.source})",
         "lr_text": f"{p.lr:g}",
         "final_train_error": f"{traj.train_error[-1]:.2%} after the last epoch",
