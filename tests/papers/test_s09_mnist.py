@@ -114,8 +114,8 @@ def test_quoted_numbers_cover_every_glue_name_of_the_prose(trained):
     p, d, runs, sweeps = trained
     q = s09.quoted(runs, sweeps, p)
     assert _glued(STEM) == set(q)
-    assert q["minexp_err"] == q["minexp_err2"] == runs["MIN+EXP"]["error_mean"]
-    assert q["cost_ratio"] == runs["MIN+EXP"]["seconds_per_run"] / runs["reference"]["seconds_per_run"]
+    assert q["minexp_err"] == q["minexp_err2"] == f"{runs['MIN+EXP']['error_mean']:.2f}%"
+    assert q["cost_ratio"] == f"{runs['MIN+EXP']['seconds_per_run'] / runs['reference']['seconds_per_run']:.0f}"
 
 
 def test_figures_are_drawn_from_returned_data_without_training(trained):
@@ -164,6 +164,9 @@ def test_a_diverged_method_decides_no_claim_and_is_named():
     assert c["amm_min_exp_beats_reference"]["holds"]
     q = s09._order_text(runs)
     assert "diverged" in q and "nan" not in q
+    glued = s09.quoted(runs, sweeps, p)
+    assert glued["noho_err"] == glued["noho_margin"] == "no result (every run diverged)"
+    assert not any("nan" in str(v) for v in glued.values())
 
 
 def test_table1_claims_are_strict_and_follow_the_papers_order():

@@ -574,13 +574,22 @@ def quoted(runs: Mapping[str, Summary], sweeps: Sweeps, p: Params) -> dict[str, 
     it), MIN+EXP without high-order gradients and Elsayed et al.; AMM's training time over the reference's; and
     sentences computed from them (the orders the paper states, held or not)."""
     ref, amm, noho, els = runs[REFERENCE], runs["MIN+EXP"], runs[NO_HIGH_ORDER], runs[ELSAYED]
-    return {"ref_err": ref["error_mean"], "minexp_err": amm["error_mean"], "minexp_err2": amm["error_mean"],
-            "noho_err": noho["error_mean"], "elsayed_err": els["error_mean"],
-            "ref_margin": ref["released_margin"], "minexp_margin": amm["released_margin"],
-            "ref_margin_book": ref["deepfool_margin"], "minexp_margin_book": amm["deepfool_margin"],
-            "minexp_margin2": amm["released_margin"], "noho_margin": noho["released_margin"],
-            "elsayed_margin": els["released_margin"],
-            "cost_ratio": amm["seconds_per_run"] / ref["seconds_per_run"],
+
+    none = "no result (every run diverged)"
+
+    def err(r: Summary) -> str:      # pre-formatted: a method whose every run diverged has no number, not "nan"
+        return f"{r['error_mean']:.2f}%" if _finite(r) else none
+
+    def margin(r: Summary, key: str = "released_margin") -> str:
+        return f"{r[key]:.3f}" if _finite(r) else none
+
+    ratio = amm["seconds_per_run"] / ref["seconds_per_run"]
+    return {"ref_err": err(ref), "minexp_err": err(amm), "minexp_err2": err(amm),
+            "noho_err": err(noho), "elsayed_err": err(els), "ref_err2": err(ref),
+            "ref_margin": margin(ref), "minexp_margin": margin(amm),
+            "ref_margin_book": margin(ref, "deepfool_margin"), "minexp_margin_book": margin(amm, "deepfool_margin"),
+            "minexp_margin2": margin(amm), "noho_margin": margin(noho), "elsayed_margin": margin(els),
+            "cost_ratio": f"{ratio:.0f}" if np.isfinite(ratio) else "(not measured: every AMM run diverged)",
             "amm_text": _amm_text(runs), "order_text": _order_text(runs), "fewer_text": _fewer_text(sweeps, p)}
 
 
