@@ -9,8 +9,7 @@ from matplotlib.figure import Figure
 
 from marginlib import evaluate, margins, train
 from marginlib.book import params
-from marginlib.book.results import jsonable
-from marginlib.book.results import repo_root
+from marginlib.book.results import jsonable, repo_root
 from marginlib.papers.p001_mma import s04_margins as s04
 
 from sections import preset_params
