@@ -866,9 +866,9 @@ def linf_below_text(n: Mapping[str, Any]) -> str:
     parts = ", ".join(f"{_signed(g)} at ε = {e:.3g}" for e, g in below.items())
     behind = [e for e, g in below.items() if g <= 0]
     verdict = ("MMA is ahead at each of these radii, as Fig. 3a has it" if not behind else
-               "so the paper's \"better at all ε\" (Fig. 3a) does not hold in this run: MMA is not ahead at ε = "
-               + ", ".join(f"{e:.3g}" for e in behind))
-    return (f"At and below PGD-AT's training radius the white-box accuracy of MMA minus PGD-AT is {parts}: {verdict} "
+               "MMA is not ahead at ε = " + ", ".join(f"{e:.3g}" for e in behind)
+               + ", so the paper's \"better at all ε\" (Fig. 3a) does not hold in this run")
+    return (f"At and below PGD-AT's training radius the white-box accuracy of MMA minus PGD-AT is {parts}. {verdict} "
             f"(one standard error of a difference of two accuracies on {n['n_test']:,} test images is about "
             f"{n['clean_tol'] / CLEAN_SE:.1f} points).")
 
@@ -879,20 +879,21 @@ def linf_headline_text(n: Mapping[str, Any]) -> str:
     (m0, q0), (m1, q1) = n["strongest"][e0], n["strongest"][e1]
     g0 = m0 - q0
     verdict = ("MMA leads, as in the paper" if g0 > 0 else
-               "the two tie, so the paper's lead is not reproduced" if g0 == 0 else
-               "PGD-AT leads: this run reverses the paper's headline")
+               "The two tie, so the paper's lead is not reproduced" if g0 == 0 else
+               "PGD-AT leads, so this run reverses the paper's headline")
     return (f"Under the strongest attack of the grid at PGD-AT's radius ({e0:.3g}, the paper's 0.3) MMA keeps "
-            f"{m0:.1f}% and PGD-AT {q0:.1f}%, {_signed(g0)}: {verdict}. At {e1:.3g} (the paper's 0.4) MMA keeps "
-            f"{m1:.1f}% and PGD-AT {q1:.1f}% ({_signed(m1 - q1)}).")
+            f"{m0:.1f}% and PGD-AT {q0:.1f}%, a difference of {_signed(g0)}. {verdict}. At {e1:.3g} (the paper's 0.4) "
+            f"MMA keeps {m1:.1f}% and PGD-AT {q1:.1f}% ({_signed(m1 - q1)}).")
 
 
 def linf_transfer_text(n: Mapping[str, Any]) -> str:
     """MMA's one white-box run against the strongest standard-model transfer at the largest grid radius."""
     w, t = n["white_box_large"], n["transfer_large"]
-    verdict = ("the transfer attack is the stronger one, as in the paper" if t < w else
-               "the grid finds no such drop (the transfer attack is no stronger than one white-box run)")
+    verdict = ("so the transfer attack is the stronger one, as in the paper" if t < w else
+               "so this grid does not show the paper's drop (the transfer attack is no stronger than one white-box "
+               "run)")
     return (f"At {n['table'][-1]:.3g} (the paper's 0.5) MMA keeps {w:.1f}% under one white-box PGD run and {t:.1f}% "
-            f"under the strongest attack transferred from the standard model: {verdict}.")
+            f"under the strongest attack transferred from the standard model, {verdict}.")
 
 
 def l2_verdict_text(n: Mapping[str, Any]) -> str:
@@ -903,7 +904,7 @@ def l2_verdict_text(n: Mapping[str, Any]) -> str:
     beats = n["beats_at_big"]
     return (f"Against {plain(n['mma'])}, the best PGD-AT model's largest white-box lead on the curve is "
             f"{_signed(worst)} (at ε = {where:g}), {close} the {100 * L2_CLOSE:g} points the claim allows; under the "
-            f"strongest attack at the largest grid radius ({n['big']:g}) MMA minus the best PGD-AT model is "
+            f"strongest attack at the largest grid radius ({n['big']:.3g}) MMA minus the best PGD-AT model is "
             f"{_signed(beats)}, so MMA {'is' if beats > 0 else 'is not'} better there.")
 
 
