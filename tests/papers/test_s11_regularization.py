@@ -280,7 +280,8 @@ def test_paradox_holds_only_when_the_test_loss_does_not_rise_while_the_error_doe
     up = fake_runs(P.strengths, **{**FALLING, "rising": [0.1, 0.2, 0.35, 0.6]})
     claim = s11.claims(up, cross, P)["test_loss_falls_while_error_rises"]
     assert not claim["holds"] and claim["value"] == pytest.approx(0.6 + 0.1 - 0.2 - 0.3)
-    assert "does **not** reproduce" in s11.paradox_text(up, P)
+    assert "does not reproduce" in s11.paradox_text(up, P)
+    assert "test loss changes by +0.200" in s11.paradox_why_text(up, P)
 
 
 def test_error_gap_turn_needs_a_rising_gap_to_turn():

@@ -764,6 +764,26 @@ def _series(values: Sequence[float], strengths: Sequence[float], digits: int = 3
     return f"{_joined([f'{v:.{digits}f}' for v in values])} at ε = {_joined([f'{s:g}' for s in strengths])}"
 
 
+def trend_text(what: str, values: Sequence[float], strengths: Sequence[float], want: int, where: str,
+               digits: int = 3) -> str:
+    """``what`` per strength and whether it moves as the paper says (``want`` -1: falls, +1: rises) at every
+    step, e.g. "The loss gap is 0.270, 0.145 and 0.068 at ε = 0, 0.1 and 0.2: it falls at every step, as the
+    paper finds (Fig. 3a)"."""
+    said = f"{what} is {_series(values, strengths, digits)}: it "
+    if steps(values, want):
+        return said + f"{'falls' if want < 0 else 'rises'} at every step, as the paper finds ({where})"
+    return said + (f"{direction(values)}, where the paper finds it {'falling' if want < 0 else 'rising'} ({where})")
+
+
+def paradox_why_text(runs: StrengthRuns, p: Params) -> str:
+    """The test loss is the training loss plus the loss gap: how each changes from the lowest AR strength to the
+    highest."""
+    lo, hi = runs.networks[p.low].scalars, runs.networks[p.high].scalars
+    train, gap = hi["train_loss"] - lo["train_loss"], hi["loss_gap"] - lo["loss_gap"]
+    return (f"from ε = {p.low:g} to {p.high:g} the training loss changes by {train:+.3f} and the loss gap by "
+            f"{gap:+.3f}, so the test loss changes by {train + gap:+.3f}")
+
+
 def accuracy_text(runs: StrengthRuns, p: Params) -> str:
     """Fig. 3b's test accuracy over the AR strengths in words, and how standard training compares with the
     weakest AR network."""
@@ -771,7 +791,7 @@ def accuracy_text(runs: StrengthRuns, p: Params) -> str:
     first, weak = runs.networks[runs.strengths[0]].scalars["test_acc"], acc[0]
     trend = ("falls at every step, as in the paper" if steps(acc, -1) else
              f"{direction(acc)}, so this run does not show the paper's steady fall")
-    versus = ("*more* accurate than" if weak > first else "less accurate than" if weak < first else "as accurate as")
+    versus = ("more accurate than" if weak > first else "less accurate than" if weak < first else "as accurate as")
     return (f"Among the adversarially trained networks test accuracy is {_series(acc, p.ar_strengths)}: it {trend}. "
             f"Standard training reaches {first:.3f}, so the weakest AR network is {versus} standard training")
 
@@ -793,7 +813,7 @@ def paradox_text(runs: StrengthRuns, p: Params) -> str:
     if loss[-1] - loss[0] <= 0 < err[-1] - err[0]:
         return said + ": the test loss does not rise while the error does, as the paper finds on CIFAR-10/100"
     if loss[-1] > loss[0]:
-        return (said + ": here the test loss **rises** with the strength, so this run does **not** reproduce the "
+        return (said + ": here the test loss rises with the strength, so this run does not reproduce the "
                 "paper's paradox (on CIFAR-10/100 the test loss falls while the error rises; on Tiny-ImageNet it "
                 "does not fall either)")
     return said + ": the test error does not rise, so the paradox has nothing to show here"
@@ -878,7 +898,11 @@ def quoted(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, obj
         "ar_middle_low": 100 * first.indecisive, "ar_middle_high": 100 * top.indecisive,
         "sv_falls_n": sums["falls_n"], "sv_layers": len(runs.layers), "sv_falls_sum": sums["falls_sum"],
         "sv_rises_sum": sums["rises_sum"], "sv_low": p.low,
+        "gap_text": trend_text("The loss gap", runs.column("loss_gap"), runs.strengths, -1, "Fig. 3a"),
+        "train_loss_text": trend_text("The training loss", runs.column("train_loss"), runs.strengths, +1,
+                                      "Fig. 3a"),
         "accuracy_text": accuracy_text(runs, p), "robust_text": robust_text(runs, p),
+        "paradox_why_text": paradox_why_text(runs, p),
         "paradox_text": paradox_text(runs, p), "margin_text": margin_text(runs),
         "train_margin_text": train_margin_text(runs), "middle_text": middle_text(runs),
         "wrong_text": wrong_text(runs), "variation_text": variation_text(runs, p),
@@ -890,16 +914,16 @@ def quoted(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, obj
     out.update({"sn_strong": cross.strongest[3:], "sn_low": cross.strengths[0], "sn_high": cross.strengths[-1],
                 "sn_err_text": sn_err_text(cross),
                 "sn_train_err_text": _series(sn_train, cross.strengths),
-                "sn_loss_trend_text": ("falls at every capacity" if all(
+                "sn_loss_trend_text": ("falls at every capacity, the paper's first trend (Fig. 6)" if all(
                     steps(cross.column(level, "loss_gap"), -1) for level in cross.capacity)
-                    else "does not fall at every capacity")})
+                    else "does not fall at every capacity, unlike the paper's first trend (Fig. 6)")})
     return out
 
 
-__all__ = ["GAP_KEYS", "INDECISIVE", "MARGIN_EDGES", "NOTEBOOK", "NO_SN", "SCALARS", "Network", "Params",
-           "SpectralCross", "StrengthRuns", "accuracy_text", "ar_method", "claims", "comparison_table",
-           "cross_table", "direction", "figure1a", "figure3", "figure4", "figure5ab", "figure6", "figure_variation",
-           "gaps", "headline", "label", "load_data", "margin_bins", "margin_text", "measure", "metrics",
-           "middle_text", "paradox_text", "quoted", "record", "resize", "robust_text", "singular_value_table",
+__all__ = ["GAP_KEYS", "INDECISIVE", "MARGIN_EDGES", "NO_SN", "NOTEBOOK", "SCALARS", "Network", "Params",
+           "SpectralCross", "StrengthRuns", "accuracy_text", "ar_method", "claims", "comparison_table", "cross_table",
+           "direction", "figure1a", "figure3", "figure4", "figure5ab", "figure6", "figure_variation", "gaps",
+           "headline", "label", "load_data", "margin_bins", "margin_text", "measure", "metrics", "middle_text",
+           "paradox_text", "paradox_why_text", "quoted", "record", "resize", "robust_text", "singular_value_table",
            "sn_err_text", "steps", "strength_table", "train_margin_text", "train_spectral_cross", "train_strengths",
-           "trained", "variation_table", "variation_text", "wrong_text"]
+           "trained", "trend_text", "variation_table", "variation_text", "wrong_text"]
