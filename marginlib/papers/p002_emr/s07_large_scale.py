@@ -554,43 +554,178 @@ def table10_frame(timing_: Timing) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------------- record
 
-def _all_gt(t: Table3, pairs: Iterable[tuple[str, str]]) -> bool:
-    """Every pair (a, b) with both rows trained has AutoAttack accuracy a > b (and at least one pair has both)."""
-    run_pairs = [(a, b) for a, b in pairs if a in t.robust_acc and b in t.robust_acc]
-    return bool(run_pairs) and all(t.aa(a) > t.aa(b) for a, b in run_pairs)
+#: the (EMR row, compared row) pairs of each claim on Table 3's AutoAttack accuracies
+PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "emr_beats_at_and_trades": (("AT+EMR", "AT"), ("TRADES+EMR", "TRADES")),
+    "emr_beats_igr_and_he": (("AT+EMR", "AT+IGR"), ("AT+EMR", "AT+HE"), ("TRADES+EMR", "TRADES+IGR"),
+                             ("TRADES+EMR", "TRADES+HE")),
+    "emr_improves_mail_and_mart": (("AT+MAIL+EMR", "AT+MAIL"), ("TRADES+MAIL+EMR", "TRADES+MAIL"),
+                                   ("MART+EMR", "MART")),
+}
+
+#: each claim's statement in the paper, with where it is (``paper=`` of the record)
+STATEMENTS = {
+    "emr_overhead_like_igr":
+        'App., Table 10: "EMR and IGR have approximately the same computational time" (3.22 s vs 3.21 s per '
+        f'iteration for AT, 3.67 s vs 3.67 s for TRADES; "approximately": within {OVERHEAD:.0%}, the book\'s '
+        'tolerance)',
+    "emr_slower_than_he":
+        'App., Table 10: EMR and IGR take a time "that is longer than HE, since the loss requires an extra '
+        'backpropagation" (3.22 s vs 2.75 s for AT, 3.67 s vs 3.32 s for TRADES)',
+    "emr_beats_at_and_trades":
+        '§5.2, Table 3: EMR improves AutoAttack accuracy over AT (52.20 vs 50.31) and TRADES (52.73 vs 52.19); '
+        'abstract: "EMR outperforms basic adversarial training, TRADES"',
+    "emr_beats_igr_and_he":
+        '§5.2, Table 3: "EMR achieves the best result", for AT (52.20 vs IGR 50.42, HE 51.88) and TRADES (52.73 vs '
+        'IGR 52.41, HE 51.49) under AutoAttack',
+    "he_pgd_overstates":
+        '§5.2, Table 3: "HE has the best robust accuracy under PGD attack, but it is easily attacked by '
+        'AutoAttack" (AT+HE: PGD100 59.80, AutoAttack 51.88; AT+EMR: 54.62, 52.20)',
+    "emr_improves_mail_and_mart":
+        '§5.2, Table 3: EMR gives "a substantial improvement in adversarial robustness" to AT-MAIL (46.25 vs '
+        '45.07), TRADES-MAIL (53.29 vs 51.97) and MART (52.16 vs 51.40) under AutoAttack',
+    "emr_improves_mail_at_every_eps":
+        '§5.2, Fig. 3: "Our EMR always improves the robustness of MAIL across a large ε range" (AutoAttack '
+        'accuracy against ε, AT-MAIL and TRADES-MAIL)',
+    "large_t_better_in_at":
+        '§5.3 and App., Fig. 6: "In AT, selecting a large temperature generally improves the performance" '
+        '(PGD10 accuracy of AT+EMR over the t x λ_EMR grid; ResNet-18 in the paper)',
+}
 
 
-def _listed(t: Table3, names: Iterable[str]) -> str:
-    return ", ".join(f"{n} {t.aa(n):.3f}" for n in names if n in t.robust_acc)
+def _aa_table(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each row's AutoAttack and long-PGD accuracy (``"autoattack"``, ``"long"``) from a record's metrics."""
+    long_key = metrics.get("long_pgd") or next(
+        (k for k in next(iter(metrics["robust_acc"].values()), {}) if k.startswith("pgd") and k != "pgd10"), "pgd10")
+    return {name: {"autoattack": float(accs["autoattack"]), "long": float(accs[long_key])}
+            for name, accs in metrics["robust_acc"].items()}
 
 
-def claims(p: Params, t: Table3, timing_: Timing) -> dict[str, dict[str, Any]]:
-    """Table 10's timing claim (every profile) and Table 3's AutoAttack comparisons (``paper`` only)."""
-    overhead = timing_.overhead
-    return {
-        "emr_overhead_like_igr": claim(
-            all(abs(r - 1) <= OVERHEAD for r in overhead.values()), required_at=["smoke", "demo", "paper"],
-            detail="; ".join(f"{f}+EMR / {f}+IGR step time {r:.3f} (within {OVERHEAD:.0%} of 1)"
-                             for f, r in overhead.items())),
-        "emr_beats_at_and_trades": claim(
-            _all_gt(t, [("AT+EMR", "AT"), ("TRADES+EMR", "TRADES")]), required_at=["paper"],
-            detail=f"AutoAttack: AT+EMR {t.aa('AT+EMR'):.3f} vs AT {t.aa('AT'):.3f}; "
-                   f"TRADES+EMR {t.aa('TRADES+EMR'):.3f} vs TRADES {t.aa('TRADES'):.3f} (Table 3)"),
-        "emr_beats_igr_and_he": claim(
-            _all_gt(t, [("AT+EMR", "AT+IGR"), ("AT+EMR", "AT+HE"), ("TRADES+EMR", "TRADES+IGR"),
-                        ("TRADES+EMR", "TRADES+HE")]), required_at=["paper"],
-            detail="AutoAttack: " + _listed(t, ("AT+EMR", "AT+IGR", "AT+HE", "TRADES+EMR", "TRADES+IGR",
-                                                "TRADES+HE"))),
-        "he_pgd_overstates": claim(
-            t.gap("AT+HE") > t.gap("AT+EMR"), required_at=["paper"],
-            detail=f"PGD{p.pgd_long_steps} - AutoAttack: AT+HE {t.gap('AT+HE'):.3f} vs AT+EMR "
-                   f"{t.gap('AT+EMR'):.3f} (Table 3)"),
-        "emr_improves_mail_and_mart": claim(
-            _all_gt(t, [("AT+MAIL+EMR", "AT+MAIL"), ("TRADES+MAIL+EMR", "TRADES+MAIL"), ("MART+EMR", "MART")]),
-            required_at=["paper"],
-            detail="AutoAttack: " + _listed(t, ("AT+MAIL", "AT+MAIL+EMR", "TRADES+MAIL", "TRADES+MAIL+EMR", "MART",
-                                                "MART+EMR"))),
+def _paper_aa_table() -> dict[str, dict[str, float]]:
+    """The same from the paper's Table 3 (PGD100 as the long PGD), as fractions."""
+    t3 = tables.read("paper002_table3").set_index("method")
+    return {str(name): {"autoattack": row.autoattack / 100, "long": row.pgd100 / 100} for name, row in t3.iterrows()}
+
+
+def _paper_seconds() -> dict[str, float]:
+    """Table 10's seconds per iteration by row name (``"AT+EMR"``)."""
+    t10 = tables.read("paper002_table10")
+    return {t + ("" if r == "standard" else f"+{r}"): float(s)
+            for t, r, s in zip(t10.training, t10.regularizer, t10.seconds_per_iter)}
+
+
+def _min_gain(aa: dict[str, dict[str, float]], pairs: Iterable[tuple[str, str]],
+              names: Iterable[str] | None = None) -> float:
+    """The smallest AutoAttack difference a - b over ``pairs`` whose rows are in ``aa`` (and in ``names``, when
+    given: the rows a run trained), NaN when none is."""
+    have = set(aa) if names is None else set(aa) & set(names)
+    gains = [aa[a]["autoattack"] - aa[b]["autoattack"] for a, b in pairs if a in have and b in have]
+    return min(gains) if gains else float("nan")
+
+
+def _overhead(seconds: dict[str, float], over: str) -> dict[str, float]:
+    """EMR's step time over ``over``'s (``"IGR"``, ``"HE"``) for AT and TRADES."""
+    return {f: seconds[f"{f}+EMR"] / seconds[f"{f}+{over}"] for f in TIMED}
+
+
+def _fig3_gain(curves: dict[str, Any]) -> float:
+    """The smallest AutoAttack difference +EMR minus baseline over Fig. 3's radii and pairs (NaN without a pair)."""
+    gains = [e - b for base, emr in FIG3_PAIRS if base in curves and emr in curves
+             for e, b in zip(curves[emr], curves[base])]
+    return min(gains) if gains else float("nan")
+
+
+def _grid_gain(grid: dict[str, Any]) -> tuple[float, float, float]:
+    """Fig. 6: mean PGD10 accuracy over lambda_EMR at the largest and at the smallest temperature, and their
+    difference (NaN with a single temperature)."""
+    temps = list(grid["temperatures"])
+    values = np.asarray(grid["pgd10"], dtype=float).mean(axis=0)
+    if len(set(temps)) < 2:
+        return float("nan"), float("nan"), float("nan")
+    hi, lo = values[int(np.argmax(temps))], values[int(np.argmin(temps))]
+    return float(hi), float(lo), float(hi - lo)
+
+
+def decide(metrics: dict[str, Any]) -> dict[str, tuple[bool, float]]:
+    """Each claim from a record's ``metrics``: whether it holds and the number it decides on (AutoAttack
+    differences in points; step-time ratios); NaN (rows or grid cells the run lacks) never holds."""
+    aa, seconds = _aa_table(metrics), metrics["seconds_per_iter"]
+    igr, he = _overhead(seconds, "IGR"), _overhead(seconds, "HE")
+    worst = max(igr.values(), key=lambda r: abs(r - 1))
+    gaps = {n: aa[n]["long"] - aa[n]["autoattack"] for n in ("AT+HE", "AT+EMR")}
+    out = {
+        "emr_overhead_like_igr": (all(abs(r - 1) <= OVERHEAD for r in igr.values()), worst),
+        "emr_slower_than_he": (all(r > 1 for r in he.values()), min(he.values())),
+        "he_pgd_overstates": (gaps["AT+HE"] > gaps["AT+EMR"], 100 * (gaps["AT+HE"] - gaps["AT+EMR"])),
     }
+    for name, pairs in PAIRS.items():
+        gain = _min_gain(aa, pairs)
+        out[name] = (gain > 0, 100 * gain)
+    fig3 = _fig3_gain(metrics["autoattack_vs_eps"])
+    out["emr_improves_mail_at_every_eps"] = (fig3 > 0, 100 * fig3)
+    grid = _grid_gain(metrics["grid"])[2]
+    out["large_t_better_in_at"] = (grid > 0, 100 * grid)
+    return {name: out[name] for name in STATEMENTS}
+
+
+def paper_values(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """The paper's number for each claim's :func:`decide` quantity, from ``book/data`` over the same rows as the
+    run (None where no table holds it: Figs. 3 and 6)."""
+    aa, seconds = _paper_aa_table(), _paper_seconds()
+    igr, he = _overhead(seconds, "IGR"), _overhead(seconds, "HE")
+    gaps = {n: aa[n]["long"] - aa[n]["autoattack"] for n in ("AT+HE", "AT+EMR")}
+    out: dict[str, float | None] = {
+        "emr_overhead_like_igr": max(igr.values(), key=lambda r: abs(r - 1)),
+        "emr_slower_than_he": min(he.values()),
+        "he_pgd_overstates": 100 * (gaps["AT+HE"] - gaps["AT+EMR"]),
+        "emr_improves_mail_at_every_eps": None, "large_t_better_in_at": None,
+    }
+    for name, pairs in PAIRS.items():
+        out[name] = 100 * _min_gain(aa, pairs, names=metrics["robust_acc"])
+    return {name: None if v is None or not np.isfinite(v) else round(float(v), 6) for name, v in out.items()}
+
+
+def _listed(aa: dict[str, dict[str, float]], names: Iterable[str]) -> str:
+    return ", ".join(f"{n} {aa[n]['autoattack']:.3f}" for n in names if n in aa)
+
+
+def details(metrics: dict[str, Any]) -> dict[str, str]:
+    """This run's numbers behind each claim (``detail=`` of the record)."""
+    aa, seconds = _aa_table(metrics), metrics["seconds_per_iter"]
+    long_name = (metrics.get("long_pgd") or "long PGD").upper()
+    hi, lo, _ = _grid_gain(metrics["grid"])
+    curves = metrics["autoattack_vs_eps"]
+    pair_text = "; ".join(
+        f"{base} {', '.join(f'{v:.3f}' for v in curves[base])} vs +EMR {', '.join(f'{v:.3f}' for v in curves[emr])}"
+        for base, emr in FIG3_PAIRS if base in curves and emr in curves)
+    return {
+        "emr_overhead_like_igr": "; ".join(f"{f}+EMR / {f}+IGR step time {r:.3f} (within {OVERHEAD:.0%} of 1)"
+                                           for f, r in _overhead(seconds, "IGR").items()),
+        "emr_slower_than_he": "; ".join(f"{f}+EMR / {f}+HE step time {r:.3f} (above 1)"
+                                        for f, r in _overhead(seconds, "HE").items()),
+        "emr_beats_at_and_trades": "AutoAttack: " + _listed(aa, ("AT+EMR", "AT", "TRADES+EMR", "TRADES")),
+        "emr_beats_igr_and_he": "AutoAttack: " + _listed(aa, ("AT+EMR", "AT+IGR", "AT+HE", "TRADES+EMR",
+                                                               "TRADES+IGR", "TRADES+HE"))
+                                + " (pairs with both rows trained)",
+        "he_pgd_overstates": f"{long_name} - AutoAttack: AT+HE {aa['AT+HE']['long'] - aa['AT+HE']['autoattack']:.3f} "
+                             f"vs AT+EMR {aa['AT+EMR']['long'] - aa['AT+EMR']['autoattack']:.3f}",
+        "emr_improves_mail_and_mart": "AutoAttack: " + _listed(aa, ("AT+MAIL", "AT+MAIL+EMR", "TRADES+MAIL",
+                                                                     "TRADES+MAIL+EMR", "MART", "MART+EMR")),
+        "emr_improves_mail_at_every_eps": (f"AutoAttack at eps {', '.join(f'{e:g}' for e in curves['eps'])}: "
+                                           + (pair_text or "no MAIL pair trained")),
+        "large_t_better_in_at": (f"AT+EMR PGD10 accuracy, mean over lambda_EMR {metrics['grid']['weights']}: "
+                                 f"{hi:.3f} at the largest t vs {lo:.3f} at the smallest "
+                                 f"(t = {metrics['grid']['temperatures']})"),
+    }
+
+
+def claims_of(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The section's claims (:data:`STATEMENTS`) from a record's ``metrics``, each with the paper's number for the
+    same quantity beside this run's."""
+    text, paper = details(metrics), paper_values(metrics)
+    return {name: claim(holds, detail=text[name], paper=STATEMENTS[name],
+                        value=value if np.isfinite(value) else None, paper_value=paper[name])
+            for name, (holds, value) in decide(metrics).items()}
 
 
 def record(p: Params, splits: Splits, t: Table3, curves: AACurves, grid: pd.DataFrame,
@@ -599,24 +734,81 @@ def record(p: Params, splits: Splits, t: Table3, curves: AACurves, grid: pd.Data
     metrics = {
         "source": splits.train.source, "n_train": len(splits.train.y), "n_val": len(splits.val.y),
         "n_test": len(splits.test.y), "robust_acc": t.robust_acc, "clean_acc": t.clean_acc,
+        "long_pgd": t.long_pgd,
         "seconds_per_iter": timing_.seconds_per_iter, "train_seconds": t.train_seconds, "best_epoch": t.best_epoch,
         "autoattack_vs_eps": {"eps": curves.radii, **curves.accuracy},
         "grid": {"temperatures": list(p.grid_temperatures), "weights": list(p.grid_weights),
                  "pgd10": grid.values.tolist()},
         "device": timing_.device,
     }
-    return {"metrics": metrics, "claims": claims(p, t, timing_)}
+    return {"metrics": metrics, "claims": claims_of(metrics)}
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numbers the claims and the prose compare, from a record's ``metrics``: AutoAttack accuracy (%) of AT,
+    TRADES and their +IGR / +HE / +EMR rows, the long-PGD minus AutoAttack gap (points) of AT+HE and AT+EMR, EMR's
+    step time over IGR's, and Fig. 6's temperature effect (only the finite ones)."""
+    aa = _aa_table(metrics)
+    values = {f"{name} AutoAttack (%)": 100 * aa[name]["autoattack"]
+              for name in ("AT", "AT+IGR", "AT+HE", "AT+EMR", "TRADES", "TRADES+EMR") if name in aa}
+    values |= {f"{name} PGD-long - AutoAttack (points)": 100 * (aa[name]["long"] - aa[name]["autoattack"])
+               for name in ("AT+HE", "AT+EMR") if name in aa}
+    values |= {f"{f}+EMR / {f}+IGR step time": r for f, r in _overhead(metrics["seconds_per_iter"], "IGR").items()}
+    values["Fig. 6 PGD10, largest t - smallest t (points)"] = 100 * _grid_gain(metrics["grid"])[2]
+    return {k: float(v) for k, v in values.items() if np.isfinite(v)}
+
+
+def _gain_text(aa: dict[str, dict[str, float]], pairs: Iterable[tuple[str, str]]) -> str:
+    """``"AT+EMR 61.5% vs AT 65.5% (-4.0 points)"`` for each pair with both rows."""
+    return "; ".join(f"{a} {100 * aa[a]['autoattack']:.1f}% vs {b} {100 * aa[b]['autoattack']:.1f}% "
+                     f"({100 * (aa[a]['autoattack'] - aa[b]['autoattack']):+.1f} points)"
+                     for a, b in pairs if a in aa and b in aa)
+
+
+def _he_text(t: Table3) -> str:
+    """Whether AT+HE is the most robust AT row under every attack here, and whether PGD overstates it more than
+    AT+EMR (Table 3's pattern)."""
+    at_rows = [n for n in t.robust_acc if n.split("+")[0] == "AT" and "MAIL" not in n]
+    attacks_ = list(t.robust_acc["AT+HE"])
+    best_everywhere = all(t.robust_acc["AT+HE"][a] >= max(t.robust_acc[n][a] for n in at_rows) for a in attacks_)
+    best_pgd = t.robust_acc["AT+HE"][t.long_pgd] >= max(t.robust_acc[n][t.long_pgd] for n in at_rows)
+    if best_everywhere:
+        first = "AT+HE is the most robust AT model under every attack, AutoAttack included"
+    elif best_pgd:
+        first = "AT+HE is the most robust AT model under the long PGD but not under every attack"
+    else:
+        first = "AT+HE is not the most robust AT model under the long PGD"
+    overstated = t.gap("AT+HE") > t.gap("AT+EMR")
+    second = ("its PGD-AutoAttack gap is larger than AT+EMR's, as in Table 3" if overstated else
+              "its PGD-AutoAttack gap is no larger than AT+EMR's, unlike Table 3")
+    return f"{first}, and {second}"
 
 
 def quoted(p: Params, splits: Splits, t: Table3, grid: pd.DataFrame, timing_: Timing) -> dict[str, object]:
     """The numbers and phrases the page's prose glues (accuracies in percent)."""
     by_t = grid.mean(axis=0)
+    aa = {name: {"autoattack": t.aa(name)} for name in t.robust_acc}
+    paper_aa = _paper_aa_table()
+    emr_pairs = [pair for name in ("emr_beats_at_and_trades", "emr_improves_mail_and_mart") for pair in PAIRS[name]]
+    overhead = timing_.overhead
+    timing_holds = all(abs(r - 1) <= OVERHEAD for r in overhead.values())
+    diff = _grid_gain({"temperatures": list(p.grid_temperatures), "pgd10": grid.values.tolist()})[2]
     values: dict[str, object] = {"aa_" + name.replace("+", "_"): 100 * t.aa(name) for name in QUOTED_ROWS}
     values |= {
         "gap_he": 100 * t.gap("AT+HE"), "gap_emr": 100 * t.gap("AT+EMR"),
         "grid_low_t": 100 * by_t.iloc[0], "grid_high_t": 100 * by_t.iloc[-1],
         "grid_at": 100 * t.robust_acc["AT"]["pgd10"],
-        "emr_igr_at": timing_.overhead["AT"], "emr_igr_trades": timing_.overhead["TRADES"],
+        "grid_text": ("the largest temperature is better on average, as Fig. 6 reports" if diff > 0 else
+                      "the largest temperature is not better on average, unlike Fig. 6" if np.isfinite(diff) else
+                      "a single temperature cannot show Fig. 6's trend"),
+        "emr_igr_at": overhead["AT"], "emr_igr_trades": overhead["TRADES"],
+        "timing_text": (f"both within {OVERHEAD:.0%} of 1, so `emr_overhead_like_igr` holds here" if timing_holds
+                        else f"not both within {OVERHEAD:.0%} of 1, so `emr_overhead_like_igr` fails here"),
+        "emr_rows_text": _gain_text(aa, emr_pairs),
+        "paper_gains_text": ", ".join(f"{100 * (paper_aa[a]['autoattack'] - paper_aa[b]['autoattack']):+.2f} ({b})"
+                                      for a, b in emr_pairs),
+        "he_text": _he_text(t),
+        "image_points": 100 / len(splits.test.y),
         "device_text": timing_.device + (f" ({timing_.device_name})" if timing_.device_name else ""),
         "data_text": f"{len(splits.train.y):,} training and {len(splits.val.y):,} validation images "
                      f"({splits.train.source}), {len(splits.test.y):,} test images",
@@ -630,6 +822,7 @@ def quoted(p: Params, splits: Splits, t: Table3, grid: pd.DataFrame, timing_: Ti
         "aa_targets_text": str(p.aa_targets), "skip_text": ", ".join(p.skip) or "none",
         "emr_on_text": {"clean": "EMR-clean", "adversarial": "EMR-adv"}[p.emr_on],
         "timing_batch_text": str(timing_.batch), "timing_n_text": str(timing_.steps),
+        "overhead_text": f"{OVERHEAD:.0%}",
     }
     return values
 
