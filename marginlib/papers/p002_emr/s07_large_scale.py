@@ -802,6 +802,7 @@ def quoted(p: Params, splits: Splits, t: Table3, grid: pd.DataFrame, timing_: Ti
                       "the largest temperature is not better on average, unlike Fig. 6" if np.isfinite(diff) else
                       "a single temperature cannot show Fig. 6's trend"),
         "emr_igr_at": overhead["AT"], "emr_igr_trades": overhead["TRADES"],
+        "emr_igr_text": f"{overhead['AT']:.2f} (AT) and {overhead['TRADES']:.2f} (TRADES)",
         "timing_text": (f"both within {OVERHEAD:.0%} of 1, so `emr_overhead_like_igr` holds here" if timing_holds
                         else f"not both within {OVERHEAD:.0%} of 1, so `emr_overhead_like_igr` fails here"),
         "emr_rows_text": _gain_text(aa, emr_pairs),
