@@ -172,11 +172,30 @@ def code_files() -> list[str]:
     return sorted(files)
 
 
+def _code_text(source: str) -> str:
+    """Python source as its syntax tree without docstrings (comments never reach the tree), so editing what code
+    says about itself does not change a fingerprint; text that does not parse is taken as it is."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def code_digest(notebook: str, files: Iterable[str]) -> str:
     """A digest of what a section's numbers depend on: the torch version, the notebook's code cells, its presets
     (without the ``required:`` policy block), the paper tables ``book/data/*.csv`` and the given ``marginlib``
-    source ``files`` (:func:`code_files` of the run). Prose, rendering modules and which profiles require which
-    claim do not enter it. A seeds record is stale when this digest, recomputed now over its files, differs."""
+    source ``files`` (:func:`code_files` of the run). Python is compared as syntax trees without docstrings and
+    comments, YAML as data; prose, rendering modules and which profiles require which claim do not enter it. A
+    seeds record is stale when this digest, recomputed now over its files, differs."""
     import yaml
 
     root = repo_root()
@@ -185,7 +204,7 @@ def code_digest(notebook: str, files: Iterable[str]) -> str:
     nb = root / "notebooks" / f"{stem}.ipynb"
     if nb.is_file():
         cells = json.loads(nb.read_text())["cells"]
-        digest.update("\0".join("".join(c["source"]) for c in cells if c["cell_type"] == "code").encode())
+        digest.update("\0".join(_code_text("".join(c["source"])) for c in cells if c["cell_type"] == "code").encode())
     preset = root / "notebooks" / "params" / f"{stem}.yaml"
     if preset.is_file():
         meta = yaml.safe_load(preset.read_text()) or {}
@@ -193,7 +212,12 @@ def code_digest(notebook: str, files: Iterable[str]) -> str:
         digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for f in [*sorted((root / "book" / "data").glob("*.csv")), *(root / name for name in sorted(set(files)))]:
         digest.update(str(f.relative_to(root)).encode() + b"\0")
-        digest.update(f.read_bytes() if f.is_file() else b"<missing>")
+        if not f.is_file():
+            digest.update(b"<missing>")
+        elif f.suffix == ".py":
+            digest.update(_code_text(f.read_text()).encode())
+        else:
+            digest.update(f.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -116,3 +116,28 @@ def test_every_section_has_a_current_record_of_five_seeds_and_demo_claims_hold_o
             c = summary["claims"].get(name)
             assert c is not None, f"{name} is required at demo but was not recorded"
             assert not c["fails_on"], f"{name} is required at demo but fails on seeds {c['fails_on']}"
+
+
+def test_fingerprint_ignores_docstrings_and_comments_but_not_code(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    for folder in ("notebooks/params", "marginlib", "book/data"):
+        (root / folder).mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (root / "marginlib" / "__init__.py").write_text("")
+    module = root / "marginlib" / "m.py"
+    monkeypatch.chdir(root)
+
+    def digest(source):
+        module.write_text(source)
+        return results.code_digest(NB, ["marginlib/m.py"])
+
+    base = digest('"""Doc."""\ndef f():\n    """Says 1."""\n    return 1  # one\n')
+    assert digest('"""New doc."""\ndef f():\n    # a comment\n    return 1\n') == base
+    assert digest('def f():\n    return 2\n') != base
+    (root / "notebooks" / "params" / f"{NB}.yaml").write_text("profiles: {smoke: {n: 1}}\nrequired: {c: [demo]}\n")
+    with_preset = digest('def f():\n    return 1\n')
+    (root / "notebooks" / "params" / f"{NB}.yaml").write_text("# policy change only\nprofiles: {smoke: {n: 1}}\n"
+                                                              "required: {c: []}\n")
+    assert digest('def f():\n    return 1\n') == with_preset, "the required: policy is not part of the code"
+    (root / "notebooks" / "params" / f"{NB}.yaml").write_text("profiles: {smoke: {n: 2}}\n")
+    assert digest('def f():\n    return 1\n') != with_preset
