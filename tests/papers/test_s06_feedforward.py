@@ -138,6 +138,9 @@ def test_quoted_glues_every_name_the_prose_uses(trained):
     used = set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", prose))
     quoted = s06.quoted(t, s06.sigmoid_example(), p)
     assert used and used <= set(quoted)
+    overview = (params.find(STEM).parents[1] / "book" / "part3_emr" / "overview.md").read_text()
+    across = set(re.findall(rf"\{{glue:text\}}`/notebooks/{STEM}\.ipynb::([A-Za-z0-9_]+)", overview))
+    assert across and across <= set(quoted)                       # the part's overview glues from this page
     assert quoted["approx_gap_st"] == pytest.approx(100 * s06.approx_gaps(t)["ST"])
     assert quoted["grad_alpha1"] > quoted["grad_alpha10"]
 

@@ -156,6 +156,9 @@ def test_quoted_glues_every_name_the_prose_uses(section):
     used = set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", prose))
     values = s07.quoted(p, splits, t3, grid, timing)
     assert used <= set(values)
+    overview = (params.find(STEM).parents[1] / "book" / "part3_emr" / "overview.md").read_text()
+    across = set(re.findall(rf"\{{glue:text\}}`/notebooks/{STEM}\.ipynb::([A-Za-z0-9_]+)", overview))
+    assert across and across <= set(values)                       # the part's overview glues from this page
     assert values["aa_AT_EMR"] == 100 * t3.aa("AT+EMR")
     assert values["arch_text"] == "blocks [1, 1, 1] and widths [4, 8, 16]"
     assert values["skip_text"] == "TRADES+IGR, TRADES+HE" and values["timing_n_text"] == "12"
