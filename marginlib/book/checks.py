@@ -10,8 +10,8 @@ pages, every decimal number and every percentage must be one of:
 - a structural label: §4.2, Theorem 2.1, App. B.4.1, Table 1, Fig. 3c, Python 3.11.
 
 Anything else is a number typed by hand, which goes stale the next time the run changes, so the build refuses it.
-Code, links' targets, directive options and HTML comments are not prose. Integers (epochs, image counts) are
-settings and are not checked.
+Code, links' targets, directive options and HTML comments are not prose; a table's caption is. Integers (epochs,
+image counts) are settings and are not checked.
 
 **Built pages** (:func:`page_problems`): no "nan" or "inf" where a number belongs, no directive or role left
 unrendered (``{glue:...}``, a fence shown as text), no warning, error or traceback in a cell's output.
@@ -27,8 +27,8 @@ from collections.abc import Iterable
 #: what is not prose, removed before numbers are looked for (order matters: comments and fences first)
 _NOT_PROSE = [
     re.compile(r"<!--.*?-->", re.S),
-    re.compile(r"^(?P<f>```+|:::+)[ \t]*\{(?:code-cell|code-block|code|math|csv-table|list-table|raw|glue:[a-z]+|"
-               r"glue)\}.*?^(?P=f)[ \t]*$", re.S | re.M),
+    re.compile(r"^(?P<f>```+|:::+)[ \t]*\{(?P<d>code-cell|code-block|code|math|csv-table|list-table|raw|"
+               r"glue:[a-z]+|glue)\}(?P<title>[^\n]*).*?^(?P=f)[ \t]*$", re.S | re.M),
     re.compile(r"^(?P<f>```+)(?![ \t]*\{)[^\n]*\n.*?^(?P=f)[ \t]*$", re.S | re.M),
     re.compile(r"\$\$.*?\$\$", re.S),
     re.compile(r"\\\[.*?\\\]", re.S),
@@ -50,10 +50,17 @@ _LABEL = re.compile(
 _NUMBER = re.compile(r"(?<![\w§./])\d+\.\d+(?:\s?%)?|(?<![\w§./])\d+\s?%")
 
 
+def _blank(match: re.Match[str]) -> str:
+    """A match replaced by its line breaks; a table directive keeps its title (a caption is prose)."""
+    groups = match.groupdict()
+    title = groups.get("title") if groups.get("d") in ("csv-table", "list-table") else ""
+    return (title or "") + "\n" * match.group(0).count("\n") + " "
+
+
 def prose(text: str) -> str:
     """``text`` with everything that is not prose blanked out (same line count, for line numbers)."""
     for pattern in _NOT_PROSE:
-        text = pattern.sub(lambda m: "\n" * m.group(0).count("\n") + " ", text)
+        text = pattern.sub(_blank, text)
     return _LABEL.sub(" ", text)
 
 
