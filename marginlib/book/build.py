@@ -179,7 +179,7 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
 
 
 #: a pandas table cell holding a missing value (pandas writes NaN; the book writes "—")
-MISSING_CELL = re.compile(r"(<td[^>]*>)\s*(?:NaN|nan|None|<NA>)\s*(</td>)")
+MISSING_CELL = re.compile(r"(<t[dh]\b[^>]*>)\s*(?:NaN|nan|None|<NA>)\s*(</t[dh]>)")
 #: the code every section's last cell runs to show its claims; the build re-renders that output from the record
 CLAIMS_CALL = "plots.claims_table("
 
@@ -199,10 +199,11 @@ def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mappin
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if "text/html" in output.get("data", {}):   # a table's missing value reads as "—", not "NaN"
                 output["data"]["text/html"] = MISSING_CELL.sub(r"\1—\2", output["data"]["text/html"])
-        if cell.cell_type == "code" and CLAIMS_CALL in cell.source:
+        if cell.cell_type == "code" and CLAIMS_CALL in cell.source:   # the table is the cell's result; glue stays
             html = pages.claims_html(record, summary)
-            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": html, "text/plain": html},
-                                                   execution_count=cell.get("execution_count"))]
+            cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"] + [nbformat.v4.new_output(
+                "execute_result", data={"text/html": html, "text/plain": html},
+                execution_count=cell.get("execution_count"))]
     title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
     heading = title.source.splitlines()[0].lstrip("# ").strip() if title is not None and title.source else ""
     at = nb.cells.index(title) + 1 if title is not None else 0

@@ -7,6 +7,7 @@ same numbers as the record beside it (locuslab/smoothing's "compute apart from r
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,16 @@ from marginlib.book import seeds as seeds_mod
 
 #: the claims ledger's page in the staged book (listed in ``_toc.yml``; generated, so not in the checkout)
 LEDGER = "book/appendix/claims"
+
+
+#: a value that is not a number inside a sentence: ``nan``, ``inf`` (and a percent sign after it)
+NOT_A_NUMBER = re.compile(r"(?<![\w.\-])[-+−]?(?:nan|inf)(?![\w])%?", re.IGNORECASE)
+
+
+def readable(text: str) -> str:
+    """A sentence of a record or of ``quoted()`` as the page shows it: a value that is not a number (an empty
+    selection's maximum, a ratio over no images) reads "—" instead of "nan"."""
+    return NOT_A_NUMBER.sub("—", text)
 
 
 def claims_frame(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -> pd.DataFrame:
@@ -28,7 +39,7 @@ def claims_frame(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -
         rows[name] = {"holds here": "yes" if c["holds"] else "no",
                       "required at": ", ".join(c["required_at"]) or "— (informational)",
                       "holds on seeds": seeds_mod.hold_text(summary, name, digest=digest),
-                      "this run": c.get("detail", ""), "the paper": c.get("paper", "")}
+                      "this run": readable(c.get("detail", "")), "the paper": c.get("paper", "")}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

@@ -35,12 +35,18 @@ def number(name: str, value: Any, *, display: bool = False) -> None:
     """Glue a number (or text) under ``name`` for ``{glue:text}`` in the prose.
 
     NumPy and torch scalars are converted to Python numbers first: their reprs (``np.float64(0.5)``) are not
-    numbers that ``{glue:text}`key:.2f``` can format.
+    numbers that ``{glue:text}`key:.2f``` can format. In a sentence, a value that is not a number reads "—"
+    (:func:`marginlib.book.pages.readable`); a number glued alone stays what it is, so a NaN there fails the
+    build's page check.
     """
     from myst_nb import glue
 
     if hasattr(value, "item") and np.ndim(value) == 0:
         value = value.item()
+    if isinstance(value, str):
+        from marginlib.book.pages import readable
+
+        value = readable(value)
     glue(name, value, display=display)
 
 

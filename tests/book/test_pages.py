@@ -54,7 +54,9 @@ def test_staged_notebook_gets_run_box_claims_table_and_dashes(tmp_path):
         nbformat.v4.new_markdown_cell("# 5. MMA training\n\ntext"),
         nbformat.v4.new_code_cell("show(table)", outputs=[nbformat.v4.new_output(
             "execute_result", data={"text/html": "<table><tr><td>NaN</td><td>0.5</td></tr></table>"})]),
-        nbformat.v4.new_code_cell("record = run.save(...)\nplots.claims_table(record)", outputs=[]),
+        nbformat.v4.new_code_cell("record = run.save(...)\nplots.numbers(q)\nplots.claims_table(record)", outputs=[
+            nbformat.v4.new_output("display_data", data={"text/plain": "0.5"}, metadata={"scrapbook": {"name": "q"}}),
+            nbformat.v4.new_output("execute_result", data={"text/plain": "old table"})]),
     ])
     source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, source)
@@ -62,4 +64,13 @@ def test_staged_notebook_gets_run_box_claims_table_and_dashes(tmp_path):
     out = nbformat.read(target, as_version=4)
     assert out.cells[1].cell_type == "markdown" and "This page's run" in out.cells[1].source
     assert out.cells[2].outputs[0]["data"]["text/html"] == "<table><tr><td>—</td><td>0.5</td></tr></table>"
-    assert "1 of 5" in out.cells[3].outputs[0]["data"]["text/html"]
+    glue, table = out.cells[3].outputs
+    assert glue["metadata"]["scrapbook"]["name"] == "q", "the glued numbers of the claims cell are kept"
+    assert table["output_type"] == "execute_result" and "1 of 5" in table["data"]["text/html"]
+
+
+def test_a_value_that_is_not_a_number_reads_as_a_dash_in_sentences_and_tables():
+    assert pages.readable("max nan over 0 rows; nan% error; -inf; L-inf ball; Linf; infinity") == \
+        "max — over 0 rows; — error; —; L-inf ball; Linf; infinity"
+    cells = '<tr><th class="row_heading" >nan</th><td id="x">NaN</td><td>0.5</td></tr>'
+    assert build.MISSING_CELL.sub(r"\1—\2", cells) == '<tr><th class="row_heading" >—</th><td id="x">—</td><td>0.5</td></tr>'
