@@ -69,9 +69,11 @@ def run_box(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str
         ":::{admonition} This page's run",
         ":class: note run-box",
         f"Profile **{profile}**, started {record['started']}, commit `{commit}`{dirty}, on {env.get('device')} "
-        f"({env.get('threads')} threads), {record['seconds']:.0f} s. Data: {data_source(record)}.",
+        f"({env.get('threads')} torch thread{'s' if env.get('threads') != 1 else ''}), {record['seconds']:.0f} s. "
+        f"Data: {data_source(record)}.",
         "",
-        f"Claims required at {profile}: {len(held)} of {len(required)} hold in this run.",
+        (f"Claims required at {profile}: {len(held)} of {len(required)} hold in this run." if required
+         else f"No claim is required at {profile}."),
     ]
     if informational:
         lines.append(f" Not required at {profile} and **not holding in this run**: "
