@@ -141,3 +141,13 @@ def test_fingerprint_ignores_docstrings_and_comments_but_not_code(tmp_path, monk
     assert digest('def f():\n    return 1\n') == with_preset, "the required: policy is not part of the code"
     (root / "notebooks" / "params" / f"{NB}.yaml").write_text("profiles: {smoke: {n: 2}}\n")
     assert digest('def f():\n    return 1\n') != with_preset
+
+
+def test_cli_names_what_to_run_and_runs_through_the_same_runner(fake, capsys):
+    from marginlib.book import cli
+
+    assert cli.main(["seeds"]) == 2
+    assert "name the notebooks" in capsys.readouterr().err
+    _, calls = fake
+    assert cli.main(["seeds", NB, "--seeds", "0", "1", "--jobs", "2"]) == 0
+    assert sorted(calls) == [0, 1] and "wrote" in capsys.readouterr().out
