@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 
 from marginlib.book import build, pages
 
@@ -74,3 +75,20 @@ def test_a_value_that_is_not_a_number_reads_as_a_dash_in_sentences_and_tables():
         "max — over 0 rows; — error; —; L-inf ball; Linf; infinity"
     cells = '<tr><th class="row_heading" >nan</th><td id="x">NaN</td><td>0.5</td></tr>'
     assert build.MISSING_CELL.sub(r"\1—\2", cells) == '<tr><th class="row_heading" >—</th><td id="x">—</td><td>0.5</td></tr>'
+
+
+def test_the_build_refuses_a_failed_required_claim_and_names_it(tmp_path, monkeypatch):
+    from marginlib.book import params as notebook
+    from marginlib.book import results
+
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "results"))
+    for i, path in enumerate(notebook.toc_notebooks()):
+        run = results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo"),
+                          required={"c": ["demo"], "info": []})
+        run.save(metrics={}, claims={"c": results.claim(i != 3, detail=f"value {i}", paper="p"),
+                                     "info": results.claim(False, detail="", paper="p")})
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t")]),
+                       build.executed_path(path, "demo"))
+    broken = notebook.toc_notebooks()[3].stem
+    with pytest.raises(ValueError, match=rf"do not hold, so the book is not published:\n  {broken}: c \(value 3\)$"):
+        build.stage("demo", output=tmp_path / "out")
