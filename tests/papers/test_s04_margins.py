@@ -131,3 +131,15 @@ def test_headline_reads_a_stored_record_and_returns_finite_floats(section):
     assert 4 <= len(numbers) <= 12
     assert all(isinstance(v, float) and math.isfinite(v) for v in numbers.values())
     assert numbers["Theorem 2.1 min cosine"] == pytest.approx(t21.min_cosine)
+
+
+def test_theorem21_check_searches_farther_when_a_point_has_no_boundary_nearby():
+    """At the demo preset with seed 2 the random tanh net leaves a point with no boundary within radius 2 (the
+    first seeds run of this section failed there); the check widens the search and still holds."""
+    p = params.section_params("04_mma_margins", "demo", seed=2)
+    tiny = s04.theory.tiny_tanh_mlp(hidden=(p.tiny_hidden, p.tiny_hidden), classes=3, generator=p.generator())
+    x = torch.rand(p.n_theorem, 2, generator=p.generator(1), dtype=torch.float64) * 2 - 1
+    with pytest.raises(ValueError, match="no decision boundary within radius=2.0"):
+        s04.theory.minimal_perturbation(tiny, x, tiny(x).argmax(1), radius=s04.SEARCH_RADII[0])
+    t = s04.check_theorem21(p)
+    assert t.min_cosine > 0.999 and t.max_rel_error < 1e-6

@@ -176,16 +176,29 @@ class Theorem21Run:
         return float(self.check.rel_error.max())
 
 
+#: radii of the exact minimal-perturbation search of :func:`check_theorem21`, tried in turn until every point has a
+#: decision boundary within it (the search's grid spacing grows with the radius; Newton's method then refines)
+SEARCH_RADII = (2.0, 4.0, 8.0, 16.0)
+
+
 def check_theorem21(p: Params) -> Theorem21Run:
     """Paper 001, Theorem 2.1 (eq. (10)) at ``n_theorem`` points of ``[-1, 1]^2``, each labelled by a random
     ``R^2 -> R^3`` network with two tanh layers of ``tiny_hidden`` units (so correctly classified), by central
-    differences of step ``fd_step`` on every weight (:func:`theory.theorem21`)."""
+    differences of step ``fd_step`` on every weight (:func:`theory.theorem21`). The exact search runs within the
+    first radius of :data:`SEARCH_RADII` inside which every point has a decision boundary."""
     tiny = theory.tiny_tanh_mlp(hidden=(p.tiny_hidden, p.tiny_hidden), classes=3, generator=p.generator())
     x = torch.rand(p.n_theorem, 2, generator=p.generator(1), dtype=torch.float64) * 2 - 1
     with torch.no_grad():
         y = tiny(x).argmax(1)
-    check = theory.theorem21(tiny, x, y, h=p.fd_step)
-    return Theorem21Run(tiny, x, y, check, theory.minimal_perturbation(tiny, x, y))
+    for radius in SEARCH_RADII:   # a random net can leave a point's class region wide: search farther
+        try:
+            check = theory.theorem21(tiny, x, y, h=p.fd_step, radius=radius)
+        except ValueError as err:
+            if "no decision boundary" not in str(err) or radius == SEARCH_RADII[-1]:
+                raise
+            continue
+        return Theorem21Run(tiny, x, y, check, theory.minimal_perturbation(tiny, x, y, radius=radius))
+    raise AssertionError("unreachable")
 
 
 def theorem21_frame(t: Theorem21Run) -> pd.DataFrame:
