@@ -13,7 +13,7 @@ from marginlib.book.results import repo_root
 from marginlib.papers.p000_minavg import linear
 from marginlib.papers.p000_minavg import s01_linear as s01
 
-from sections import preset_params
+from sections import checked_headline, preset_params
 
 STEM = "01_minavg_linear"
 
@@ -120,10 +120,7 @@ def test_quoted_numbers_cover_every_glue_name_of_the_page(section):
 
 def test_headline_reads_a_json_loaded_record(section):
     p, d, refs, traj = section
-    from marginlib.book.results import jsonable
-    metrics = json.loads(json.dumps(jsonable(s01.record(p, d, refs, traj)["metrics"])))
-    top = s01.headline(metrics)
-    assert 4 <= len(top) <= 12 and all(isinstance(v, float) and np.isfinite(v) for v in top.values())
+    top = checked_headline(s01, s01.record(p, d, refs, traj)["metrics"])
     assert top["svm_ratio"] == pytest.approx(s01.svm_ratio(traj, refs))
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 
 import matplotlib.pyplot as plt
@@ -15,7 +14,7 @@ from marginlib.book.results import repo_root
 from marginlib.papers.p000_minavg import s02_deep as s02
 from marginlib.papers.p000_minavg.schedule import PAPER_SCHEDULE
 
-from sections import preset_params
+from sections import checked_headline, preset_params
 
 STEM = "02_minavg_deep"
 
@@ -116,10 +115,7 @@ def test_quoted_numbers_cover_the_prose(trained):
 
 def test_headline_reads_a_json_loaded_record(trained):
     p, d, runs = trained
-    from marginlib.book.results import jsonable
-    metrics = json.loads(json.dumps(jsonable(s02.record(runs, d, p)["metrics"])))
-    top = s02.headline(metrics)
-    assert 4 <= len(top) <= 12 and all(isinstance(v, float) and math.isfinite(v) for v in top.values())
+    top = checked_headline(s02, s02.record(runs, d, p)["metrics"])
     assert top["rho_avg_mlp"] == s02.trends(runs, p)["mlp1x1024"]["rho_avg"]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 
 import matplotlib.pyplot as plt
@@ -18,7 +17,7 @@ from marginlib.book.results import PROFILES, repo_root
 from marginlib.papers.p000_minavg import s03_amr as s03
 from marginlib.papers.p000_minavg.schedule import PAPER_SCHEDULE
 
-from sections import preset_params
+from sections import checked_headline, preset_params
 
 STEM = "03_amr"
 
@@ -141,10 +140,8 @@ def test_quoted_numbers_cover_the_prose(trained):
 
 def test_headline_reads_a_json_loaded_record(trained):
     p, d, runs = trained
-    from marginlib.book.results import jsonable
-    metrics = json.loads(json.dumps(jsonable(s03.record(runs, d, p)["metrics"])))
-    top = s03.headline(metrics)
-    assert len(top) == 12 and all(isinstance(v, float) and math.isfinite(v) for v in top.values())
+    top = checked_headline(s03, s03.record(runs, d, p)["metrics"])
+    assert len(top) == 12
     assert top["robust_largest_amr_cnn"] == pytest.approx(100 * runs["small_cnn"]["amr"].robust_acc["2"])
     assert top["avg_margin_lcr"] == pytest.approx(runs["mlp1x1024"]["parseval"].avg_margin)
 

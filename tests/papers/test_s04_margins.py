@@ -1,6 +1,5 @@
 """Section 04 (paper 001 §1.2, §2.1-2.2): Fig. 2, Theorem 2.1 and AN-PGD, called directly at the smoke preset."""
 import json
-import math
 import re
 
 import pytest
@@ -9,10 +8,10 @@ from matplotlib.figure import Figure
 
 from marginlib import evaluate, margins, train
 from marginlib.book import params
-from marginlib.book.results import jsonable, repo_root
+from marginlib.book.results import repo_root
 from marginlib.papers.p001_mma import s04_margins as s04
 
-from sections import preset_params
+from sections import checked_headline, preset_params
 
 STEM = "04_mma_margins"
 
@@ -126,10 +125,7 @@ def test_mlp_estimates_sit_in_the_bracket(section):
 
 def test_headline_reads_a_stored_record_and_returns_finite_floats(section):
     p, splits, fig2, t21, linear, mlp = section
-    metrics = json.loads(json.dumps(jsonable(s04.record(splits, fig2, t21, linear, mlp, p)["metrics"])))
-    numbers = s04.headline(metrics)
-    assert 4 <= len(numbers) <= 12
-    assert all(isinstance(v, float) and math.isfinite(v) for v in numbers.values())
+    numbers = checked_headline(s04, s04.record(splits, fig2, t21, linear, mlp, p)["metrics"])
     assert numbers["Theorem 2.1 min cosine"] == pytest.approx(t21.min_cosine)
 
 

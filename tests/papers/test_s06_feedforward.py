@@ -13,10 +13,9 @@ import torch
 
 from marginlib import methods, train
 from marginlib.book import params
-from marginlib.book.results import jsonable
 from marginlib.papers.p002_emr import s06_feedforward as s06
 
-from sections import preset_params
+from sections import as_stored, checked_headline, preset_params
 
 STEM = "06_emr_feedforward"
 
@@ -122,10 +121,8 @@ def test_every_claim_holds_on_the_papers_own_tables_and_the_ledger_shows_its_dif
 
 def test_headline_reads_a_record_and_gives_finite_numbers(trained):
     p, t = trained
-    metrics = json.loads(json.dumps(jsonable(s06.record(t, s06.sigmoid_example(), p)["metrics"])))
-    numbers = s06.headline(metrics)
-    assert 4 <= len(numbers) <= 12
-    assert all(isinstance(v, float) and math.isfinite(v) for v in numbers.values())
+    metrics = as_stored(s06.record(t, s06.sigmoid_example(), p)["metrics"])
+    numbers = checked_headline(s06, metrics)
     assert numbers["ST+EMR robust acc (%)"] == pytest.approx(100 * t.get("ST+EMR").numbers["robust_acc"])
     st_only = {**metrics, "table": [r for r in metrics["table"] if r["training"].startswith("ST")]}
     assert not any(k.startswith("AT") or "AT " in k for k in s06.headline(st_only))   # no AT rows, no AT numbers

@@ -8,12 +8,13 @@ import torch
 from matplotlib.figure import Figure
 
 from marginlib import margins, train
+from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p000_minavg import linear
 from marginlib.papers.p003_amm import amm_linear, config
 from marginlib.papers.p003_amm import s08_toy2d as s08
 
-from sections import preset_params
+from sections import checked_headline, preset_params
 
 STEM = "08_amm_toy2d"
 
@@ -124,17 +125,13 @@ def test_claims_are_strict_and_name_their_failures(section):
 
 def test_headline_is_a_dict_of_finite_floats_from_the_metrics(section):
     p, toy, closed, runs = section
-    metrics = json.loads(json.dumps(s08.record(toy, runs, closed)["metrics"]))
-    h = s08.headline(metrics)
-    assert 4 <= len(h) <= 12 and all(isinstance(v, float) and np.isfinite(v) for v in h.values())
+    h = checked_headline(s08, s08.record(toy, runs, closed)["metrics"])
     assert h["MIN+LIN min margin"] == runs["MIN+LIN"].boundary.min_margin
 
 
 def test_every_claim_is_listed_in_the_preset_file(section):
-    import yaml
-
     p, toy, closed, runs = section
-    required = yaml.safe_load((repo_root() / "notebooks" / "params" / f"{STEM}.yaml").read_text())["required"]
+    required = params.spec(STEM).required
     assert set(required) == set(s08.record(toy, runs, closed)["claims"])
 
 

@@ -10,11 +10,12 @@ import matplotlib.pyplot as plt
 import pytest
 
 from marginlib import methods
+from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p003_amm import config
 from marginlib.papers.p003_amm import s09_mnist as s09
 
-from sections import preset_params
+from sections import checked_headline, preset_params
 
 STEM = "09_amm_mnist"
 
@@ -206,16 +207,12 @@ def test_the_fig4_and_fig5_claims_at_the_papers_grids():
 
 def test_headline_is_a_dict_of_finite_floats_from_the_metrics(trained):
     p, d, runs, sweeps = trained
-    metrics = json.loads(json.dumps(s09.record(runs, sweeps, d, p)["metrics"]))
-    h = s09.headline(metrics)
-    assert 4 <= len(h) <= 12 and all(isinstance(v, float) and math.isfinite(v) for v in h.values())
+    h = checked_headline(s09, s09.record(runs, sweeps, d, p)["metrics"])
     assert h["MIN+EXP error (%)"] == runs["MIN+EXP"]["error_mean"]
 
 
 def test_every_claim_a_profile_can_record_is_listed_in_the_preset_file():
-    import yaml
-
-    required = yaml.safe_load((repo_root() / "notebooks" / "params" / f"{STEM}.yaml").read_text())["required"]
+    required = params.spec(STEM).required
     runs, sweeps, d, p = _fake({"reference": 1.8, "MIN+EXP": 0.9, "MIN+EXP w/o high order": 1.4, "elsayed": 1.6,
                                 **{n: 1.0 for n in config.CONFIGURATIONS if n != "MIN+EXP"}}, configs="all")
     p = dataclasses.replace(p, sample_sizes=(20000, 60000), noisy_clean=(5000,))

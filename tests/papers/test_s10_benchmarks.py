@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import re
 
 import matplotlib.pyplot as plt
 import pytest
 
+from marginlib.book import params
 from marginlib.book.results import repo_root
 from marginlib.papers.p003_amm import s10_benchmarks as s10
 from marginlib.papers.p003_amm.config import Schedule
 
-from sections import preset_params
+from sections import checked_headline, preset_params
 
 STEM = "10_amm_benchmarks"
 
@@ -131,16 +131,12 @@ def test_the_seed_parameter_sets_the_first_seed():
 
 def test_headline_is_a_dict_of_finite_floats_from_the_metrics(trained):
     p, loaded, b = trained
-    metrics = json.loads(json.dumps(s10.record(b, loaded, {}, p)["metrics"]))
-    h = s10.headline(metrics)
-    assert 4 <= len(h) <= 12 and all(isinstance(v, float) and math.isfinite(v) for v in h.values())
+    h = checked_headline(s10, s10.record(b, loaded, {}, p)["metrics"])
     assert h["AMM error (%)"] == b.rows["LeNet (MNIST)"]["amm"]["error_mean"]
 
 
 def test_every_claim_is_listed_in_the_preset_file(trained):
-    import yaml
-
     p, loaded, b = trained
-    required = yaml.safe_load((repo_root() / "notebooks" / "params" / f"{STEM}.yaml").read_text())["required"]
+    required = params.spec(STEM).required
     assert set(required) == set(s10.record(b, loaded, {}, p)["claims"])
     assert required["amm_raises_margin"] == ["paper"]   # selected after six schedules: not required at demo

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 
 import pytest
@@ -17,7 +16,7 @@ from marginlib.book import params
 from marginlib.book.results import PROFILES, jsonable
 from marginlib.papers.p004_ar import s11_regularization as s11
 
-from sections import preset_params
+from sections import checked_headline, preset_params
 
 STEM = s11.NOTEBOOK
 
@@ -128,10 +127,7 @@ def test_smoke_record_has_the_claims_and_metrics_and_serializes(smoke):
 
 def test_headline_reads_a_json_record_and_returns_finite_floats(smoke):
     p, _, _, runs, cross = smoke
-    m = json.loads(json.dumps(jsonable(s11.metrics(runs, cross, p))))
-    head = s11.headline(m)
-    assert 4 <= len(head) <= 12
-    assert all(isinstance(v, float) and math.isfinite(v) for v in head.values()), head
+    head = checked_headline(s11, s11.metrics(runs, cross, p))
     assert head["loss gap (highest strength)"] == runs.networks[p.high].scalars["loss_gap"]
     assert head["test loss (lowest AR strength)"] == runs.networks[p.low].scalars["test_loss"]
 
