@@ -6,13 +6,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 KERNEL := margin-book
 
-.PHONY: install book test claims seeds bench clean help
+.PHONY: install book test claims seeds paper-check bench clean help
 
 help:
 	@echo "make book [PROFILE=demo|smoke|paper]  install, execute the notebooks not up to date (FORCE=1: all), build _build/html"
 	@echo "make test                             ruff, mypy, unit tests + every notebook at the smoke profile"
 	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
 	@echo "make seeds [PROFILE=demo] [JOBS=2]     run every section at seeds 0-4 (resumable) -> book/data/seeds/"
+	@echo "make paper-check                      every section's paper profile as a dry run (<= 90 s each) + cost estimate"
 	@echo "make bench                            speed benchmarks (ratios measured in one run)"
 
 # The venv is (re)built when the dependency files change. constraints.txt pins torch to the CPU
@@ -39,8 +40,11 @@ claims: install
 seeds: install
 	$(PY) -m marginlib seeds --all --profile $(PROFILE) --seeds 0 1 2 3 4 --jobs $(or $(JOBS),2)
 
+paper-check: install
+	$(PY) -m marginlib paper-check
+
 bench: install
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf _build results/*/smoke.* results/*/demo.* results/*/smoke@* results/*/demo@* results/bench
+	rm -rf _build results/*/smoke.* results/*/demo.* results/*/smoke@* results/*/demo@* results/*/paper-dryrun* results/bench

@@ -22,9 +22,10 @@ from typing import Any
 import nbformat
 
 from marginlib import validate
-from marginlib.book import checks, pages, results, seeds
+from marginlib.book import checks, pages, paper_check, results, seeds
 from marginlib.book import params as nb_params
 from marginlib.book.results import (
+    DRY_RUN_ENV,
     RESULTS_ENV,
     STAGING_ENV,
     TAG_ENV,
@@ -49,8 +50,9 @@ def kernel_name() -> str:
     return KERNEL
 
 
-def executed_path(notebook: str | pathlib.Path, profile: str, *, tag: str | None = None) -> pathlib.Path:
-    return record_path(str(notebook), profile, tag=tag).with_suffix(".ipynb")
+def executed_path(notebook: str | pathlib.Path, profile: str, *, tag: str | None = None,
+                  dry_run: bool = False) -> pathlib.Path:
+    return record_path(str(notebook), profile, tag=tag, dry_run=dry_run).with_suffix(".ipynb")
 
 
 def execute(
@@ -61,6 +63,7 @@ def execute(
     tag: str | None = None,
     timeout: int = 1800,
     progress: bool = True,
+    dry_run: bool = False,
 ) -> tuple[pathlib.Path, float]:
     """Validate parameters, execute ``notebook`` at ``profile`` with papermill; return (executed path, seconds).
 
@@ -73,23 +76,30 @@ def execute(
     a failed or killed run leaves the previous pair as it was. At ``paper`` every training checkpoints under
     ``checkpoints/<stem>/`` (:data:`marginlib.train.CHECKPOINTS_ENV`), so a killed run resumes where it stopped
     and a rerun loads what finished. Every cell may run for at most ``timeout`` seconds.
+
+    ``dry_run`` runs the paper preset cut by its ``dry_run:`` block (sizes and lengths only): every code path of the
+    paper profile in about a minute, writing ``results/<stem>/paper-dryrun.*`` with the full run's estimated time
+    (``metrics.paper_estimate``); its checkpoints go to a temporary folder, so it always measures from scratch.
     """
     import papermill
 
     validate.positive("timeout", timeout)
     source = nb_params.find(notebook)
-    params = nb_params.resolve(source, profile, overrides)  # fails here, before any work, on a bad name/value
+    params = nb_params.resolve(source, profile, overrides, dry_run=dry_run)  # fails here, before any work
     nb_params.check_section(source, params)                 # ranges and cross-parameter checks, still before
-    changed = {k: v for k, v in params.items() if v != nb_params.spec(source).profile(profile)[k]}
+    changed = {k: v for k, v in params.items() if v != nb_params.spec(source).profile(profile, dry_run=dry_run)[k]}
     if changed and tag is None:
         tag = override_tag(changed)
     kernel = kernel_name()
-    out = executed_path(source, profile, tag=tag)
-    record = record_path(source.stem, profile, tag=tag)
+    out = executed_path(source, profile, tag=tag, dry_run=dry_run)
+    record = record_path(source.stem, profile, tag=tag, dry_run=dry_run)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".staging", dir=out.parent))
-    env = {RESULTS_ENV: str(results_dir()), STAGING_ENV: str(staging), TAG_ENV: tag or ""}
-    if profile == "paper" and not os.environ.get(CHECKPOINTS_ENV):   # long runs: a killed one resumes
+    env = {RESULTS_ENV: str(results_dir()), STAGING_ENV: str(staging), TAG_ENV: tag or "",
+           DRY_RUN_ENV: "1" if dry_run else ""}
+    if dry_run:
+        env[CHECKPOINTS_ENV] = str(staging / "checkpoints")
+    elif profile == "paper" and not os.environ.get(CHECKPOINTS_ENV):   # long runs: a killed one resumes
         env[CHECKPOINTS_ENV] = str(repo_root() / "checkpoints" / source.stem)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -173,9 +183,19 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
                          + "\n  ".join(failed))
     with open(src / "book" / "appendix" / "timings.csv", "w", newline="") as f:
         csv.writer(f).writerows(timings)
+    estimates = paper_check.table_rows(_json_or_none(paper_check.summary_path(root)),
+                                       [s.stem for s in nb_params.toc_notebooks(root)])
+    with open(src / "book" / "appendix" / "paper_estimates.csv", "w", newline="") as f:
+        csv.writer(f).writerows(estimates)
     (src / f"{pages.LEDGER}.md").write_text(pages.ledger(records, summaries, titles=titles))
     _copy_mathjax(src / "_static" / "mathjax")
     return src
+
+
+def _json_or_none(path: pathlib.Path) -> Any:
+    import json
+
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 #: a pandas table cell holding a missing value (pandas writes NaN; the book writes "—")

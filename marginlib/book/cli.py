@@ -1,5 +1,5 @@
-"""``python -m marginlib list | run NOTEBOOK --profile P [-p name value ...] | book --profile P | claims --profile
-P | seeds NOTEBOOK... --profile P --seeds 0 1 2 3 4``."""
+"""``python -m marginlib list | run NOTEBOOK --profile P [-p name value ...] [--dry-run] | book --profile P | claims
+--profile P | seeds NOTEBOOK... --profile P --seeds 0 1 2 3 4 | paper-check [NOTEBOOK...]``."""
 from __future__ import annotations
 
 import argparse
@@ -36,11 +36,30 @@ def _overrides(pairs: list[list[str]] | None) -> dict[str, str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.dry_run and args.profile != "paper":
+        raise ValueError(f"--dry-run is a cut of the paper profile; use --profile paper, not {args.profile!r}")
     out, seconds = book_mod.execute(
         args.notebook, profile=args.profile, overrides=_overrides(args.param), tag=args.tag, timeout=args.timeout,
-        progress=not args.quiet
+        progress=not args.quiet, dry_run=args.dry_run
     )
     print(f"executed {out} in {seconds:.1f} s; results record: {out.with_suffix('.json')}")
+    if args.dry_run:
+        est = results.load(out.parent.name, "paper", dry_run=True)["metrics"]["paper_estimate"]
+        print(f"estimated wall time of the full paper profile on {est['device']}: {est['seconds'] / 3600:.1f} h")
+    return 0
+
+
+def _cmd_paper_check(args: argparse.Namespace) -> int:
+    from marginlib.book import paper_check
+
+    notebooks = args.notebook or [p.stem for p in nb_params.toc_notebooks()]
+    summary = paper_check.run(notebooks, limit=args.limit, timeout=args.timeout,
+                              log=lambda line: print(line, flush=True))
+    rows = paper_check.table_rows(summary, [nb_params.find(nb).stem for nb in notebooks])
+    print()
+    for row in rows:
+        print(f"{row[0]:<24} {row[1]:>12} {row[2]:>30}  {row[3]}")
+    print(f"\nevery dry run passed (limit {args.limit:.0f} s each); summary: {paper_check.summary_path()}")
     return 0
 
 
@@ -124,6 +143,10 @@ def parser() -> argparse.ArgumentParser:
                                      "(<profile>@<tag>.* when parameters are overridden)")
     run.add_argument("notebook", help="path, file name or stem, e.g. notebooks/01_minavg_linear.ipynb")
     run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="override a parameter")
+    run.add_argument("--dry-run", action="store_true",
+                     help="with --profile paper: the paper preset with only its sizes and lengths cut (dry_run: in "
+                          "notebooks/params/<stem>.yaml); writes results/<stem>/paper-dryrun.* with the full run's "
+                          "estimated time")
     run.add_argument("--tag", help="name of this run's record, <profile>@<tag>.json (default: the overrides, e.g. "
                                    "epochs=2000); the profile's own record is never replaced by an override run")
     common(run)
@@ -145,6 +168,13 @@ def parser() -> argparse.ArgumentParser:
     sd.add_argument("--profile", default="demo", choices=PROFILES)
     sd.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
     sd.set_defaults(func=_cmd_seeds)
+
+    pc = sub.add_parser("paper-check", help="dry-run every section's paper profile (or the named ones): each must "
+                                            "execute within --limit seconds; writes book/data/paper_check.json")
+    pc.add_argument("notebook", nargs="*", help="paths, file names or stems (default: every notebook of the book)")
+    pc.add_argument("--limit", type=float, default=90, help="seconds allowed per section (default 90)")
+    pc.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
+    pc.set_defaults(func=_cmd_paper_check)
 
     cl = sub.add_parser("claims", help="fail if a claim required at the profile is false in the last results")
     cl.add_argument("--profile", default="demo", choices=PROFILES)

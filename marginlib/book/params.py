@@ -12,6 +12,8 @@ Each notebook's ``parameters`` cell holds the ``demo`` defaults (papermill reads
     required:           # every claim the section records -> the profiles where it must hold
       min_margin_increases: [demo, paper]
       approaches_svm: []               # informational everywhere
+    dry_run:            # the paper preset cut to minutes: only size and length parameters (dry_run_problems)
+      epochs: 2
 
 :func:`resolve` merges a profile's preset with user overrides and validates every name and value before
 anything runs. Values derived from parameters are computed after the parameters cell, in the notebook.
@@ -30,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from marginlib.book.results import PROFILES, TAG_ENV, Run, check_required, jsonable, repo_root
+from marginlib.book.results import DRY_RUN_ENV, PROFILES, TAG_ENV, Run, check_required, jsonable, repo_root
 
 
 @dataclass(frozen=True)
@@ -43,16 +45,20 @@ class Spec:
     presets: dict[str, dict[str, Any]]
     choices: dict[str, list[Any]] = field(default_factory=dict)
     required: dict[str, list[str]] = field(default_factory=dict)
+    dry_run: dict[str, Any] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:
         return self.path.stem
 
-    def profile(self, name: str) -> dict[str, Any]:
-        """The full parameter set of profile ``name``: demo defaults updated by its preset."""
+    def profile(self, name: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """The full parameter set of profile ``name``: demo defaults updated by its preset (and, with ``dry_run``,
+        by the ``dry_run:`` cuts, which only the ``paper`` profile has)."""
         if name not in PROFILES:
             raise ValueError(f"profile={name!r} is not valid; choose one of: {', '.join(PROFILES)}")
-        return {**self.defaults, **self.presets.get(name, {}), "profile": name}
+        if dry_run and name != "paper":
+            raise ValueError(f"a dry run is of the paper profile, not profile={name!r}")
+        return {**self.defaults, **self.presets.get(name, {}), **(self.dry_run if dry_run else {}), "profile": name}
 
 
 def toc_notebooks(root: pathlib.Path | None = None) -> list[pathlib.Path]:
@@ -103,7 +109,43 @@ def spec(notebook: str | pathlib.Path) -> Spec:
     for profile, values in presets.items():
         _check_names(values, defaults, where=f"{preset_file} profile {profile!r}")
     required = check_required(meta.get("required"), where=str(preset_file))
-    return Spec(path, meta.get("description", ""), defaults, presets, meta.get("choices", {}) or {}, required)
+    dry = meta.get("dry_run", {}) or {}
+    _check_names(dry, defaults, where=f"{preset_file} dry_run")
+    return Spec(path, meta.get("description", ""), defaults, presets, meta.get("choices", {}) or {}, required, dry)
+
+
+#: dry-run parameters that may name another value than the paper's: where the data come from
+DATA_SOURCE_KEYS = ("source",)
+
+
+def dry_run_problems(s: Spec) -> list[str]:
+    """Why ``s``'s ``dry_run:`` block is not a cut of its paper preset (empty when it is). A dry run may only make
+    sizes and lengths smaller: a count (an int) at most the paper's and positive, a list that is a sub-list of the paper's
+    (same order, fewer items), or the data ``source`` set to ``offline``. Everything else (architectures, methods,
+    losses, attacks, their steps and step sizes, norms, radii, schedules) stays the paper's."""
+    paper = s.profile("paper")
+    problems = [] if s.dry_run else [f"{s.stem}: no dry_run: block"]
+    for name, value in s.dry_run.items():
+        full = paper[name]
+        if name in DATA_SOURCE_KEYS:
+            ok = value == "offline"
+        elif isinstance(value, bool) or isinstance(full, bool):
+            ok = False
+        elif isinstance(value, int) and isinstance(full, int):   # counts: images, epochs, steps, seeds
+            ok = 0 < value <= full
+        elif isinstance(value, list) and isinstance(full, list):
+            ok = 0 < len(value) < len(full) and _is_sublist(value, full)
+        else:
+            ok = False
+        if not ok:
+            problems.append(f"{s.stem}: dry_run {name}={value!r} is not a cut of the paper's {full!r} (a smaller "
+                            "positive count, a shorter sub-list, or source=offline)")
+    return problems
+
+
+def _is_sublist(part: list[Any], whole: list[Any]) -> bool:
+    it = iter(whole)
+    return all(any(x == y for y in it) for x in part)
 
 
 #: torch threads of every section run when set (the seeds runner sets it so that parallel runs share the cores)
@@ -140,11 +182,12 @@ def parse_value(text: str) -> Any:
         raise ValueError(f"cannot read the value {text!r}: {str(err).splitlines()[0]}") from err
 
 
-def resolve(notebook: str | pathlib.Path, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The validated parameters to inject: profile preset, then ``overrides`` (strings parsed by
-    :func:`parse_value`)."""
+def resolve(notebook: str | pathlib.Path, profile: str, overrides: Mapping[str, Any] | None = None, *,
+            dry_run: bool = False) -> dict[str, Any]:
+    """The validated parameters to inject: profile preset (with ``dry_run``: the paper preset cut by the
+    ``dry_run:`` block), then ``overrides`` (strings parsed by :func:`parse_value`)."""
     s = spec(notebook)
-    params = s.profile(profile)
+    params = s.profile(profile, dry_run=dry_run)
     overrides = {k: parse_value(v) for k, v in (overrides or {}).items()}
     if "profile" in overrides:
         raise ValueError("set the profile with --profile, not as a parameter override")
@@ -216,9 +259,11 @@ def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
     params = {name: namespace[name] for name in s.defaults}
     changed = {k: v for k, v in params.items() if k != "profile" and v != s.defaults[k]}
     shown = ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "none"
-    print(f"profile {params['profile']!r}; differs from the demo values above: {shown}")
+    dry_run = bool(os.environ.get(DRY_RUN_ENV))
+    print(f"profile {params['profile']!r}{' (dry run)' if dry_run else ''}; differs from the demo values above: "
+          f"{shown}")
     return Run(s.stem, profile=params["profile"], params=params, tag=os.environ.get(TAG_ENV) or None,
-               required=s.required)
+               required=s.required, full=s.profile("paper") if dry_run else None)
 
 
 def as_fields(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -270,7 +315,7 @@ def check_section(notebook: str | pathlib.Path, values: Mapping[str, Any]) -> No
 def preset_differences(record: Mapping[str, Any]) -> list[str]:
     """The parameters in which ``record`` differs from its profile's preset (``name=recorded (preset value)``):
     such a record is an override run, not the profile's, and ``book``/``claims`` refuse it."""
-    expected = jsonable(resolve(record["notebook"], record["profile"]))
+    expected = jsonable(resolve(record["notebook"], record["profile"], dry_run=bool(record.get("dry_run"))))
     got = record.get("params", {})
     return [f"{k}={got.get(k)!r} (preset {v!r})" for k, v in expected.items() if got.get(k) != v] + \
         [f"{k} (not a parameter)" for k in got if k not in expected]

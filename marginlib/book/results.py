@@ -29,6 +29,10 @@ RESULTS_ENV = "MARGINLIB_RESULTS"
 #: promotes record and executed notebook together when the run succeeded), and the run's tag
 STAGING_ENV = "MARGINLIB_STAGING"
 TAG_ENV = "MARGINLIB_TAG"
+#: set by :func:`marginlib.book.build.execute` for a dry run (``--dry-run``): the kernel's record is
+#: ``paper-dryrun.json`` and carries the full paper profile's estimated wall time
+DRY_RUN_ENV = "MARGINLIB_DRY_RUN"
+DRY_RUN_NAME = "paper-dryrun"
 _TAG_CHARS = re.compile(r"[^A-Za-z0-9_.,=+-]+")
 
 
@@ -53,9 +57,14 @@ def results_dir() -> pathlib.Path:
     return pathlib.Path(env).absolute() if env else repo_root() / "results"
 
 
-def run_name(profile: str, tag: str | None = None) -> str:
+def run_name(profile: str, tag: str | None = None, *, dry_run: bool = False) -> str:
     """The file stem of a run: ``demo`` for the profile's own run, ``demo@<tag>`` for a run with other
-    parameters (kept apart, so it never replaces the profile's record)."""
+    parameters (kept apart, so it never replaces the profile's record), ``paper-dryrun`` for the paper profile's
+    dry run (``paper-dryrun@<tag>`` with other parameters)."""
+    if dry_run:
+        if profile != "paper":
+            raise ValueError(f"a dry run is of the paper profile, not profile={profile!r}")
+        profile = DRY_RUN_NAME
     if tag is None:
         return profile
     if not tag or _TAG_CHARS.search(tag) or tag.startswith("."):
@@ -72,9 +81,10 @@ def override_tag(overrides: Mapping[str, Any]) -> str:
     return text
 
 
-def record_path(notebook: str, profile: str, *, tag: str | None = None,
+def record_path(notebook: str, profile: str, *, tag: str | None = None, dry_run: bool = False,
                 root: str | os.PathLike | None = None) -> pathlib.Path:
-    return pathlib.Path(root or results_dir()) / pathlib.Path(notebook).stem / f"{run_name(profile, tag)}.json"
+    name = run_name(profile, tag, dry_run=dry_run)
+    return pathlib.Path(root or results_dir()) / pathlib.Path(notebook).stem / f"{name}.json"
 
 
 def environment() -> dict[str, Any]:
@@ -150,16 +160,24 @@ def check_required(required: Any, *, where: str) -> dict[str, list[str]]:
 #: modules that only render (figures, pages, checks, the CLI and the seeds runner): left out of a record's code
 #: fingerprint, so editing how a page looks does not make the recorded runs stale
 RENDERING = ("marginlib.book.plots", "marginlib.book.build", "marginlib.book.cli", "marginlib.book.checks",
-             "marginlib.book.seeds", "marginlib.book.pages", "marginlib.book.sphinx", "marginlib.__main__")
+             "marginlib.book.seeds", "marginlib.book.pages", "marginlib.book.sphinx", "marginlib.book.paper_check",
+             "marginlib.__main__")
 
 
 def code_files() -> list[str]:
-    """The ``marginlib`` source files loaded in this process (its computing modules, not :data:`RENDERING`),
-    relative to the repository root: what a run's numbers can depend on."""
+    """The ``marginlib`` source files loaded in this process (its computing modules, not :data:`RENDERING`) and
+    the paper tables of ``book/data`` it read, relative to the repository root: what a run's numbers can depend
+    on."""
     import sys
 
     root = repo_root()
     files = set()
+    tables = sys.modules.get("marginlib.papers.tables")
+    for path in getattr(tables, "LOADED", ()):
+        try:
+            files.add(str(pathlib.Path(path).relative_to(root)))
+        except ValueError:
+            continue
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] != "marginlib" or name in RENDERING:
             continue
@@ -190,12 +208,13 @@ def _code_text(source: str) -> str:
     return ast.dump(tree)
 
 
-def code_digest(notebook: str, files: Iterable[str]) -> str:
-    """A digest of what a section's numbers depend on: the torch version, the notebook's code cells, its presets
-    (without the ``required:`` policy block), the paper tables ``book/data/*.csv`` and the given ``marginlib``
-    source ``files`` (:func:`code_files` of the run). Python is compared as syntax trees without docstrings and
-    comments, YAML as data; prose, rendering modules and which profiles require which claim do not enter it. A
-    seeds record is stale when this digest, recomputed now over its files, differs."""
+def code_digest(notebook: str, files: Iterable[str], *, profile: str, dry_run: bool = False) -> str:
+    """A digest of what a section's numbers at ``profile`` depend on: the torch version, the notebook's code cells
+    (its parameters cell holds the demo values), that profile's preset (and the ``dry_run:`` cuts for a dry run)
+    and the given ``files`` (:func:`code_files` of the run: ``marginlib`` sources and the paper tables read).
+    Python is compared as syntax trees without docstrings and comments, YAML as data; prose, rendering modules,
+    other profiles' presets and which profiles require which claim do not enter it. A seeds record is stale when
+    this digest, recomputed now over its files, differs."""
     import yaml
 
     root = repo_root()
@@ -208,9 +227,10 @@ def code_digest(notebook: str, files: Iterable[str]) -> str:
     preset = root / "notebooks" / "params" / f"{stem}.yaml"
     if preset.is_file():
         meta = yaml.safe_load(preset.read_text()) or {}
-        meta.pop("required", None)
-        digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
-    for f in [*sorted((root / "book" / "data").glob("*.csv")), *(root / name for name in sorted(set(files)))]:
+        used = {"profile": (meta.get("profiles") or {}).get(profile),
+                "dry_run": meta.get("dry_run") if dry_run else None}
+        digest.update(json.dumps(used, sort_keys=True, default=str).encode())
+    for f in [root / name for name in sorted(set(files))]:
         digest.update(str(f.relative_to(root)).encode() + b"\0")
         if not f.is_file():
             digest.update(b"<missing>")
@@ -318,15 +338,17 @@ def record_problems(record: Any, *, notebook: str | None = None, profile: str | 
     return problems
 
 
-def load(notebook: str, profile: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Read the record of ``notebook`` at ``profile``; a clear error if the notebook has not been run
-    (``FileNotFoundError``) or its record is unreadable, malformed or of another notebook or profile
+def load(notebook: str, profile: str, *, dry_run: bool = False,
+         root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read the record of ``notebook`` at ``profile`` (its dry run with ``dry_run``); a clear error if the notebook
+    has not been run (``FileNotFoundError``) or its record is unreadable, malformed or of another notebook or profile
     (:class:`RecordError`, naming the file and the problems)."""
-    path = record_path(notebook, profile, root=root)
+    path = record_path(notebook, profile, dry_run=dry_run, root=root)
     if not path.is_file():
+        how = " --dry-run" if dry_run else ""
         raise FileNotFoundError(
             f"no results record at {path}: run `python -m marginlib run notebooks/{pathlib.Path(notebook).stem}.ipynb "
-            f"--profile {profile}` first"
+            f"--profile {profile}{how}` first"
         )
     try:
         record = json.loads(path.read_text())
@@ -337,6 +359,8 @@ def load(notebook: str, profile: str, *, root: str | os.PathLike | None = None) 
     except OSError as err:
         raise RecordError(path, [f"cannot be read ({err})"]) from None
     problems = record_problems(record, notebook=pathlib.Path(notebook).stem, profile=profile)
+    if bool(record.get("dry_run")) != dry_run:
+        problems.append("is a dry run's record" if record.get("dry_run") else "is not a dry run's record")
     if problems:
         raise RecordError(path, problems)
     return record
@@ -359,17 +383,27 @@ class Run:
     """
 
     def __init__(self, notebook: str, *, profile: str, params: Mapping[str, Any], tag: str | None = None,
-                 required: Mapping[str, list[str]] | None = None):
+                 required: Mapping[str, list[str]] | None = None, full: Mapping[str, Any] | None = None):
         if profile not in PROFILES:
             raise ValueError(f"profile={profile!r} is not valid; choose one of: {', '.join(PROFILES)}")
         self.notebook = pathlib.Path(notebook).stem
         self.profile = profile
         self.tag = tag
-        run_name(profile, tag)   # a bad tag fails now, not at save
+        #: a dry run's full paper parameters, to estimate that run's time from this one's (``None``: not a dry run)
+        self.full = None if full is None else dict(full)
+        if self.full is not None:
+            from marginlib import cost
+
+            cost.reset()
+        run_name(profile, tag, dry_run=self.dry_run)   # a bad tag fails now, not at save
         self.params = dict(params)
         self.required = dict(required or {})
         self.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self._t0 = time.perf_counter()
+
+    @property
+    def dry_run(self) -> bool:
+        return self.full is not None
 
     @property
     def path(self) -> pathlib.Path:
@@ -377,8 +411,8 @@ class Run:
         record together with the executed notebook), else the record's final path."""
         staging = os.environ.get(STAGING_ENV)
         if staging:
-            return pathlib.Path(staging) / f"{run_name(self.profile, self.tag)}.json"
-        return record_path(self.notebook, self.profile, tag=self.tag)
+            return pathlib.Path(staging) / f"{run_name(self.profile, self.tag, dry_run=self.dry_run)}.json"
+        return record_path(self.notebook, self.profile, tag=self.tag, dry_run=self.dry_run)
 
     def save(self, *, metrics: Mapping[str, Any], claims: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """Assemble and atomically write the record; returns it. Each claim gets ``required_at`` from the
@@ -389,16 +423,25 @@ class Run:
             raise ValueError(f"claims {unlisted} are not listed under 'required:' in notebooks/params/"
                              f"{self.notebook}.yaml: give each the profiles where it must hold ([] = none)")
         files = code_files()
+        seconds = time.perf_counter() - self._t0
+        metrics = dict(metrics)
+        if self.full is not None:
+            from marginlib import cost
+
+            metrics["paper_estimate"] = {**cost.estimate(run=self.params, full=self.full, total_seconds=seconds),
+                                         "device": environment()["device"]}
         record = {
             "notebook": self.notebook,
             "profile": self.profile,
+            **({"dry_run": True} if self.dry_run else {}),
             "params": self.params,
-            "metrics": dict(metrics),
+            "metrics": metrics,
             "claims": {name: {**c, "required_at": self.required[name]} for name, c in claims.items()},
             "environment": {**environment(), "inputs": inputs_digest(self.notebook),
-                            "code": {"digest": code_digest(self.notebook, files), "files": files}},
+                            "code": {"digest": code_digest(self.notebook, files, profile=self.profile,
+                                                           dry_run=self.dry_run), "files": files}},
             "started": self.started,
-            "seconds": round(time.perf_counter() - self._t0, 2),
+            "seconds": round(seconds, 2),
         }
         write_json(self.path, record)
         return jsonable(record)

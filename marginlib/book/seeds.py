@@ -58,7 +58,8 @@ def is_current(record: Mapping[str, Any]) -> bool:
     """Whether a record's code fingerprint still matches the checkout (same files, same contents)."""
     code = record.get("environment", {}).get("code") or {}
     files = code.get("files") or []
-    return bool(files) and code.get("digest") == results.code_digest(record["notebook"], files)
+    return bool(files) and code.get("digest") == results.code_digest(
+        record["notebook"], files, profile=record["profile"], dry_run=bool(record.get("dry_run")))
 
 
 def _usable(stem: str, profile: str, seed: int) -> dict[str, Any] | None:
@@ -180,7 +181,8 @@ def load(stem: str, *, root: pathlib.Path | None = None) -> dict[str, Any] | Non
 def stale(summary: Mapping[str, Any]) -> bool:
     """Whether the code behind a summary changed since its runs (its fingerprint no longer matches)."""
     code = summary.get("code") or {}
-    return not code.get("files") or code.get("digest") != results.code_digest(summary["notebook"], code["files"])
+    return not code.get("files") or code.get("digest") != results.code_digest(
+        summary["notebook"], code["files"], profile=summary["profile"])
 
 
 def hold_text(summary: Mapping[str, Any] | None, claim: str, *, digest: str | None = None) -> str:

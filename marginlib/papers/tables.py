@@ -97,6 +97,10 @@ def data_dir() -> pathlib.Path:
     return repo_root() / "book" / "data"
 
 
+#: the paper tables this process read: a run's record fingerprints them (:func:`marginlib.book.results.code_files`)
+LOADED: set[pathlib.Path] = set()
+
+
 def read(name: str, *, folder: str | pathlib.Path | None = None) -> pd.DataFrame:
     """``book/data/<name>.csv`` (``name`` with or without ``.csv``), checked against :data:`SCHEMAS`.
 
@@ -109,6 +113,7 @@ def read(name: str, *, folder: str | pathlib.Path | None = None) -> pd.DataFrame
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the paper table {stem!r} is missing from book/data")
     frame = pd.read_csv(path, na_values=list(MISSING), keep_default_na=True)
+    LOADED.add(path.resolve())
     schema = SCHEMAS[stem]
     if list(frame.columns) != list(schema):
         raise ValueError(f"{path}: columns {list(frame.columns)} do not match the declared {list(schema)}")

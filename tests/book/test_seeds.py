@@ -18,7 +18,7 @@ FILES = ["marginlib/validate.py", "marginlib/book/results.py"]
 
 def _record(seed, *, holds, value, files=FILES):
     params = results.jsonable(notebook.resolve(NB, "demo", {"seed": seed}))
-    code = {"digest": results.code_digest(NB, files), "files": files}
+    code = {"digest": results.code_digest(NB, files, profile="demo"), "files": files}
     return {"notebook": NB, "profile": "demo", "params": params, "metrics": {"x": value},
             "claims": {"c": {"holds": holds, "required_at": ["demo"], "detail": f"x={value}", "paper": "§1: x"}},
             "environment": {"device": "cpu", "python": "3", "torch": "t", "git commit": "abc", "code": code},
@@ -71,7 +71,7 @@ def test_summary_counts_holds_and_spreads(fake):
 def test_changed_code_makes_records_and_summaries_stale(fake, tmp_path, monkeypatch):
     record = _record(0, holds=True, value=0)
     assert seeds.is_current(record)
-    monkeypatch.setattr(results, "code_digest", lambda notebook, files: "changed")
+    monkeypatch.setattr(results, "code_digest", lambda notebook, files, **_: "changed")
     assert not seeds.is_current(record)
     assert seeds.stale({"notebook": NB, "code": record["environment"]["code"]})
 
@@ -129,7 +129,7 @@ def test_fingerprint_ignores_docstrings_and_comments_but_not_code(tmp_path, monk
 
     def digest(source):
         module.write_text(source)
-        return results.code_digest(NB, ["marginlib/m.py"])
+        return results.code_digest(NB, ["marginlib/m.py"], profile="demo")
 
     base = digest('"""Doc."""\ndef f():\n    """Says 1."""\n    return 1  # one\n')
     assert digest('"""New doc."""\ndef f():\n    # a comment\n    return 1\n') == base

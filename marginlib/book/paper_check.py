@@ -1,0 +1,86 @@
+"""``make paper-check``: every section's paper profile, cut to a dry run, executed end to end, with its cost.
+
+Each section's ``dry_run:`` block (``notebooks/params/<stem>.yaml``) cuts only sizes and lengths of its paper preset
+(:func:`marginlib.book.params.dry_run_problems` refuses anything else), so the dry run executes every code path
+of the paper profile on the offline data or the labelled CIFAR stand-in. Its record
+(``results/<stem>/paper-dryrun.json``) carries ``metrics.paper_estimate``: the full paper profile's wall time on
+the device it ran on, scaled from the measured work units (:mod:`marginlib.cost`). The summary of all sections
+goes to ``book/data/paper_check.json``; the "Reproducing this book" appendix tables it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import pathlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from marginlib.book import params as nb_params
+from marginlib.book import results
+
+#: seconds one section's dry run may take on 2 CPU cores
+LIMIT_S = 90
+
+
+def summary_path(root: pathlib.Path | None = None) -> pathlib.Path:
+    return (root or results.repo_root()) / "book" / "data" / "paper_check.json"
+
+
+def run(notebooks: Iterable[str], *, limit: float = LIMIT_S, timeout: int = 1800,
+        log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Dry-run each notebook at the paper profile; return (and write) the summary. Raises ``RuntimeError`` naming
+    every section whose dry run failed, whose ``dry_run:`` block is not a cut, or that took over ``limit`` seconds;
+    the summary keeps every section that did run."""
+    from marginlib.book import build
+
+    stems = [nb_params.find(nb).stem for nb in notebooks]
+    problems = [p for stem in stems for p in nb_params.dry_run_problems(nb_params.spec(stem))]
+    if problems:
+        raise ValueError("dry_run: blocks that are not cuts of the paper preset:\n  " + "\n  ".join(problems))
+    path = summary_path()
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    sections = dict(old.get("sections", {}))
+    failures = []
+    for stem in stems:
+        log(f"== dry run of {stem} (paper profile, sizes cut)")
+        try:
+            _, seconds = build.execute(stem, profile="paper", dry_run=True, timeout=timeout, progress=False)
+        except Exception as err:   # noqa: BLE001 - every section is tried; the failures are reported together
+            failures.append(f"{stem}: the dry run failed ({type(err).__name__}: {str(err).splitlines()[0][:300]})")
+            log(f"   FAILED: {failures[-1]}")
+            continue
+        record = results.load(stem, "paper", dry_run=True)
+        sections[stem] = entry(record, seconds)
+        log(f"   {seconds:.1f} s; estimated full paper profile {sections[stem]['estimate_hours']:.1f} h "
+            f"on {sections[stem]['device']}")
+        if seconds > limit:
+            failures.append(f"{stem}: the dry run took {seconds:.0f} s, over the {limit:.0f} s limit")
+    summary = {"limit_seconds": limit, "date": _dt.date.today().isoformat(), "sections": sections}
+    results.write_json(path, summary)
+    if failures:
+        raise RuntimeError("paper-check failed:\n  " + "\n  ".join(failures))
+    return summary
+
+
+def entry(record: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+    """One section's line of the summary, from its dry run's record and wall time."""
+    est = record["metrics"]["paper_estimate"]
+    env = record["environment"]
+    return {"seconds": round(seconds, 1), "estimate_seconds": round(est["seconds"]),
+            "estimate_hours": round(est["seconds"] / 3600, 2), "device": est["device"], "threads": env.get("threads"),
+            "commit": env.get("git commit"), "started": record["started"], "units": est["units"]}
+
+
+def table_rows(summary: Mapping[str, Any] | None, stems: Iterable[str]) -> list[tuple[str, ...]]:
+    """The appendix table: per section the dry run's seconds, the estimated full paper run in hours, the device
+    and the date; "—" for a section without a dry run in the summary."""
+    rows: list[tuple[str, ...]] = [("section", "dry run (s)", "paper profile, estimated (h)", "device", "measured")]
+    sections = (summary or {}).get("sections", {})
+    for stem in stems:
+        e = sections.get(stem)
+        if e is None:
+            rows.append((stem, "—", "—", "—", "—"))
+        else:
+            rows.append((stem, f"{e['seconds']:.0f}", f"{e['estimate_hours']:.1f}", str(e["device"]),
+                         str(e["started"])[:10]))
+    return rows
