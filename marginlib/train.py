@@ -123,6 +123,10 @@ def error_and_loss(model: nn.Module, data: Dataset, *, batch_size: int = 512) ->
     return {"error": wrong / n, "loss": total_loss / n}
 
 
+#: the optimizers :func:`fit` can train with
+OPTIMIZERS = ("sgd", "adam")
+
+
 def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, batch_size: int = 128,
         lr: float = 0.01, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0,
         milestones: Sequence[int] = (), gamma: float = 0.1, decay_regularizer: bool = False,
@@ -130,8 +134,11 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
         eval_train: bool = True, callbacks: Mapping[str, Callback] | None = None,
         record_at: Sequence[int] | None = None, checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = True, progress: bool = True, early_stopping: EarlyStopping | None = None,
-        augment: Augment | None = None) -> History:
+        augment: Augment | None = None, optimizer: str = "sgd") -> History:
     """Train ``model`` in place with ``method`` by SGD and return its :class:`History`.
+
+    ``optimizer="adam"`` trains with Adam instead (``lr`` and ``weight_decay`` as given, PyTorch's default betas;
+    ``momentum`` and ``nesterov`` unused): paper 001's released MNIST code trains with Adam at 1e-4.
 
     ``lr`` is multiplied by ``gamma`` after each epoch in ``milestones`` (:func:`marginlib.optim.multistep`);
     ``decay_regularizer=True`` scales the method's regularizer weights by the same factor (paper 002).
@@ -158,7 +165,11 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     record_epochs = set(range(epochs + 1) if record_at is None else record_at)
     was_training = model.training
     model.to(device)
-    optimizer = sgd(model, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    validate.choice("optimizer", optimizer, OPTIMIZERS)
+    kind = optimizer
+    opt: torch.optim.Optimizer = (
+        sgd(model, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay) if kind == "sgd"
+        else torch.optim.Adam(model.parameters(), lr=validate.positive("lr", lr), weight_decay=weight_decay))
     method.setup(device=device, seed=seed)
     history = History()
     best: dict[str, Any] = {"value": None, "model": None}
@@ -166,7 +177,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     config = _configuration(model, method, train_data, lr=lr, momentum=momentum, nesterov=nesterov,
                             weight_decay=weight_decay, milestones=list(milestones), gamma=gamma,
                             decay_regularizer=decay_regularizer, seed=seed, batch_size=batch_size,
-                            augment=augment is not None)
+                            augment=augment is not None, **({} if kind == "sgd" else {"optimizer": kind}))
     if checkpoint_dir is None and os.environ.get(CHECKPOINTS_ENV):
         checkpoint_dir = pathlib.Path(os.environ[CHECKPOINTS_ENV]) / _run_key(model, config, epochs=epochs)
     path = pathlib.Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
@@ -175,7 +186,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
         if not existing.is_dir():
             raise NotADirectoryError(f"checkpoint_dir={str(checkpoint_dir)!r} cannot be a folder: {existing} is a file")
     if path is not None and resume and path.exists():
-        start = _restore(path, model, optimizer, method, history, best, device, config=config) + 1
+        start = _restore(path, model, opt, method, history, best, device, config=config) + 1
     elif 0 in record_epochs:
         _record(model, 0, callbacks, history)
 
@@ -187,7 +198,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
                 break
             torch.manual_seed(_epoch_seed(seed, epoch, stream=2))   # dropout (and any other global draw)
             factor = multistep(epoch, milestones=milestones, gamma=gamma)
-            for group in optimizer.param_groups:
+            for group in opt.param_groups:
                 group["lr"] = lr * factor
             method.set_reg_scale(factor if decay_regularizer else 1.0)
             t0 = time.perf_counter()
@@ -203,11 +214,11 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, batch {b} "
                                              f"(method {method!r}, lr {lr * factor:g})")
-                optimizer.zero_grad(set_to_none=True)
+                opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if method.max_grad_norm is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), method.max_grad_norm)
-                optimizer.step()
+                opt.step()
                 method.after_step(model)
                 for key, value in {"loss": loss.detach(), **stats}.items():
                     sums[key] = sums.get(key, 0.0) + value.detach().float() * len(index)
@@ -229,7 +240,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
             if progress:
                 bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "train_error", "test_error") if k in row})
             if path is not None:
-                _save(path, model, optimizer, method, history, best, epoch, config=config)
+                _save(path, model, opt, method, history, best, epoch, config=config)
     if early_stopping is not None and early_stopping.restore_best and best["model"] is not None:
         model.load_state_dict(best["model"])
     model.train(was_training)
