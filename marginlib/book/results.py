@@ -359,7 +359,7 @@ def load(notebook: str, profile: str, *, dry_run: bool = False,
     except OSError as err:
         raise RecordError(path, [f"cannot be read ({err})"]) from None
     problems = record_problems(record, notebook=pathlib.Path(notebook).stem, profile=profile)
-    if bool(record.get("dry_run")) != dry_run:
+    if isinstance(record, dict) and bool(record.get("dry_run")) != dry_run:
         problems.append("is a dry run's record" if record.get("dry_run") else "is not a dry run's record")
     if problems:
         raise RecordError(path, problems)

@@ -73,3 +73,10 @@ def test_the_appendix_table_marks_sections_without_a_dry_run():
     rows = paper_check.table_rows(summary, ["a", "b"])
     assert rows[1] == ("a", "12", "4.6", "cpu (2 cores)", "2026-12-02")
     assert rows[2] == ("b", "—", "—", "—", "—")
+
+
+def test_the_cli_refuses_a_dry_run_of_another_profile(capsys):
+    from marginlib.book import cli
+
+    assert cli.main(["run", SECTIONS[0], "--profile", "demo", "--dry-run"]) == 2
+    assert "--dry-run is a cut of the paper profile" in capsys.readouterr().err

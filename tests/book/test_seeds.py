@@ -73,7 +73,7 @@ def test_changed_code_makes_records_and_summaries_stale(fake, tmp_path, monkeypa
     assert seeds.is_current(record)
     monkeypatch.setattr(results, "code_digest", lambda notebook, files, **_: "changed")
     assert not seeds.is_current(record)
-    assert seeds.stale({"notebook": NB, "code": record["environment"]["code"]})
+    assert seeds.stale({"notebook": NB, "profile": "demo", "code": record["environment"]["code"]})
 
 
 def test_a_run_that_changed_other_parameters_is_not_a_seed_run(fake):
@@ -139,8 +139,11 @@ def test_fingerprint_ignores_docstrings_and_comments_but_not_code(tmp_path, monk
     (root / "notebooks" / "params" / f"{NB}.yaml").write_text("# policy change only\nprofiles: {smoke: {n: 1}}\n"
                                                               "required: {c: []}\n")
     assert digest('def f():\n    return 1\n') == with_preset, "the required: policy is not part of the code"
-    (root / "notebooks" / "params" / f"{NB}.yaml").write_text("profiles: {smoke: {n: 2}}\n")
-    assert digest('def f():\n    return 1\n') != with_preset
+    (root / "notebooks" / "params" / f"{NB}.yaml").write_text("profiles: {smoke: {n: 2}, paper: {n: 9}}\n"
+                                                              "dry_run: {n: 3}\n")
+    assert digest('def f():\n    return 1\n') == with_preset, "other profiles' presets do not make demo runs stale"
+    (root / "notebooks" / "params" / f"{NB}.yaml").write_text("profiles: {smoke: {n: 1}, demo: {n: 2}}\n")
+    assert digest('def f():\n    return 1\n') != with_preset, "the run's own profile's preset is part of it"
 
 
 def test_cli_names_what_to_run_and_runs_through_the_same_runner(fake, capsys):
