@@ -129,3 +129,40 @@ def test_trend_is_rank_based_and_validates():
     assert analysis.trend([1, 2, 3, 4], [4, 3, 2, 1], after=2) == -1.0
     with pytest.raises(ValueError, match="at least 3"):
         analysis.trend([1, 2, 3], [1, 2, 3], after=3)
+
+
+def test_sgd_with_one_batch_and_no_momentum_is_gradient_descent():
+    x, y = separable()
+    gd = linear.logistic_gd(x, y, x, y, epochs=50, lr=0.5, record_epochs=[10, 50])
+    sgd = linear.logistic_sgd(x, y, x, y, epochs=50, lr=0.5, batch_size=len(y), momentum=0.0, record_epochs=[10, 50])
+    np.testing.assert_array_equal(sgd.epochs, [10, 50])
+    torch.testing.assert_close(sgd.weight, gd.weight)
+    np.testing.assert_allclose(sgd.min_margin_train, gd.min_margin_train, rtol=1e-10)
+
+
+def test_sgd_matches_torch_nesterov_sgd_on_the_same_batches():
+    x, y = separable(n=50)
+    epochs, lr, batch, mom, seed = 3, 0.1, 16, 0.9, 4
+    ours = linear.logistic_sgd(x, y, x, y, epochs=epochs, lr=lr, batch_size=batch, momentum=mom, seed=seed,
+                               record_epochs=[epochs])
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w, b], lr=lr, momentum=mom, nesterov=True)
+    gen = torch.Generator().manual_seed(seed)
+    s = 2.0 * y.double() - 1.0
+    for _ in range(epochs):
+        for idx in torch.randperm(len(y), generator=gen).split(batch):
+            opt.zero_grad()
+            torch.nn.functional.softplus(-s[idx] * (x[idx] @ w + b)).mean().backward()
+            opt.step()
+    torch.testing.assert_close(ours.weight, w.detach())
+    torch.testing.assert_close(ours.bias, b.detach())
+
+
+def test_subset_keeps_n_images_in_order_and_all_when_n_is_zero():
+    ds = data.Dataset("mnist01", "train", torch.rand(10, 1, 2, 2), torch.arange(10) % 2, "t", 2)
+    assert p000_data.subset(ds, 0, seed=0) is ds and p000_data.subset(ds, 10, seed=0) is ds
+    part = p000_data.subset(ds, 4, seed=1)
+    assert len(part) == 4 and "4 of them" in part.source
+    rows = [int(torch.nonzero((ds.x == xi).all(dim=(1, 2, 3)))[0]) for xi in part.x]
+    assert rows == sorted(rows)

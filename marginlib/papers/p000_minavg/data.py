@@ -49,3 +49,13 @@ def resplit(train: Dataset, test: Dataset, *, seed: int, verbose: bool = True) -
         for ds in out:
             print(ds.describe())
     return out[0], out[1]
+
+
+def subset(ds: Dataset, n: int, *, seed: int) -> Dataset:
+    """``n`` images of ``ds`` drawn at random with ``seed`` (section 01's ``n_train``), in their original order;
+    ``ds`` itself when ``n`` is 0 or not below its size."""
+    if n <= 0 or n >= len(ds):
+        return ds
+    keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return Dataset(ds.name, ds.split, ds.x[keep], ds.y[keep], f"{ds.source}, {n:,} of them at random (seed {seed})",
+                   ds.num_classes, ds.bounds)

@@ -1,5 +1,5 @@
-"""Binary linear classifiers in closed form: full-batch gradient descent on the logistic loss and the
-hard-margin SVM it converges to in direction (paper 000 §3, Theorem 1, after Soudry et al. 2018). Because
+"""Binary linear classifiers in closed form: full-batch gradient descent (or minibatch SGD) on the logistic loss and
+the hard-margin SVM it converges to in direction (paper 000 §3, Theorem 1, after Soudry et al. 2018). Because
 the bias is trained like a weight, that limit is the SVM of the augmented points ``(x, 1)``, which penalizes
 the bias (``hard_margin_svm(..., penalize_bias=True)``), not the classical SVM with a free intercept.
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from marginlib import validate
+from marginlib import cost, validate
 
 
 def signed_margins(w: torch.Tensor, b: torch.Tensor | float, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -64,44 +64,125 @@ def logistic_gd(
     record_epochs: Iterable[int],
     histogram_epochs: Collection[int] = (),
     dtype: torch.dtype = torch.float64,
+    record_scales: tuple[str, ...] = (),
 ) -> Trajectory:
     """Train ``z = w·x + b`` by full-batch gradient descent on the mean logistic loss, from ``w = 0, b = 0``.
 
     One epoch is one gradient step on all training points (paper 000 §3 / Soudry et al.: gradient descent
     with a small constant step). At each epoch in ``record_epochs`` (1-based, measured *after* that many
     steps) it records the loss, train/test error, and the minimum and average exact signed margin on
-    train and test; full margin arrays are kept at ``histogram_epochs``.
+    train and test; full margin arrays are kept at ``histogram_epochs``. The recording's time is counted as
+    :func:`marginlib.cost.work` of ``record_scales`` (the parameters it scales with; the training steps around it
+    are the caller's block).
     """
     validate.positive("epochs", epochs)
     validate.positive("lr", lr)
-    for name, y in (("y_train", y_train), ("y_test", y_test)):
-        if not set(torch.unique(y).tolist()) <= {0, 1}:
-            raise ValueError(f"{name} must hold binary labels 0/1")
+    _check_binary(y_train, y_test)
     xtr, xte = x_train.flatten(1).to(dtype), x_test.flatten(1).to(dtype)
     s_tr = 2.0 * y_train.to(dtype) - 1.0
     n = xtr.shape[0]
     w = torch.zeros(xtr.shape[1], dtype=dtype)
     b = torch.zeros((), dtype=dtype)
-    record = set(int(e) for e in record_epochs) | set(int(e) for e in histogram_epochs)
-    rows: list[tuple[float, ...]] = []
-    hist: dict[int, dict[str, np.ndarray]] = {}
+    rec = _Recorder(xtr, y_train, xte, y_test, record_epochs, histogram_epochs, record_scales)
     for epoch in range(1, epochs + 1):
         sz = s_tr * (xtr @ w + b)
         # d/dz of log(1 + exp(-s z)) = -s * sigmoid(-s z)
         g = -s_tr * torch.sigmoid(-sz) / n
         w = w - lr * (xtr.T @ g)
         b = b - lr * g.sum()
-        if epoch in record:
-            m_tr, m_te = signed_margins(w, b, xtr, y_train), signed_margins(w, b, xte, y_test)
-            loss = torch.nn.functional.softplus(-m_tr * w.norm()).mean()
-            rows.append((epoch, float(loss), float((m_tr <= 0).double().mean()), float((m_te <= 0).double().mean()),
-                         float(m_tr.min()), float(m_tr.mean()), float(m_te.min()), float(m_te.mean())))
-            if epoch in histogram_epochs:
-                hist[epoch] = {"train": m_tr.numpy().copy(), "test": m_te.numpy().copy()}
-    cols = np.array(rows, dtype=float).T if rows else np.zeros((8, 0))
-    epochs_at, losses, train_error, test_error, min_train, avg_train, min_test, avg_test = cols
-    return Trajectory(epochs_at.astype(int), losses, train_error, test_error, min_train, avg_train, min_test, avg_test,
-                      histograms=hist, weight=w, bias=b)
+        rec(epoch, w, b)
+    return rec.trajectory(w, b)
+
+
+def logistic_sgd(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    momentum: float = 0.0,
+    seed: int = 0,
+    record_epochs: Iterable[int],
+    histogram_epochs: Collection[int] = (),
+    dtype: torch.dtype = torch.float64,
+    record_scales: tuple[str, ...] = (),
+) -> Trajectory:
+    """Train ``z = w·x + b`` by minibatch SGD on the mean logistic loss of each batch, from ``w = 0, b = 0``: paper
+    000 App. A's protocol for its logistic-regression models (SGD, learning rate ``lr``, Nesterov momentum
+    ``momentum``, batch ``batch_size``; 1,000 epochs there).
+
+    One epoch is one pass over a random permutation of the training points (drawn from a generator seeded with
+    ``seed``), in batches of ``batch_size`` (the last one smaller when ``batch_size`` does not divide ``n``).
+    Momentum is PyTorch's Nesterov form: ``v <- momentum v + g``, step ``lr (g + momentum v)`` (``momentum = 0``:
+    plain SGD). Records exactly as :func:`logistic_gd` (``record_scales`` too), after the last batch of each epoch
+    in ``record_epochs``.
+    """
+    validate.positive("epochs", epochs)
+    validate.positive("lr", lr)
+    validate.positive("batch_size", batch_size)
+    validate.nonnegative("momentum", momentum)
+    _check_binary(y_train, y_test)
+    xtr, xte = x_train.flatten(1).to(dtype), x_test.flatten(1).to(dtype)
+    s_tr = 2.0 * y_train.to(dtype) - 1.0
+    n = xtr.shape[0]
+    w = torch.zeros(xtr.shape[1], dtype=dtype)
+    b = torch.zeros((), dtype=dtype)
+    vw, vb = torch.zeros_like(w), torch.zeros_like(b)
+    gen = torch.Generator().manual_seed(seed)
+    rec = _Recorder(xtr, y_train, xte, y_test, record_epochs, histogram_epochs, record_scales)
+    for epoch in range(1, epochs + 1):
+        for idx in torch.randperm(n, generator=gen).split(batch_size):
+            xb, sb = xtr[idx], s_tr[idx]
+            g = -sb * torch.sigmoid(-sb * (xb @ w + b)) / len(idx)
+            gw, gb = xb.T @ g, g.sum()
+            vw, vb = momentum * vw + gw, momentum * vb + gb
+            w = w - lr * (gw + momentum * vw)
+            b = b - lr * (gb + momentum * vb)
+        rec(epoch, w, b)
+    return rec.trajectory(w, b)
+
+
+def _check_binary(y_train: torch.Tensor, y_test: torch.Tensor) -> None:
+    for name, y in (("y_train", y_train), ("y_test", y_test)):
+        if not set(torch.unique(y).tolist()) <= {0, 1}:
+            raise ValueError(f"{name} must hold binary labels 0/1")
+
+
+class _Recorder:
+    """What :func:`logistic_gd` and :func:`logistic_sgd` record after an epoch: loss, train/test error and the
+    minimum and average exact signed margins at ``record_epochs``; the margin arrays at ``histogram_epochs``."""
+
+    def __init__(self, xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, yte: torch.Tensor,
+                 record_epochs: Iterable[int], histogram_epochs: Collection[int], scales: tuple[str, ...] = ()):
+        self.xtr, self.ytr, self.xte, self.yte = xtr, ytr, xte, yte
+        self.scales = scales
+        self.histogram_epochs = histogram_epochs
+        self.record = set(int(e) for e in record_epochs) | set(int(e) for e in histogram_epochs)
+        self.rows: list[tuple[float, ...]] = []
+        self.hist: dict[int, dict[str, np.ndarray]] = {}
+
+    def __call__(self, epoch: int, w: torch.Tensor, b: torch.Tensor) -> None:
+        if epoch not in self.record:
+            return
+        with cost.work(*self.scales):
+            self._measure(epoch, w, b)
+
+    def _measure(self, epoch: int, w: torch.Tensor, b: torch.Tensor) -> None:
+        m_tr, m_te = signed_margins(w, b, self.xtr, self.ytr), signed_margins(w, b, self.xte, self.yte)
+        loss = torch.nn.functional.softplus(-m_tr * w.norm()).mean()
+        self.rows.append((epoch, float(loss), float((m_tr <= 0).double().mean()), float((m_te <= 0).double().mean()),
+                          float(m_tr.min()), float(m_tr.mean()), float(m_te.min()), float(m_te.mean())))
+        if epoch in self.histogram_epochs:
+            self.hist[epoch] = {"train": m_tr.numpy().copy(), "test": m_te.numpy().copy()}
+
+    def trajectory(self, w: torch.Tensor, b: torch.Tensor) -> Trajectory:
+        cols = np.array(self.rows, dtype=float).T if self.rows else np.zeros((8, 0))
+        epochs_at, losses, train_error, test_error, min_train, avg_train, min_test, avg_test = cols
+        return Trajectory(epochs_at.astype(int), losses, train_error, test_error, min_train, avg_train, min_test,
+                          avg_test, histograms=self.hist, weight=w, bias=b)
 
 
 @dataclass

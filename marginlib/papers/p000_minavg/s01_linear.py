@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from marginlib import stats, validate
+from marginlib import cost, stats, validate
 from marginlib.book import plots
 from marginlib.book.results import claim
 from marginlib.data import SOURCES, Dataset
@@ -49,6 +49,12 @@ APPROACH = 0.7
 HISTOGRAMS = 5
 #: :func:`marginlib.stats.trend` needs this many recorded epochs in the range it judges
 TREND_POINTS = 3
+#: the optimizers of the ``optimizer`` parameter: full-batch gradient descent (§3's "gradient descent", one step per
+#: epoch) and minibatch SGD with Nesterov momentum (App. A's protocol for its logistic-regression models)
+OPTIMIZERS = ("gd", "sgd")
+#: the parameters the recording of margins scales with (:func:`marginlib.cost.work`): the training images. The number
+#: of recorded epochs (about ``record_points``, log-spaced) hardly grows with the epochs, so it is not among them
+RECORD_SCALES = ("n_train",)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class Params:
     source: str = "auto"
     epochs: int = 30000
     lr: float = 1.0
+    optimizer: str = "gd"
+    batch_size: int = 128
+    momentum: float = 0.0
+    n_train: int = 0
     record_points: int = 200
     svm_C: float = 1000000.0
     seed: int = 0
@@ -68,8 +78,11 @@ class Params:
         validate.choice("dataset", self.dataset, DATASETS)
         validate.nonnegative("seed", self.seed)
         validate.choice("source", self.source, SOURCES)
-        for name in ("epochs", "lr", "record_points", "svm_C"):
+        validate.choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("epochs", "lr", "batch_size", "record_points", "svm_C"):
             validate.positive(name, getattr(self, name))
+        validate.nonnegative("momentum", self.momentum)
+        validate.nonnegative("n_train", self.n_train)
         for claimed, after in (("min_margin_increases", self.late), ("avg_margin_decreases", EARLY)):
             found = int((self.record_epochs >= after).sum())
             if found < TREND_POINTS:
@@ -104,11 +117,13 @@ class Splits:
 def load_data(p: Params) -> Splits:
     """MNIST 0 vs 1 from ``p.source`` (:func:`marginlib.papers.p000_minavg.data.mnist01`), split by ``p.seed``
     (:func:`marginlib.papers.p000_minavg.data.resplit`: 0 keeps MNIST's own split, another seed draws a random split
-    of the pooled images with the same sizes); prints each split's source."""
+    of the pooled images with the same sizes); prints each split's source. With ``n_train`` below the number of
+    training images, keeps a random ``n_train`` of them (drawn with ``seed``; 0 keeps all)."""
     own = p.seed == 0
     train = p000_data.mnist01(split="train", source=p.source, verbose=own)
     test = p000_data.mnist01(split="test", source=p.source, verbose=own)
-    return Splits(*p000_data.resplit(train, test, seed=p.seed))
+    train, test = p000_data.resplit(train, test, seed=p.seed)
+    return Splits(p000_data.subset(train, p.n_train, seed=p.seed), test)
 
 
 @dataclass(frozen=True)
@@ -139,11 +154,35 @@ def fit_svms(p: Params, d: Splits) -> References:
     return References(svm, free, linear.signed_margins(svm.weight, svm.bias, d.test.x, d.test.y))
 
 
+def fit_references(p: Params, d: Splits) -> References:
+    """:func:`fit_svms`, its time counted as work that scales with the training images (``n_train``)."""
+    with cost.work("n_train"):
+        return fit_svms(p, d)
+
+
 def train_gd(p: Params, d: Splits) -> linear.Trajectory:
-    """Full-batch gradient descent on the mean logistic loss from ``w = 0, b = 0`` (paper 000 §3), ``p.epochs``
-    steps of size ``p.lr``, recording at ``p.record_epochs`` and keeping histograms at ``p.histogram_epochs``."""
-    return linear.logistic_gd(d.train.x, d.train.y, d.test.x, d.test.y, epochs=p.epochs, lr=p.lr,
-                              record_epochs=p.record_epochs, histogram_epochs=p.histogram_epochs)
+    """Train from ``w = 0, b = 0`` by ``p.optimizer``: full-batch gradient descent on the mean logistic loss
+    (paper 000 §3), ``p.epochs`` steps of size ``p.lr``; or minibatch SGD (App. A: ``p.epochs`` passes in batches
+    of ``p.batch_size``, Nesterov momentum ``p.momentum``, shuffled with ``p.seed``). Records at
+    ``p.record_epochs`` and keeps histograms at ``p.histogram_epochs``. The training steps are work that scales with
+    the training images and the epochs; the recordings inside, with the training images (:data:`RECORD_SCALES`)."""
+    with cost.work("n_train", "epochs"):
+        if p.optimizer == "sgd":
+            return linear.logistic_sgd(d.train.x, d.train.y, d.test.x, d.test.y, epochs=p.epochs, lr=p.lr,
+                                       batch_size=p.batch_size, momentum=p.momentum, seed=p.seed,
+                                       record_epochs=p.record_epochs, histogram_epochs=p.histogram_epochs,
+                                       record_scales=RECORD_SCALES)
+        return linear.logistic_gd(d.train.x, d.train.y, d.test.x, d.test.y, epochs=p.epochs, lr=p.lr,
+                                  record_epochs=p.record_epochs, histogram_epochs=p.histogram_epochs,
+                                  record_scales=RECORD_SCALES)
+
+
+def optimizer_text(p: Params) -> str:
+    """The optimizer of this run in words."""
+    if p.optimizer == "sgd":
+        return (f"SGD, {p.epochs:,} epochs of batch {p.batch_size}, learning rate {p.lr:g}, Nesterov momentum "
+                f"{p.momentum:g}")
+    return f"full-batch gradient descent, {p.epochs:,} steps of size {p.lr:g}"
 
 
 def svm_ratio(traj: linear.Trajectory, refs: References) -> float:
@@ -290,6 +329,6 @@ def quoted(p: Params, d: Splits, refs: References, traj: linear.Trajectory) -> d
         "rises": RISES,
         "falls": FALLS,
         "n_train_text": f"{len(d.train):,} training images ({d.train.source})",
-        "lr_text": f"{p.lr:g}",
+        "optimizer_text": optimizer_text(p),
         "final_train_error": f"{traj.train_error[-1]:.2%} after the last epoch",
     }
