@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 KERNEL := margin-book
 
-.PHONY: install book test claims seeds paper-check bench clean help
+.PHONY: install book test claims seeds paper-check bench publish clean help
 
 help:
 	@echo "make book [PROFILE=demo|smoke|paper]  install, execute the notebooks not up to date (FORCE=1: all), build _build/html"
@@ -14,6 +14,7 @@ help:
 	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
 	@echo "make seeds [PROFILE=demo] [JOBS=2]     run every section at seeds 0-4 (resumable) -> book/data/seeds/"
 	@echo "make paper-check                      every section's paper profile as a dry run (<= 90 s each) + cost estimate"
+	@echo "make publish                          build the demo book and push _build/html to the gh-pages branch"
 	@echo "make bench                            speed benchmarks (ratios measured in one run)"
 
 # The venv is (re)built when the dependency files change. constraints.txt pins torch to the CPU
@@ -45,6 +46,10 @@ paper-check: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# Manual publishing (the workflow .github/workflows/book.yml deploys main to GitHub Pages by itself).
+publish: book
+	$(PY) -m ghp_import --no-jekyll --push --force _build/html
 
 clean:
 	rm -rf _build results/*/smoke.* results/*/demo.* results/*/smoke@* results/*/demo@* results/*/paper-dryrun* results/bench
