@@ -16,19 +16,31 @@ from marginlib.book.results import PROFILES
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    for path in nb_params.toc_notebooks():
+    paths = [nb_params.find(nb) for nb in args.notebook] if args.notebook else nb_params.toc_notebooks()
+    for path in paths:
         s = nb_params.spec(path)
         print(f"{path.relative_to(results.repo_root())}: {s.description}")
+        if not args.notebook:
+            continue
         width = max(len(n) for n in s.defaults)
-        header = "  ".join(f"{p:<16}" for p in ("smoke", "paper"))
-        print(f"    {'parameter':<{width}}  {'demo (default)':<22}  " + header)
+        print(f"    {'parameter':<{width}}  {'demo (default)':<16}  {'smoke':<16}  {'paper':<16}  meaning")
         for name, default in s.defaults.items():
             if name == "profile":
                 continue
-            cols = [repr(s.presets.get(p, {}).get(name, default)) for p in ("smoke", "paper")]
-            choices = f"  choices: {s.choices[name]}" if name in s.choices else ""
-            print(f"    {name:<{width}}  {default!r:<22}  " + "  ".join(f"{c:<16}" for c in cols) + choices)
+            cols = [_short(s.presets.get(p, {}).get(name, default)) for p in ("smoke", "paper")]
+            choices = f" (choices: {', '.join(map(str, s.choices[name]))})" if name in s.choices else ""
+            print(f"    {name:<{width}}  {_short(default):<16}  {cols[0]:<16}  {cols[1]:<16}  "
+                  f"{s.meanings.get(name, '')}{choices}")
+        if s.dry_run:
+            print(f"    paper --dry-run cuts: {', '.join(f'{k}={v!r}' for k, v in s.dry_run.items())}")
+    if not args.notebook:
+        print("\nname notebooks (python -m marginlib list 05_mma_training) for their parameters, values and meanings")
     return 0
+
+
+def _short(value: object, width: int = 16) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _overrides(pairs: list[list[str]] | None) -> dict[str, str]:
@@ -43,6 +55,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet, dry_run=args.dry_run
     )
     print(f"executed {out} in {seconds:.1f} s; results record: {out.with_suffix('.json')}")
+    if "@" not in out.stem and not args.dry_run:
+        print(f"this is the {args.profile!r} preset's own record, which make book and make claims read (it replaced "
+              f"the previous one; --tag NAME keeps a run apart as {args.profile}@NAME)")
     if args.dry_run:
         est = results.load(out.parent.name, "paper", dry_run=True)["metrics"]["paper_estimate"]
         print(f"estimated wall time of the full paper profile on {est['device']}: {est['seconds'] / 3600:.1f} h")
@@ -87,21 +102,23 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_claims(args: argparse.Namespace) -> int:
-    failures, checked = [], 0
-    for path in nb_params.toc_notebooks():
+    failures, missing, checked = [], [], 0
+    paths = [nb_params.find(nb) for nb in args.notebook] if args.notebook else nb_params.toc_notebooks()
+    for path in paths:
         try:
             record = results.load(path.stem, args.profile)
         except FileNotFoundError as err:
-            failures.append(f"{path.stem}: {err}")
+            print(f"MISS {path.stem}: no record at profile {args.profile!r}")
+            missing.append(f"{path.stem}: {err}")
             continue
         except results.RecordError as err:
             print(f"ERR  {path.stem}: {err}")
-            failures.append(f"{path.stem}: unusable record {err}")
+            missing.append(f"{path.stem}: unusable record {err}")
             continue
         differs = nb_params.preset_differences(record)
         if differs:
             print(f"ERR  {path.stem}: run with other parameters than the {args.profile!r} preset: {'; '.join(differs)}")
-            failures.append(f"{path.stem}: not a run of the {args.profile!r} preset ({'; '.join(differs)})")
+            missing.append(f"{path.stem}: not a run of the {args.profile!r} preset ({'; '.join(differs)})")
             continue
         for name, c in record["claims"].items():
             required = args.profile in c["required_at"]
@@ -111,8 +128,12 @@ def _cmd_claims(args: argparse.Namespace) -> int:
             print(f"{mark} {path.stem}: {name}{scope}  {c.get('detail', '')}")
         failures += [f"{path.stem}: {name}" for name in results.failed_claims(record, args.profile)]
     if failures:
-        print(f"\n{len(failures)} failure(s) at profile {args.profile} (required claims that are false, records "
-              "missing or unusable):", *failures, sep="\n  ", file=sys.stderr)
+        print(f"\n{len(failures)} required claim(s) do not hold at profile {args.profile}:", *failures, sep="\n  ",
+              file=sys.stderr)
+    if missing:
+        print(f"\n{len(missing)} section(s) have no usable record of the {args.profile!r} preset (not a failed claim: "
+              "the claims were not checked; run the section first):", *missing, sep="\n  ", file=sys.stderr)
+    if failures or missing:
         return 1
     print(f"\nall {checked} required claims hold at profile {args.profile}")
     return 0
@@ -132,7 +153,10 @@ def _cmd_seeds(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m marginlib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="each notebook with its parameters, defaults and profiles").set_defaults(func=_cmd_list)
+    ls = sub.add_parser("list", help="the notebooks; with names, their parameters (demo, smoke and paper values, "
+                                      "meaning, choices)")
+    ls.add_argument("notebook", nargs="*", help="paths, file names or stems (default: one line per notebook)")
+    ls.set_defaults(func=_cmd_list)
 
     def common(q: argparse.ArgumentParser) -> None:
         q.add_argument("--profile", default="demo", choices=PROFILES)
@@ -177,6 +201,7 @@ def parser() -> argparse.ArgumentParser:
     pc.set_defaults(func=_cmd_paper_check)
 
     cl = sub.add_parser("claims", help="fail if a claim required at the profile is false in the last results")
+    cl.add_argument("notebook", nargs="*", help="paths, file names or stems (default: every notebook of the book)")
     cl.add_argument("--profile", default="demo", choices=PROFILES)
     cl.set_defaults(func=_cmd_claims)
     return p

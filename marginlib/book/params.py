@@ -46,6 +46,8 @@ class Spec:
     choices: dict[str, list[Any]] = field(default_factory=dict)
     required: dict[str, list[str]] = field(default_factory=dict)
     dry_run: dict[str, Any] = field(default_factory=dict)
+    #: each parameter's one-line meaning: the comment beside it in the notebook's parameters cell
+    meanings: dict[str, str] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:
@@ -111,7 +113,31 @@ def spec(notebook: str | pathlib.Path) -> Spec:
     required = check_required(meta.get("required"), where=str(preset_file))
     dry = meta.get("dry_run", {}) or {}
     _check_names(dry, defaults, where=f"{preset_file} dry_run")
-    return Spec(path, meta.get("description", ""), defaults, presets, meta.get("choices", {}) or {}, required, dry)
+    return Spec(path, meta.get("description", ""), defaults, presets, meta.get("choices", {}) or {}, required, dry,
+                _meanings(path))
+
+
+def _meanings(path: pathlib.Path) -> dict[str, str]:
+    """``name -> comment`` for each ``name = value  # comment`` line of the notebook's parameters cell."""
+    import io
+    import json
+    import tokenize
+
+    cells = json.loads(path.read_text())["cells"]
+    source = next(("".join(c["source"]) for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), "")
+    comments = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    except (tokenize.TokenError, SyntaxError):
+        return {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    return {node.targets[0].id: comments[node.lineno] for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.lineno in comments}
 
 
 #: dry-run parameters that may name another value than the paper's: where the data come from
@@ -120,9 +146,9 @@ DATA_SOURCE_KEYS = ("source",)
 
 def dry_run_problems(s: Spec) -> list[str]:
     """Why ``s``'s ``dry_run:`` block is not a cut of its paper preset (empty when it is). A dry run may only make
-    sizes and lengths smaller: a count (an int) at most the paper's and positive, a list that is a sub-list of the paper's
-    (same order, fewer items), or the data ``source`` set to ``offline``. Everything else (architectures, methods,
-    losses, attacks, their steps and step sizes, norms, radii, schedules) stays the paper's."""
+    sizes and lengths smaller: a count (an int) at most the paper's and positive, a list that is a sub-list of the
+    paper's (same order, fewer items), or the data ``source`` set to ``offline``. Everything else (architectures,
+    methods, losses, attacks, their steps and step sizes, norms, radii, schedules) stays the paper's."""
     paper = s.profile("paper")
     problems = [] if s.dry_run else [f"{s.stem}: no dry_run: block"]
     for name, value in s.dry_run.items():

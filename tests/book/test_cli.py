@@ -66,7 +66,7 @@ def test_cli_run_reports_bad_parameters(capsys):
 
 
 def test_cli_list_shows_parameters_and_profiles(capsys):
-    assert cli.main(["list"]) == 0
+    assert cli.main(["list", "01_minavg_linear"]) == 0
     out = capsys.readouterr().out
     assert "01_minavg_linear" in out and "epochs" in out and "30000" in out and "smoke" in out
 
@@ -160,3 +160,35 @@ def test_unwritable_results_and_broken_presets_are_errors_not_tracebacks(tmp_pat
 def test_a_broken_value_is_an_error_line(capsys):
     assert cli.main(["run", NB, "--profile", "smoke", "-p", "epochs", "[1,"]) == 2
     assert "cannot read the value" in capsys.readouterr().err
+
+
+def test_list_filters_and_shows_each_parameters_meaning(capsys):
+    from marginlib.book import cli
+
+    assert cli.main(["list"]) == 0
+    short = capsys.readouterr().out
+    assert "notebooks/04_mma_margins.ipynb:" in short and "n_train" not in short
+    assert cli.main(["list", "04_mma_margins"]) == 0
+    out = capsys.readouterr().out
+    assert "notebooks/05_mma_training.ipynb" not in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("n_train "))
+    assert "MNIST training images" in line
+
+
+def test_every_parameter_says_what_it_means():
+    from marginlib.book import params
+
+    for path in params.toc_notebooks():
+        s = params.spec(path)
+        silent = [n for n in s.defaults if n != "profile" and not s.meanings.get(n)]
+        assert silent == [], f"{path.name}: give {silent} a comment in the parameters cell (python -m marginlib list)"
+
+
+def test_claims_tells_a_missing_record_from_a_failed_claim(tmp_path, monkeypatch, capsys):
+    from marginlib.book import cli, results
+
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    assert cli.main(["claims", "04_mma_margins", "--profile", "demo"]) == 1
+    captured = capsys.readouterr()
+    assert "MISS 04_mma_margins" in captured.out
+    assert "no usable record" in captured.err and "do not hold" not in captured.err

@@ -1,8 +1,8 @@
 """Publishing: the Pages workflow is a valid GitHub Actions file that builds smoke on pull requests and deploys the
 demo book from main; the repository URL lives only in _config.yml; license and citation files agree."""
+import pathlib
 import subprocess
 import sys
-import pathlib
 
 import pytest
 import yaml
