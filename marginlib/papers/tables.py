@@ -33,6 +33,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
                    "machine": "str", "date": "str"},
     "paper000_table1_cifar": _robust(("0.1", "0.2", "0.3", "0.4")),
     "paper000_table1_mnist": _robust(("0.5", "1.0", "1.5", "2.0")),
+    "paper001_cifar": {"id": "str", "paper says": "str", "where": "str"},
     "paper001_l2": {"id": "str", "paper says": "str", "where": "str"},
     "paper001_table1": {"attack": "str", "eps": "float", "steps": "float", "restarts": "float", "source_model": "str",
                         "acc_mma_model": "float", "acc_pgd_model": "float"},

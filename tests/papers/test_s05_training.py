@@ -44,8 +44,8 @@ def section():
 
 
 def test_params_refuse_inconsistent_values_naming_them():
-    with pytest.raises(ValueError, match=r"l2_pgd_eps=\[1.0, 3.0\] and l2_mma_dmax=\[2.0\] must pair up"):
-        s05.Params(l2_pgd_eps=(1.0, 3.0), l2_mma_dmax=(2.0,))
+    with pytest.raises(ValueError, match=r"l2_pgd_eps=\[1.0, 3.0\] and l2_mma_dmax=\[2.0, 4.0, 6.0\] must pair up"):
+        s05.Params(l2_pgd_eps=(1.0, 3.0), l2_mma_dmax=(2.0, 4.0, 6.0))
     with pytest.raises(ValueError, match="norms.*linf\\+l2"):
         s05.Params(norms="l1")
     with pytest.raises(ValueError, match="n_attack=2000 must be at most n_test=1000"):

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 from torch import Tensor, nn
 
-from marginlib import data, evaluate, margins, methods, models, train, validate
+from marginlib import cost, data, evaluate, margins, methods, models, train, validate
 from marginlib.book import results
 from marginlib.papers import tables
 from marginlib.papers.p001_mma.boundary import minimum_norm_accuracy
@@ -48,6 +48,12 @@ NORM_CHOICES = ("linf+l2", "linf", "l2")
 ARCHS = ("small_cnn", "lenet5_madry")
 SOURCES = ("auto", "full", "offline")
 SYMBOL = {"linf": r"\ell_\infty", "l2": r"\ell_2"}
+OPTIMIZERS = train.OPTIMIZERS
+#: model selection: the last epoch, or (the released code) the epoch with the best average AN-PGD margin on n_val
+#: held-out training images (MMA models only; PGD-AT and standard models keep their last epoch, as Madry et al.'s)
+SELECTIONS = ("last", "val_margin")
+CURVE_ATTACKS = ("pgd", "boundary")   # the L2 curves: white-box PGD, or the Boundary attack (paper 001 §3)
+CIFAR_CHOICES = ("none", "linf", "l2", "linf+l2")
 
 PAPER_LINF_EPS = 0.3                # PGD-AT's L∞ radius in Table 1: the demo scale of every L∞ radius is pgd_eps / 0.3
 PAPER_L2_EPS = 3.0                  # the middle of the paper's L2 PGD-AT radii 1, 3, 5: the demo scale of the L2 radii
@@ -91,8 +97,9 @@ class NormSetup:
 
     @property
     def robust(self) -> list[str]:
-        """The robust models: every PGD-AT model, then every MMA model."""
-        return [a for a, _ in self.named_pairs] + [b for _, b in self.named_pairs]
+        """The robust models: every PGD-AT model, then every MMA model (once each: one MMA model can be paired
+        with several PGD-AT models, as in the paper's L2 comparison)."""
+        return list(dict.fromkeys([a for a, _ in self.named_pairs] + [b for _, b in self.named_pairs]))
 
     @property
     def curved(self) -> list[str]:
@@ -120,9 +127,16 @@ class Params:
     warmup: int = 2
     batch_size: int = 64
     lr: float = 0.05
+    optimizer: str = "sgd"
+    n_val: int = 0
+    select: str = "last"
     train_steps: int = 10
+    pgd_step: float = 0.0
     pgd_eps: float = 0.2
     mma_dmax: float = 0.3
+    mma_eps_min: float = 0.0
+    l2_mma_eps_min: float = 0.0
+    eps_max_factor: float = 1.0
     curve_max: float = 0.333333
     curve_points: int = 6
     l2_pgd_eps: tuple[float, ...] = (2.0,)
@@ -138,18 +152,48 @@ class Params:
     table_restarts: tuple[int, ...] = (1, 2)
     margin_steps: int = 20
     margin_bisection: int = 8
+    l2_curve_attack: str = "pgd"
+    cifar: str = "none"
+    cifar_arch: str = "wrn28_4"
+    cifar_n_train: int = 45000
+    cifar_n_val: int = 5000
+    cifar_n_test: int = 10000
+    cifar_epochs: int = 143
+    cifar_batch_size: int = 128
+    cifar_lr: float = 0.3
+    cifar_milestones: tuple[float, ...] = (0.4, 0.6, 0.8)
+    cifar_gamma: float = 0.3
+    cifar_weight_decay: float = 0.0002
+    cifar_train_steps: int = 10
+    cifar_pgd_eps: tuple[float, ...] = (0.031373, 0.062745)
+    cifar_mma_dmax: float = 0.047059
+    cifar_eps_min: float = 0.005
+    cifar_l2_pgd_eps: tuple[float, ...] = (0.5, 1.5)
+    cifar_l2_mma_dmax: float = 1.0
+    cifar_l2_eps_min: float = 0.5
+    cifar_curve_max: float = 0.12549
+    cifar_curve_points: int = 9
+    cifar_l2_curve_max: float = 3.0
+    cifar_l2_curve_points: int = 7
+    cifar_eval_steps: int = 100
     seed: int = 0
 
     def __post_init__(self) -> None:
         validate.choice("norms", self.norms, NORM_CHOICES)
         validate.choice("arch", self.arch, ARCHS)
         validate.choice("source", self.source, SOURCES)
+        validate.choice("optimizer", self.optimizer, OPTIMIZERS)
+        validate.choice("select", self.select, SELECTIONS)
+        validate.choice("l2_curve_attack", self.l2_curve_attack, CURVE_ATTACKS)
+        validate.choice("cifar", self.cifar, CIFAR_CHOICES)
+        if self.select == "val_margin" and self.n_val <= 0:
+            raise ValueError("select='val_margin' needs n_val > 0 held-out training images (the released code: 5,000)")
         if not self.l2_table_eps or any(e <= 0 for e in self.l2_table_eps):
             raise ValueError(f"l2_table_eps={list(self.l2_table_eps)!r} must list at least one radius > 0 "
                              "(the L2 attack table's columns)")
-        if len(self.l2_pgd_eps) != len(self.l2_mma_dmax) or not self.l2_pgd_eps:
+        if not self.l2_pgd_eps or len(self.l2_mma_dmax) not in (1, len(self.l2_pgd_eps)):
             raise ValueError(f"l2_pgd_eps={list(self.l2_pgd_eps)} and l2_mma_dmax={list(self.l2_mma_dmax)} must "
-                             "pair up (same length, at least one pair)")
+                             "pair up (same length, or one MMA model against every PGD-AT model; at least one)")
         if not self.table_steps or not self.table_restarts:
             raise ValueError(f"table_steps={list(self.table_steps)} and table_restarts={list(self.table_restarts)} "
                              "must each hold at least one value")
@@ -179,7 +223,8 @@ class Params:
         if norm == "linf":
             return NormSetup("linf", ((self.pgd_eps, self.mma_dmax),), _radii(self.curve_max, self.curve_points),
                              self.n_test, tuple(round(self.pgd_eps * r, 6) for r in TABLE_MULTIPLES), self.n_attack)
-        return NormSetup("l2", tuple(zip(self.l2_pgd_eps, self.l2_mma_dmax)),
+        dmax = self.l2_mma_dmax * len(self.l2_pgd_eps) if len(self.l2_mma_dmax) == 1 else self.l2_mma_dmax
+        return NormSetup("l2", tuple(zip(self.l2_pgd_eps, dmax)),
                          _radii(self.l2_curve_max, self.l2_curve_points), self.l2_n_test,
                          tuple(round(float(e), 6) for e in self.l2_table_eps), self.l2_n_attack)
 
@@ -220,33 +265,98 @@ def colors(p: Params) -> dict[str, Any]:
     color: dict[str, Any] = {"std": "0.5"}
     for norm in p.norm_list:
         pairs = p.setup(norm).named_pairs
-        color.update(_shades([a for a, _ in pairs], "Reds", "C3"))
-        color.update(_shades([b for _, b in pairs], "Blues", "C0"))
+        color.update(_shades(list(dict.fromkeys(a for a, _ in pairs)), "Reds", "C3"))
+        color.update(_shades(list(dict.fromkeys(b for _, b in pairs)), "Blues", "C0"))
     return color
 
 
 # --------------------------------------------------------------------------------------------------------- training
 
 def load_data(p: Params) -> tuple[data.Dataset, data.Dataset]:
-    """MNIST ``(train, test)``: ``n_train`` training images and the first ``max(n_test, l2_n_test)`` test images."""
-    train_data = data.load("mnist", split="train", n=p.n_train, seed=p.seed, source=p.source)
+    """MNIST ``(train, test)``: ``n_train + n_val`` training images (the last ``n_val`` of a seeded permutation are
+    held out by :func:`split_validation`) and the first ``max(n_test, l2_n_test)`` test images."""
+    train_data = data.load("mnist", split="train", n=p.n_train + p.n_val, seed=p.seed, source=p.source)
     test_data = data.load("mnist", split="test", n=max(p.n_test, p.l2_n_test), seed=p.seed, source=p.source)
     return train_data, test_data
 
 
+def split_validation(train_data: data.Dataset, n_val: int, *, seed: int) -> tuple[data.Dataset, data.Dataset | None]:
+    """``(train, validation)``: the last ``n_val`` images of a permutation seeded ``seed`` held out (the released
+    code holds out 5,000 training images to select its checkpoint); ``n_val = 0`` returns ``(train_data, None)``."""
+    if n_val <= 0:
+        return train_data, None
+    if n_val >= len(train_data):
+        raise ValueError(f"n_val={n_val} leaves no training images of {len(train_data)}")
+    order = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(seed))
+    return train_data.subset(order[:-n_val].sort().values), train_data.subset(order[-n_val:].sort().values)
+
+
+def _eps_min(value: float) -> float | None:
+    """A preset's eps_min: 0 means the book's default ``d_max / steps`` (:class:`marginlib.methods.MMA`)."""
+    return None if value <= 0 else float(value)
+
+
 def recipes(p: Params) -> dict[str, methods.Method]:
     """The training methods by model name: standard, then per norm PGD-AT at each eps and MMA at each d_max
-    (paper 001 Alg. 2), both with the book's linear radius warm-up over ``warmup`` epochs (``radius_warmup``)."""
+    (paper 001 Alg. 2), both with the book's linear radius warm-up over ``warmup`` epochs (``radius_warmup``;
+    ``warmup = 1``: none, the full radius from the first step as in the released code). L∞ PGD-AT steps ``pgd_step``
+    (0: ``2.5 eps / steps``); MMA starts AN-PGD at ``mma_eps_min`` / ``l2_mma_eps_min`` (0: ``d_max / steps``) and
+    searches up to ``eps_max_factor * d_max``."""
     out = {"std": methods.build("standard")}
     for norm in p.norm_list:
         s = p.setup(norm)
+        step = p.pgd_step if norm == "linf" and p.pgd_step > 0 else None
+        eps_min = _eps_min(p.mma_eps_min if norm == "linf" else p.l2_mma_eps_min)
         for (eps, _), (pgd_name, _) in zip(s.pairs, s.named_pairs):
             out[pgd_name] = methods.build("radius_warmup", epochs=p.warmup, base=methods.build(
-                "pgd_at", eps=eps, steps=p.train_steps, norm=norm))
+                "pgd_at", eps=eps, steps=p.train_steps, norm=norm, step_size=step))
         for (_, d_max), (_, mma_name) in zip(s.pairs, s.named_pairs):
             out[mma_name] = methods.build("radius_warmup", epochs=p.warmup, base=methods.build(
-                "mma", d_max=d_max, steps=p.train_steps, norm=norm))
+                "mma", d_max=d_max, steps=p.train_steps, norm=norm, eps_min=eps_min,
+                eps_max_factor=p.eps_max_factor))
     return out
+
+
+def validation_margin(net: nn.Module, val: data.Dataset, *, norm: str, eps_init: float, eps_max: float, steps: int,
+                      generator: torch.Generator) -> float:
+    """The released code's model-selection score: the average AN-PGD length on held-out images (0 for a
+    misclassified one), AN-PGD started at ``eps_init`` (the released test radius) and searching up to ``eps_max``."""
+    from marginlib.attacks import an_pgd
+
+    x, y = val.x, val.y
+    with torch.no_grad():
+        correct = net(x).argmax(1) == y
+    lengths = torch.zeros(len(y))
+    if correct.any():
+        _, found = an_pgd(net, x[correct], y[correct], eps_init=min(eps_init, eps_max), eps_max=eps_max, steps=steps,
+                          norm=norm, final_pgd=False, generator=generator)
+        lengths[correct.cpu()] = found.detach().cpu().float()
+    return float(lengths.mean())
+
+
+def fit_model(net: nn.Module, method: methods.Method, train_data: data.Dataset, val: data.Dataset | None, *,
+              select: bool, norm: str, eps_init: float, steps: int, seed: int, scales: tuple[str, ...],
+              val_scales: tuple[str, ...], **options: Any) -> train.History:
+    """:func:`marginlib.train.fit` (``options``) as one cost unit (``scales``); with ``select``, the epoch with the
+    best :func:`validation_margin` on ``val`` is kept (the released code's ``model_best.pt``), each evaluation its
+    own cost unit (``val_scales``)."""
+    if select:
+        if val is None:
+            raise ValueError("model selection on the validation margin needs held-out images")
+        base = method.base if isinstance(method, methods.Extends) else method
+        if not isinstance(base, methods.MMA):
+            raise TypeError(f"model selection on the validation margin is for MMA models, got {method!r}")
+        eps_max = float(base.eps_max)
+
+        def score(model: nn.Module, epoch: int) -> float:
+            with cost.work(*val_scales):
+                return validation_margin(model, val, norm=norm, eps_init=eps_init, eps_max=eps_max, steps=steps,
+                                         generator=torch.Generator().manual_seed(seed + 5))
+
+        options.update(callbacks={"val_margin": score}, record_at=range(1, int(options["epochs"]) + 1),
+                       early_stopping=train.EarlyStopping(metric="val_margin", mode="max"))
+    with cost.work(*scales):
+        return train.fit(net, method, train_data, seed=seed, progress=False, eval_train=False, **options)
 
 
 def stored_lengths(method: methods.Method, *, n_train: int) -> Tensor:
@@ -277,11 +387,16 @@ def train_models(p: Params, train_data: data.Dataset, test_data: data.Dataset) -
     plan = recipes(p)
     nets: dict[str, nn.Module] = {}
     histories, seconds = {}, {}
+    train_data, val = split_validation(train_data, p.n_val, seed=p.seed)
     for name, method in plan.items():
         t0 = time.perf_counter()
+        norm = name.split("_")[1] if name.startswith("mma") else "linf"
         nets[name] = models.build(p.arch, generator=p.generator())
-        histories[name] = train.fit(nets[name], method, train_data, epochs=p.epochs, batch_size=p.batch_size,
-                                    lr=p.lr, seed=p.seed, progress=False, eval_train=False)
+        histories[name] = fit_model(
+            nets[name], method, train_data, val, select=p.select == "val_margin" and name.startswith("mma"),
+            norm=norm, eps_init=min(e for e, _ in p.setup(norm).pairs), steps=p.train_steps, seed=p.seed,
+            scales=("n_train", "epochs"), val_scales=("n_val", "epochs"), epochs=p.epochs, batch_size=p.batch_size,
+            lr=p.lr, **({} if p.optimizer == "sgd" else {"optimizer": p.optimizer}))
         nets[name].eval()
         seconds[name] = time.perf_counter() - t0
     stored = {name: stored_lengths(m, n_train=p.n_train) for name, m in plan.items() if name.startswith("mma")}
@@ -297,18 +412,29 @@ Curves = dict[str, dict[str, dict[float, float]]]
 
 def robust_curves(p: Params, trained: Trained, test_data: data.Dataset) -> Curves:
     """``{norm: {model: {eps: accuracy}}}``: white-box PGD (``eval_steps`` steps of 2.5 eps / steps, random start)
-    at every curve radius, each model in its own norm (Fig. 3); eps 0 is the clean accuracy."""
+    at every curve radius, each model in its own norm (Fig. 3); eps 0 is the clean accuracy. With
+    ``l2_curve_attack="boundary"`` the L2 curves are the Boundary attack's (``boundary_steps`` steps; one run gives
+    every radius), as the paper benchmarks its L2 MNIST models (§3)."""
     curves: Curves = {}
     for norm in p.norm_list:
         s = p.setup(norm)
         x, y = test_data.x[:s.n_test], test_data.y[:s.n_test]
         attacked = [e for e in s.curve if e > 0]
         curves[norm] = {}
+        boundary = norm == "l2" and p.l2_curve_attack == "boundary"
         for name in s.curved:
             net = trained.nets[name]
             clean = evaluate.accuracy(net, x, y)
-            curves[norm][name] = {0.0: clean, **accuracy_under_attack(
-                net, {name: net}, x, y, eps=attacked, norm=norm, steps=p.eval_steps, generator=p.generator(1))[name]}
+            if boundary:
+                with cost.work("l2_n_test", "boundary_steps"):
+                    accs = minimum_norm_accuracy(net, x, y, eps=attacked, norm="l2", attack="boundary",
+                                                 steps=p.boundary_steps, generator=p.generator(1))[0]
+            else:
+                sizes = ("n_test", "curve_points") if norm == "linf" else ("l2_n_test", "l2_curve_points")
+                with cost.work(*sizes, "eval_steps"):
+                    accs = accuracy_under_attack(net, {name: net}, x, y, eps=attacked, norm=norm, steps=p.eval_steps,
+                                                 generator=p.generator(1))[name]
+            curves[norm][name] = {0.0: clean, **accs}
     return curves
 
 
@@ -331,18 +457,20 @@ def attack_grids(p: Params, trained: Trained, test_data: data.Dataset) -> Grids:
         s = p.setup(norm)
         x, y = test_data.x[:s.n_attack], test_data.y[:s.n_attack]
         robust = {name: trained.nets[name] for name in s.robust}
-        grids[norm] = pd.DataFrame(attack_table({"std": trained.nets["std"], **robust}, robust, x, y, eps=s.table,
-                                                norm=norm, steps=p.table_steps, restarts=p.table_restarts,
-                                                seed=p.seed + 2))
+        with cost.work("n_attack" if norm == "linf" else "l2_n_attack", "table_steps", "table_restarts"):
+            grids[norm] = pd.DataFrame(attack_table({"std": trained.nets["std"], **robust}, robust, x, y,
+                                                    eps=s.table, norm=norm, steps=p.table_steps,
+                                                    restarts=p.table_restarts, seed=p.seed + 2))
     boundary: dict[str, dict[float, float]] = {}
     boundary_dist: dict[str, Tensor] = {}
     if "l2" in p.norm_list:
         s = p.setup("l2")
         x, y = test_data.x[:s.n_attack], test_data.y[:s.n_attack]
         for name in s.robust:
-            boundary[name], boundary_dist[name] = minimum_norm_accuracy(
-                trained.nets[name], x, y, eps=s.table, norm="l2", attack="boundary", steps=p.boundary_steps,
-                generator=p.generator(4))
+            with cost.work("l2_n_attack", "boundary_steps"):
+                boundary[name], boundary_dist[name] = minimum_norm_accuracy(
+                    trained.nets[name], x, y, eps=s.table, norm="l2", attack="boundary", steps=p.boundary_steps,
+                    generator=p.generator(4))
         grids["l2"] = pd.concat([grids["l2"], pd.DataFrame(
             [{"attack": "BOUNDARY", "eps": e, "steps": p.boundary_steps, "restarts": None, "source": name, name: acc}
              for name, accs in boundary.items() for e, acc in accs.items()])], ignore_index=True)
@@ -381,8 +509,10 @@ def measure_margins(p: Params, trained: Trained, test_data: data.Dataset, grids:
         x, y = test_data.x[:s.n_attack], test_data.y[:s.n_attack]
         for name in s.curved:
             net = trained.nets[name]
-            m = margins.attack_margin(net, x, y, norm=norm, eps_max=s.cap, steps=p.margin_steps,
-                                      bisection_steps=p.margin_bisection, generator=p.generator(3)).clamp(max=s.cap)
+            with cost.work("n_attack" if norm == "linf" else "l2_n_attack", "margin_steps", "margin_bisection"):
+                m = margins.attack_margin(net, x, y, norm=norm, eps_max=s.cap, steps=p.margin_steps,
+                                          bisection_steps=p.margin_bisection,
+                                          generator=p.generator(3)).clamp(max=s.cap)
             with torch.no_grad():
                 m[net(x).argmax(1) != y] = 0.0
             of[name] = m
@@ -576,9 +706,21 @@ def _keyed(values: Mapping[str, Any]) -> dict[float, float]:
     return {float(k): float(v) for k, v in values.items()}
 
 
+def _curve_key(norm: str, l2_curve_attack: str) -> str:
+    """The metrics key of a norm's curves: ``pgd_whitebox``, or ``boundary_curve`` for L2 Boundary-attack curves."""
+    return "boundary_curve" if norm == "l2" and l2_curve_attack == "boundary" else "pgd_whitebox"
+
+
+def _curve_attack(metrics: Mapping[str, Any]) -> str:
+    """The record's L2 curve attack (``pgd`` where the record does not name one)."""
+    return str(metrics.get("l2_curve_attack", "pgd"))
+
+
 def _curve(metrics: Mapping[str, Any], name: str) -> dict[float, float]:
-    """``name``'s white-box PGD curve ``{eps: accuracy}`` (eps 0: the clean accuracy on the curve's images)."""
-    return _keyed(metrics["robust_acc"][name]["pgd_whitebox"])
+    """``name``'s curve ``{eps: accuracy}``: white-box PGD, or the Boundary attack's for an L2 model of a record
+    with ``l2_curve_attack = boundary`` (eps 0: the clean accuracy on the curve's images)."""
+    norm = "l2" if "_l2_" in name else "linf"
+    return _keyed(metrics["robust_acc"][name][_curve_key(norm, _curve_attack(metrics))])
 
 
 def _pairs(metrics: Mapping[str, Any], norm: str) -> list[tuple[str, str]]:
@@ -664,7 +806,7 @@ def l2_numbers(metrics: Mapping[str, Any]) -> dict[str, Any]:
     strongest-attack accuracies at the largest grid radius, and the Boundary minus strongest white-box PGD accuracy
     per robust model and grid radius (all in points)."""
     pairs = _pairs(metrics, "l2")
-    pgds = [a for a, _ in pairs]
+    pgds = list(dict.fromkeys(a for a, _ in pairs))
     mma = max((b for _, b in pairs), key=radius_of)
     curves = {n: _curve(metrics, n) for n in [*pgds, mma]}
     radii = [e for e in curves[mma] if e > 0]
@@ -673,11 +815,13 @@ def l2_numbers(metrics: Mapping[str, Any]) -> dict[str, Any]:
     big = table[-1]
     strongest = {n: 100 * _strongest(metrics, "l2", n, big) for n in [*pgds, mma]}
     boundary = {}
-    for n in [*pgds, *(b for _, b in pairs)]:
+    for n in dict.fromkeys([*pgds, *(b for _, b in pairs)]):
         for e in table:
             white = [float(r[n]) for r in _grid_rows(metrics, "l2", n, e) if r["attack"] == "PGD" and r["source"] == n]
             boundary[(n, e)] = 100 * (_keyed(metrics["boundary_acc"][n])[e] - min(white))
-    return {"pairs": pairs, "pgds": pgds, "mma": mma, "lead": lead, "big": big, "strongest": strongest,
+    return {"pairs": pairs, "pgds": list(dict.fromkeys(pgds)), "mma": mma, "lead": lead,
+            "curve_attack": "the Boundary attack" if _curve_attack(metrics) == "boundary" else "white-box PGD",
+            "big": big, "strongest": strongest,
             "beats_at_big": strongest[mma] - max(strongest[a] for a in pgds), "boundary": boundary,
             "margins": {n: float(metrics["avg_margin"][n]) for p in pairs for n in p}}
 
@@ -759,8 +903,9 @@ def _l2_claims(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             bool(n["lead"]) and worst <= 100 * L2_CLOSE, value=worst,
             paper='§3, MNIST under ℓ2 (Fig. 3): MMA "is not always better than the best PGD model at a given '
                   'perturbation length, but it provides similar performance compared with the best PGD model at all '
-                  'ε\'s" (benchmarked with the Boundary attack; here white-box PGD curves)',
-            detail=f"best PGD-AT model's white-box lead over {plain(n['mma'])} (points) at every attacked curve "
+                  'ε\'s" (benchmarked with the Boundary attack)',
+            detail=f"best PGD-AT model's lead over {plain(n['mma'])} under {n['curve_attack']} (points) at every "
+                   f"attacked curve "
                    f"radius: {_fmt(n['lead'])} (each <= {100 * L2_CLOSE:g}, the book's reading of 'similar')"),
         "l2_mma_beats_pgd_at_large_eps": results.claim(
             n["beats_at_big"] > 0, value=n["beats_at_big"],
@@ -799,6 +944,10 @@ def claims(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         out.update(_linf_claims(metrics))
     if "l2" in metrics["norms"]:
         out.update(_l2_claims(metrics))
+    if "cifar" in metrics:
+        from marginlib.papers.p001_mma import s05_cifar
+
+        out.update(s05_cifar.claims(metrics["cifar"]))
     return out
 
 
@@ -902,39 +1051,49 @@ def l2_verdict_text(n: Mapping[str, Any]) -> str:
     where = max(n["lead"], key=lambda e: n["lead"][e])
     close = "within" if worst <= 100 * L2_CLOSE else "not within"
     beats = n["beats_at_big"]
-    return (f"Against {plain(n['mma'])}, the best PGD-AT model's largest white-box lead on the curve is "
+    return (f"Against {plain(n['mma'])}, the best PGD-AT model's largest lead under {n['curve_attack']} on the "
+            f"curve is "
             f"{_signed(worst)} (at ε = {where:g}), {close} the {100 * L2_CLOSE:g} points the claim allows; under the "
             f"strongest attack at the largest grid radius ({n['big']:.3g}) MMA minus the best PGD-AT model is "
             f"{_signed(beats)}, so MMA {'is' if beats > 0 else 'is not'} better there.")
 
 
-def metrics_of(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins) -> dict[str, Any]:
-    """The record's metrics (the numbers behind every figure, table, claim and glued number of the page)."""
+def metrics_of(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins,
+               cifar: Any = None) -> dict[str, Any]:
+    """The record's metrics (the numbers behind every figure, table, claim and glued number of the page); with
+    ``cifar`` (a :class:`~marginlib.papers.p001_mma.s05_cifar.CifarRun`) also ``metrics["cifar"]``."""
     metrics: dict[str, Any] = {
         "source": trained.source, "n_train": trained.n_train, "n_test": p.n_test, "arch": p.arch,
         "norms": list(p.norm_list), "train_seconds": trained.seconds,
         "history": {name: h.to_dict()["rows"] for name, h in trained.histories.items()},
         "pairs": {norm: [list(pair) for pair in p.setup(norm).named_pairs] for norm in p.norm_list},
         "clean_acc": trained.clean_acc,
-        "robust_acc": {name: {"pgd_whitebox": curves[norm][name]} for norm in p.norm_list
+        "robust_acc": {name: {_curve_key(norm, p.l2_curve_attack): curves[norm][name]} for norm in p.norm_list
                        for name in p.setup(norm).curved},
         "table1": {norm: grid.to_dict(orient="records") for norm, grid in grids.tables.items()},
         "table_eps": {norm: list(p.setup(norm).table) for norm in p.norm_list},
         "avg_margin": m.average, "margins": m.of, "mma_stored_eps_over_dmax": trained.stored,
         "paper_vs_this": paper_comparison(p, trained, grids, m).to_dict(orient="records"),
     }
+    if p.l2_curve_attack != "pgd":
+        metrics["l2_curve_attack"] = p.l2_curve_attack
     if "l2" in p.norm_list:
         metrics.update({"boundary_acc": grids.boundary, "boundary_distance": grids.boundary_dist,
                         "boundary_vs_pgd": m.boundary_vs_pgd})
         for name in p.setup("l2").robust:
             metrics["robust_acc"][name]["boundary"] = grids.boundary[name]
+    if cifar is not None:
+        from marginlib.papers.p001_mma import s05_cifar
+
+        metrics["cifar"] = s05_cifar.metrics_of(p, cifar)
     return metrics
 
 
-def record(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins) -> dict[str, Any]:
+def record(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins,
+           cifar: Any = None) -> dict[str, Any]:
     """``{"metrics", "claims"}`` for :meth:`marginlib.book.results.Run.save`; the claims (:func:`claims`) are
-    judged on the metrics as the record stores them."""
-    metrics = metrics_of(p, trained, curves, grids, m)
+    judged on the metrics as the record stores them (the CIFAR-10 half's too, with ``cifar``)."""
+    metrics = metrics_of(p, trained, curves, grids, m, cifar)
     return {"metrics": metrics, "claims": claims(results.jsonable(metrics))}
 
 
@@ -1007,18 +1166,55 @@ def _l2_quoted(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Mar
     }
 
 
-def quoted(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins) -> dict[str, object]:
-    """The numbers and sentences the page glues (``{glue:text}`` names), for :func:`marginlib.book.plots.numbers`."""
+def quoted(p: Params, trained: Trained, curves: Curves, grids: Grids, m: Margins,
+           cifar: Any = None) -> dict[str, object]:
+    """The numbers and sentences the page glues (``{glue:text}`` names), for :func:`marginlib.book.plots.numbers`
+    (``cifar_text``: the CIFAR-10 half's, or that this profile does not run it)."""
+    from marginlib.papers.p001_mma import s05_cifar
+
     out: dict[str, object] = {
         "warmup_text": str(p.warmup), "steps_text": str(p.train_steps), "eval_steps_text": str(p.eval_steps),
         "margin_steps_text": str(p.margin_steps), "margin_bisection_text": str(p.margin_bisection),
         "n_train_text": f"{trained.n_train:,} MNIST training images ({trained.source})",
         "epochs_text": str(p.epochs), "restarts_text": " and ".join(str(r) for r in p.table_restarts),
-        "n_test_text": f"{p.n_test:,}",
+        "n_test_text": f"{p.n_test:,}", "training_text": training_text(p), "l2_curve_attack_text": (
+            f"the Boundary attack ({p.boundary_steps:,} steps)" if p.l2_curve_attack == "boundary" else
+            f"white-box PGD ({p.eval_steps} steps)"),
+        "optimizer_text": (f"Adam at a learning rate of {p.lr:g}" if p.optimizer == "adam" else
+                           f"SGD (momentum 0.9) at a learning rate of {p.lr:g}"),
+        "select_text": (f"the epoch with the best average AN-PGD margin on {p.n_val:,} held-out training images"
+                        if p.select == "val_margin" else "the last epoch"),
     }
-    metrics = results.jsonable(metrics_of(p, trained, curves, grids, m))
+    metrics = results.jsonable(metrics_of(p, trained, curves, grids, m, cifar))
+    out["cifar_text"] = s05_cifar.summary_text(p, cifar, metrics.get("cifar"))
     if "linf" in p.norm_list:
         out.update(_linf_quoted(p, trained, curves, grids, m, linf_numbers(metrics)))
     if "l2" in p.norm_list:
         out.update(_l2_quoted(p, trained, curves, grids, m, l2_numbers(metrics)))
     return out
+
+
+def training_text(p: Params) -> str:
+    """How this run trains, beside the released code (BorealisAI/mma_training ``config.py``, ``train.py``): the
+    optimizer, the ramp, PGD-AT's step, AN-PGD's steps, smallest and largest length, and the model selection."""
+    ramp = (f"Both robust methods ramp their radius linearly over the first {p.warmup} epochs (PGD-AT's ε and step, "
+            "MMA's d_max and ε_min alike, `marginlib.methods.warmup.RadiusWarmup`); the ramp is this book's addition "
+            "for short runs, in neither the paper nor its released code, without which a small model trained "
+            "briefly at full radius stays at chance." if p.warmup > 1 else
+            "Both robust methods train at their full radius from the first step, as the released code does.")
+    step = (f"PGD-AT's ℓ∞ step is {p.pgd_step:g} (Madry et al.'s MNIST setting)" if p.pgd_step > 0 else
+            "PGD-AT steps 2.5ε/steps (Madry et al.'s MNIST model: 40 steps of 0.01)")
+    released = {"PGD steps during training": (p.train_steps, 40),
+                "AN-PGD's smallest ℓ∞ length": (p.mma_eps_min or "d_max/steps", 0.1),
+                "AN-PGD's smallest ℓ2 length": (p.l2_mma_eps_min or "d_max/steps", 0.5),
+                "AN-PGD's largest length over d_max": (p.eps_max_factor, 1.05)}
+    differs = [f"{k} {v!s} (released {r!s})" for k, (v, r) in released.items() if v != r]
+    diff = ("; it departs from the released MNIST settings in " + ", ".join(differs) if differs else
+            "; these are the released MNIST settings")
+    return (f"{ramp} The models train with {p.optimizer.upper() if p.optimizer == 'sgd' else 'Adam'} at a learning "
+            f"rate of {p.lr:g}, batch {p.batch_size}, for {p.epochs} epochs (released: Adam at 1e-4 for 100,000 "
+            f"steps of 50); {step}. MMA keeps "
+            + ("the epoch with the best average AN-PGD length on "
+               f"{p.n_val:,} held-out training images, as the released code does" if p.select == "val_margin" else
+               "its last epoch (the released code keeps the epoch of best validation margin)")
+            + f"{diff}.")
