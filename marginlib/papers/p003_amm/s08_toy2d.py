@@ -27,7 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from marginlib import margins, methods, models, train, validate
+from marginlib import cost, margins, methods, models, train, validate
 from marginlib.book.results import claim
 from marginlib.data import Dataset
 from marginlib.papers.p000_minavg import linear
@@ -196,10 +196,11 @@ def train_config(name: str, setting: Mapping[str, Any], p: Params, toy: Toy) -> 
     model = models.build("logreg", input_size=(1, 2), num_classes=2, seed=p.init_seed)
     initial_acc = float((model(toy.train.x).argmax(1) == toy.train.y).float().mean())
     method = methods.build("amm", ce_weight=0.0, max_grad_norm=p.clip, **setting)
-    history = train.fit(model, method, toy.train, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
-                        momentum=p.momentum, weight_decay=p.weight_decay, milestones=p.milestones, gamma=GAMMA,
-                        seed=p.seed, eval_train=False, callbacks={"min_margin": _min_margin(toy.train.x, toy.train.y)},
-                        progress=False)
+    with cost.work("epochs"):  # the toy's 400 points are fixed; only the number of epochs varies
+        history = train.fit(model, method, toy.train, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
+                            momentum=p.momentum, weight_decay=p.weight_decay, milestones=p.milestones,
+                            gamma=GAMMA, seed=p.seed, eval_train=False,
+                            callbacks={"min_margin": _min_margin(toy.train.x, toy.train.y)}, progress=False)
     boundary = evaluate_boundary(*amm_linear.hyperplane(model, toy.train.x), toy)
     return ConfigRun(name, dict(setting), boundary, initial_acc, history.column("min_margin"))
 
