@@ -14,7 +14,7 @@ from marginlib.book.results import repo_root
 from marginlib.papers.p000_minavg import s02_deep as s02
 from marginlib.papers.p000_minavg.schedule import PAPER_SCHEDULE
 
-from sections import checked_headline, preset_params
+from sections import as_stored, checked_headline, preset_params
 
 STEM = "02_minavg_deep"
 
@@ -130,3 +130,34 @@ def test_the_part_overview_glues_only_numbers_this_section_quotes(trained):
     overview = (repo_root() / "book" / "part1_minavg" / "overview.md").read_text()
     keys = set(re.findall(rf"\{{glue:text\}}`/notebooks/{STEM}\.ipynb::([a-z_0-9]+)", overview))
     assert keys and keys <= set(s02.quoted(trained[2], trained[1], trained[0]))
+
+
+def test_cifar_half_runs_on_the_labelled_standin_and_claims_under_cifar_names():
+    p = dataclasses.replace(smoke(), models=("logreg",), cifar_models=("logreg", "cw_cifar"), source="offline",
+                            n_train=40, n_train_cifar=20, n_test=20, epochs_lr=4, epochs_cnn=4, n_margin=4,
+                            n_margin_cnn=1, n_samples_cnn=1)
+    d = s02.load_data(p)
+    dc = s02.load_cifar(p)
+    assert dc is not None and dc.train.is_standin and dc.train.x.shape[1:] == (3, 32, 32) and len(dc.test) == 20
+    runs = s02.train_models(p, d)
+    cruns = s02.train_cifar(p, dc)
+    assert list(cruns) == ["cifar_logreg", "cw_cifar"]
+    assert cruns["cifar_logreg"].train.epochs == [1, 2, 3, 4]          # LR: every epoch
+    assert len(cruns["cw_cifar"].train.margins[0]) == 1                  # n_margin_cnn points
+    rec = s02.record(runs, d, p, cifar_runs=cruns, cifar_data=dc)
+    assert {"min_margin_increases_cifar_lr", "avg_margin_decreases_cifar_cnn"} <= set(rec["claims"])
+    assert rec["metrics"]["cifar"]["standin"] is True
+    assert set(s02.headline(as_stored(rec)["metrics"])) == {
+        "rho_min_lr", "rho_avg_lr", "min_margin_final_lr", "avg_margin_final_lr"}   # CIFAR stays out of the headline
+    assert "stand-in" in s02.cifar_text(p, cruns, dc)
+    assert isinstance(s02.figure_curves(cruns), Figure)
+    plt.close("all")
+
+
+def test_demo_trains_no_cifar_model_and_its_figures_say_so():
+    p = s02.Params()
+    assert p.cifar_models == () and s02.load_cifar(p) is None and s02.train_cifar(p, None) == {}
+    fig = s02.figure_curves({})
+    assert "not run" in fig.axes[0].texts[0].get_text()
+    assert s02.cifar_text(p, {}, None).startswith("not run")
+    plt.close("all")
