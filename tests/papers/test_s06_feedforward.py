@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from marginlib import methods, train
+from marginlib import methods, models, train
 from marginlib.book import params
 from marginlib.papers.p002_emr import s06_feedforward as s06
 
@@ -87,7 +87,10 @@ def test_record_claims_and_metrics(trained):
     assert set(metrics["approx_vs_exact"]) == {"ST", "AT"}
     for curve in metrics["curves"].values():
         assert len(curve["train"]) == len(curve["test"]) == p.epochs + 1
-    assert set(claims) == set(s06.STATEMENTS) == set(params.spec(STEM).required)
+    assert set(claims) == set(s06.STATEMENTS)              # smoke trains no CNN: no cnn_* claims, no "cnn" metrics
+    assert set(params.spec(STEM).required) == set(s06.STATEMENTS) | set(s06.CNN_STATEMENTS)
+    assert set(s06.CNN_CLAIMS) == set(s06.CNN_STATEMENTS)
+    assert all(params.spec(STEM).required[name] == ["paper"] for name in s06.CNN_CLAIMS)   # new: paper only
     for name, c in claims.items():
         assert isinstance(c["holds"], bool) and c["detail"] and c["paper"] == s06.STATEMENTS[name]
         assert "required_at" not in c            # the preset file says where (Run.save adds it)
@@ -178,3 +181,77 @@ def test_figures_redraw_from_returned_data_without_training(trained, monkeypatch
     fig = s06.figure1a(s06.sigmoid_example())
     assert len(fig.axes[0].lines) == 4 + 2 + 1 and len(fig.axes[1].lines) == 2
     plt.close(fig)
+
+
+def test_paper_protocols_of_the_mlp_and_the_cnn():
+    """The `paper` preset is §3's protocol for both models (Table 1 / Table 2, Table 8), with the AT adversary
+    started at the clean point and EMR at the adversarial batch (Algorithm 1); `demo` keeps its choices."""
+    p = preset_params(s06, "paper")
+    mlp, cnn = s06.mlp_protocol(p), s06.cnn_protocol(p)
+    assert (mlp.dataset, mlp.hidden, mlp.epochs, mlp.milestones, mlp.eps, mlp.pgd_steps) == (
+        "mnist", (1024,) * 4, 50, (30,), 0.1, 20)
+    assert (cnn.dataset, cnn.epochs, cnn.milestones, cnn.lr, cnn.batch_size, cnn.lsoftmax_margin) == (
+        "cifar10", 100, (75, 90), 0.01, 100, 1)
+    assert (cnn.eps, cnn.pgd_step, cnn.pgd_steps, cnn.at_steps) == (0.031, 0.0078, 10, 10)
+    assert cnn.weight_decays == cnn.at_weight_decays == (0.01, 0.001, 0.0001)
+    rows = s06.plan(p, cnn)
+    assert len(rows) == 2 * (2 * 3 + 2)
+    weights = {r.name: s06.emr_weight(r, p, cnn) for r in rows if r.kind in ("emr", "approx")}
+    assert weights == {"ST+EMR": 0.01, "ST+Approx-EMR": 30.0, "AT+EMR": 0.001, "AT+Approx-EMR": 0.0003}  # Tables 2, 8
+    built = {r.name: s06.training_method(r, p, cnn) for r in rows}
+    assert built["AT"].random_start is False and built["AT+EMR"].on == "adversarial"
+    assert built["ST+EMR"].on == "clean" and built["ST+LSoftmax"].margin == 1
+    assert isinstance(cnn.new_model(0), models.EMRCNN)
+    demo = preset_params(s06, "demo")
+    assert not demo.cnn and demo.at_random_start and demo.emr_on == "clean"
+    at = s06.training_method(s06.Row("AT", "emr", 0.001), demo)
+    assert at.on == "clean" and at.base.random_start is True
+
+
+@pytest.fixture(scope="module")
+def cnn_trained() -> tuple[s06.Params, s06.Table1]:
+    p = smoke(cnn=True, source="offline", cnn_n_train=8, cnn_n_test=6, cnn_n_curve=3, cnn_epochs=2,
+              cnn_milestones=(1,), cnn_weight_decays=(0.001, 0.0001), cnn_at_weight_decays=(0.001,), cnn_at_steps=2,
+              cnn_pgd_steps=2)
+    t2 = s06.train_table2(p, s06.load_cnn_data(p), log=None)
+    assert t2 is not None
+    return p, t2
+
+
+def test_cnn_half_runs_on_the_labelled_standin_and_records_its_claims(trained, cnn_trained):
+    p, t = trained
+    p2, t2 = cnn_trained
+    assert s06.train_table2(p, None, log=None) is None and s06.load_cnn_data(p) is None     # cnn false: nothing
+    assert t2.label == "CNN" and "stand-in" in t2.source and t2.pgd_steps == 2
+    assert [r.row.name for r in t2.runs] == [r.name for r in s06.plan(p2, s06.cnn_protocol(p2))]
+    for r in t2.runs:
+        assert len(r.curves["test"]) == p2.cnn_epochs + 1 and 0 <= r.numbers["clean_acc"] <= 1
+    out = s06.record(t, s06.sigmoid_example(), p2, t2)
+    assert set(out["claims"]) == set(s06.STATEMENTS) | set(s06.CNN_STATEMENTS)
+    cnn = out["metrics"]["cnn"]
+    assert [row["training"] for row in cnn["table"]] == [r.row.name for r in t2.runs] and cnn["n_train"] == 8
+    ledger = s06.decide(s06.facts(cnn["table"]))
+    for name, mlp_name in s06.CNN_CLAIMS.items():
+        assert out["claims"][name]["holds"] == ledger[mlp_name][0] and out["claims"][name]["detail"].startswith("CNN")
+    json.dumps(as_stored(out["metrics"]))
+    quoted = s06.quoted(t, s06.sigmoid_example(), p2, t2)
+    assert "stand-in" in quoted["cnn_run_text"] and "stand-in" in quoted["cnn_figure_text"]
+    assert "not trained" in s06.quoted(t, s06.sigmoid_example(), p)["cnn_figure_text"]
+    fig = s06.cnn_figure(t2)
+    assert fig.axes[1].get_title().startswith("(c) CNN")          # Fig. 1c: ST at each lambda_WD
+    assert len(fig.axes[1].lines) == 2
+    plt.close(fig)
+    assert list(s06.cnn_frame(t2)["training"]) == [r.row.name for r in t2.runs]
+    side = s06.paper_vs_book(t2)
+    assert side.loc[("ST+EMR", 0.0005), "robust_acc (paper)"] == 16.37                # Table 2
+
+
+def test_cnn_without_a_run_shows_the_papers_table2_and_its_claims_hold_there():
+    shown = s06.cnn_frame(None)
+    assert len(shown) == 14 + 2 and shown["robust_acc"].iloc[6] == 16.37              # Table 2 + Table 8's rows
+    fig = s06.cnn_figure(None)
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 16
+    plt.close(fig)
+    paper = s06.decide(s06.facts(s06.paper_table("CNN")))
+    assert all(paper[mlp_name][0] for mlp_name in s06.CNN_CLAIMS.values()), paper
+    assert paper["emr_more_robust_than_lsoftmax"][1] == pytest.approx(16.37 - 4.90)

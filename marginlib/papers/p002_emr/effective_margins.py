@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from marginlib import evaluate, margins, validate
+from marginlib import cost, evaluate, margins, validate
 from marginlib.context import model_device
 from marginlib.data import Dataset
 
@@ -48,15 +48,18 @@ def effective_tracker(x: Tensor, y: Tensor) -> Callable[[nn.Module, int], float]
 
 
 def table_row(model: nn.Module, train: Dataset, test: Dataset, *, eps: float, step_size: float,
-              steps: int) -> dict[str, float]:
+              steps: int, sizes: tuple[str, str] = ("n_train", "n_test")) -> dict[str, float]:
     """One row of paper 002's Tables 1-2 for ``model``: ``clean_acc`` and PGD ``robust_acc`` (l-inf, radius
     ``eps``, ``steps`` steps of ``step_size``, no random start, as in the paper's PGD20) on
     ``test``, and the mean and std of the effective margins of the correctly classified points of ``train``
-    and ``test`` (``eff_margin_{train,test}_{mean,std}``)."""
-    row = {"clean_acc": evaluate.accuracy(model, test.x, test.y),
-           "robust_acc": evaluate.robust_accuracy(model, test.x, test.y, eps=[eps], norm="linf",
-                                                  step_size=step_size, steps=steps)[float(eps)]}
+    and ``test`` (``eff_margin_{train,test}_{mean,std}``). ``sizes`` names the parameters of the training and
+    test set sizes, the work units' scales (:func:`marginlib.cost.work`)."""
+    with cost.work(sizes[1]):
+        row = {"clean_acc": evaluate.accuracy(model, test.x, test.y),
+               "robust_acc": evaluate.robust_accuracy(model, test.x, test.y, eps=[eps], norm="linf",
+                                                      step_size=step_size, steps=steps)[float(eps)]}
     for split, data in (("train", train), ("test", test)):
-        row[f"eff_margin_{split}_mean"], row[f"eff_margin_{split}_std"] = summary(
-            correct_effective(model, data.x, data.y))
+        with cost.work(sizes[0] if split == "train" else sizes[1]):
+            row[f"eff_margin_{split}_mean"], row[f"eff_margin_{split}_std"] = summary(
+                correct_effective(model, data.x, data.y))
     return row

@@ -4,11 +4,14 @@ Notebook: ``notebooks/06_emr_feedforward.ipynb``. Reproduces Fig. 1a (cross-entr
 scaling while the effective margin stays), Table 1 (ST / ST+L-Softmax / ST+EMR / ST+Approx-EMR and their AT
 counterparts: clean and PGD20 accuracy, effective margins of eq. (3) on the training and test sets), Figs. 1b, 1d
 and 2 (MNIST panels: mean test / training effective margin after every epoch) and the MLP rows of Table 8 (exact
-EMR, eq. (5), against Approx-EMR, eq. (7) and Algorithm 1). The CNN on CIFAR-10 (Table 2, Figs. 1c, 5) and the
-robust-accuracy training curves (Fig. 4) are not run in this section.
+EMR, eq. (5), against Approx-EMR, eq. (7) and Algorithm 1). With ``cnn`` (the ``paper`` profile) the same rows
+are trained on the CNN of Table 5 on CIFAR-10: Table 2, Fig. 1c and Table 8's CNN rows (:func:`train_table2`,
+:func:`cnn_protocol`; on the offline data that is the labelled CIFAR stand-in). The robust-accuracy training curves
+(Figs. 4-5) are not run.
 
 Flow: :func:`sigmoid_example` / :func:`figure1a`; :func:`load_data`, :func:`train_table1` (every row of
-:func:`plan`, in that order, each a fresh MLP from ``seed``); :func:`table1_frame`, :func:`curves_figure`,
+:func:`plan`, in that order, each a fresh MLP from ``seed``); with ``cnn``, :func:`load_cnn_data` and
+:func:`train_table2` (the same rows on the CNN, :class:`Protocol` "CNN"); :func:`table1_frame`, :func:`curves_figure`,
 :func:`table8`, :func:`paper_vs_book` render; :func:`record` and :func:`quoted` give the record and the prose's
 numbers.
 """
@@ -24,8 +27,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from torch import nn
 
-from marginlib import data, methods, models, train, validate
+from marginlib import cost, data, methods, models, train, validate
 from marginlib.book.results import claim
 from marginlib.data import Dataset
 from marginlib.methods import Method
@@ -79,19 +83,48 @@ class Params:
     eps: float = 0.1
     pgd_step: float = 0.01
     pgd_steps: int = 20
+    at_random_start: bool = True
+    emr_on: str = "clean"
+    cnn: bool = False
+    cnn_n_train: int = 2000
+    cnn_n_test: int = 500
+    cnn_n_curve: int = 200
+    cnn_epochs: int = 15
+    cnn_milestones: tuple[int, ...] = (11, 14)
+    cnn_lr: float = 0.01
+    cnn_batch_size: int = 100
+    cnn_weight_decays: tuple[float, ...] = (0.01, 0.001, 0.0001)
+    cnn_at_weight_decays: tuple[float, ...] = (0.01, 0.001, 0.0001)
+    cnn_lsoftmax_margin: int = 1
+    cnn_emr_weight: float = 0.01
+    cnn_emr_weight_decay: float = 0.0005
+    cnn_approx_weight: float = 30.0
+    cnn_at_emr_weight: float = 0.001
+    cnn_at_approx_weight: float = 0.0003
+    cnn_at_steps: int = 10
+    cnn_eps: float = 0.031
+    cnn_pgd_step: float = 0.0078
+    cnn_pgd_steps: int = 10
     seed: int = 0
 
     def __post_init__(self) -> None:
         validate.choice("source", self.source, ("auto", "full", "offline"))
+        validate.choice("emr_on", self.emr_on, ("clean", "adversarial"))
         for name in ("n_train", "n_test", "n_curve", "mlp_width", "mlp_depth", "epochs", "batch_size", "at_steps",
-                     "pgd_steps"):
+                     "pgd_steps", "cnn_n_train", "cnn_n_test", "cnn_n_curve", "cnn_epochs", "cnn_batch_size",
+                     "cnn_at_steps", "cnn_pgd_steps", "cnn_lsoftmax_margin"):
             validate.positive(name, getattr(self, name))
         if not 1 <= self.lr_decay_epoch < self.epochs:
             raise ValueError(f"lr_decay_epoch={self.lr_decay_epoch} must lie in 1 .. epochs - 1 = {self.epochs - 1} "
                              f"(the learning rate and lambda_EMR are divided by 10 after it; epochs={self.epochs})")
         if not self.weight_decays:
             raise ValueError("weight_decays=() is empty: give at least one lambda_WD for the ST and ST+L-Softmax rows")
-        for name in ("weight_decays", "at_weight_decays"):
+        if self.cnn and not self.cnn_weight_decays:
+            raise ValueError("cnn_weight_decays=() is empty: give at least one lambda_WD for the CNN's ST rows")
+        if any(m < 1 for m in self.cnn_milestones) or list(self.cnn_milestones) != sorted(self.cnn_milestones):
+            raise ValueError(f"cnn_milestones={self.cnn_milestones!r} must be increasing epochs >= 1 (a milestone "
+                             "after cnn_epochs never divides the learning rate, as in a dry run that cuts the epochs)")
+        for name in ("weight_decays", "at_weight_decays", "cnn_weight_decays", "cnn_at_weight_decays"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name}={values!r} repeats a value: each (row, lambda_WD) is trained once")
@@ -102,6 +135,62 @@ class Params:
     def hidden(self) -> tuple[int, ...]:
         """Hidden layer widths of the MLP: ``mlp_depth`` layers of ``mlp_width`` (paper: 4 x 1024)."""
         return (self.mlp_width,) * self.mlp_depth
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What §3 sets per model: its data set, network, sizes, schedule, lambda grids and weights, and its attack.
+
+    :func:`mlp_protocol` (MNIST, the 4 x 1024 MLP, PGD20 at 0.1: Table 1) and :func:`cnn_protocol` (CIFAR-10, the
+    CNN of Table 5, PGD10 at 0.031: Table 2) build it from the parameters; the rest (L-Softmax's annealing,
+    Approx-EMR's temperature, the AT adversary's start, where EMR is taken under AT, ``seed``) is shared.
+    ``milestones``: the learning rate and lambda_EMR are divided by 10 after each.
+    """
+
+    label: str
+    dataset: str
+    n_train: int
+    n_test: int
+    n_curve: int
+    epochs: int
+    milestones: tuple[int, ...]
+    lr: float
+    batch_size: int
+    weight_decays: tuple[float, ...]
+    at_weight_decays: tuple[float, ...]
+    lsoftmax_margin: int
+    emr_weight: float
+    emr_weight_decay: float
+    approx_weight: float
+    at_emr_weight: float
+    at_approx_weight: float
+    eps: float
+    pgd_step: float
+    pgd_steps: int
+    at_steps: int
+    hidden: tuple[int, ...] = ()
+
+    def new_model(self, seed: int) -> nn.Module:
+        """A fresh network of this protocol: the MLP with ``hidden`` layers, or paper 002's CNN (Table 5)."""
+        if self.label == "MLP":
+            return models.build("mlp", hidden=self.hidden, seed=seed)
+        return models.build("emr_cnn", seed=seed)
+
+
+def mlp_protocol(p: Params) -> Protocol:
+    """The MNIST MLP of Table 1 from the parameters without a prefix."""
+    return Protocol("MLP", "mnist", p.n_train, p.n_test, p.n_curve, p.epochs, (p.lr_decay_epoch,), p.lr,
+                    p.batch_size, p.weight_decays, p.at_weight_decays, p.lsoftmax_margin, p.emr_weight,
+                    p.emr_weight_decay, p.approx_weight, p.at_emr_weight, p.at_emr_weight, p.eps, p.pgd_step,
+                    p.pgd_steps, p.at_steps, hidden=p.hidden)
+
+
+def cnn_protocol(p: Params) -> Protocol:
+    """The CIFAR-10 CNN of Table 2 from the ``cnn_*`` parameters (paper 002, §3 and Tables 2, 5, 8)."""
+    return Protocol("CNN", "cifar10", p.cnn_n_train, p.cnn_n_test, p.cnn_n_curve, p.cnn_epochs, p.cnn_milestones,
+                    p.cnn_lr, p.cnn_batch_size, p.cnn_weight_decays, p.cnn_at_weight_decays, p.cnn_lsoftmax_margin,
+                    p.cnn_emr_weight, p.cnn_emr_weight_decay, p.cnn_approx_weight, p.cnn_at_emr_weight,
+                    p.cnn_at_approx_weight, p.cnn_eps, p.cnn_pgd_step, p.cnn_pgd_steps, p.cnn_at_steps)
 
 
 # ----------------------------------------------------------------------------------------------------- Fig. 1a
@@ -182,15 +271,17 @@ class Row:
         return f"{self.training}{SUFFIX[self.kind]}"
 
 
-def plan(p: Params) -> list[Row]:
-    """Table 1's rows in training order: ST and ST+L-Softmax for every ``weight_decays``, ST+EMR and ST+Approx-EMR
-    at ``emr_weight_decay``; then, with ``adversarial``, the same for AT with ``at_weight_decays``."""
+def plan(p: Params, proto: Protocol | None = None) -> list[Row]:
+    """Table 1's (with ``proto`` the CNN's: Table 2's) rows in training order: ST and ST+L-Softmax for every
+    ``weight_decays``, ST+EMR and ST+Approx-EMR at ``emr_weight_decay``; then, with ``adversarial``, the same for AT
+    with ``at_weight_decays``."""
+    proto = proto or mlp_protocol(p)
     trainings = ("ST", "AT") if p.adversarial else ("ST",)
     rows = []
     for training in trainings:
-        grid = p.weight_decays if training == "ST" else p.at_weight_decays
+        grid = proto.weight_decays if training == "ST" else proto.at_weight_decays
         rows += [Row(training, kind, wd) for kind in ("plain", "lsoftmax") for wd in grid]
-        rows += [Row(training, kind, p.emr_weight_decay) for kind in ("emr", "approx")]
+        rows += [Row(training, kind, proto.emr_weight_decay) for kind in ("emr", "approx")]
     return rows
 
 
@@ -204,43 +295,59 @@ class Splits:
     curve_test: Dataset
 
 
-def load_data(p: Params) -> Splits:
-    """``n_train`` training and ``n_test`` test images of MNIST (``source``), and the curve subsets."""
-    train_data = data.load("mnist", split="train", n=p.n_train, seed=p.seed, source=p.source)
-    test_data = data.load("mnist", split="test", n=p.n_test, seed=p.seed, source=p.source)
-    return Splits(train_data, test_data, train_data.subset(torch.arange(min(p.n_curve, len(train_data.y)))),
-                  test_data.subset(torch.arange(min(p.n_curve, len(test_data.y)))))
+def load_data(p: Params, proto: Protocol | None = None) -> Splits:
+    """``n_train`` training and ``n_test`` test images of the protocol's data set (MNIST by default; ``source``),
+    and the curve subsets."""
+    proto = proto or mlp_protocol(p)
+    train_data = data.load(proto.dataset, split="train", n=proto.n_train, seed=p.seed, source=p.source)
+    test_data = data.load(proto.dataset, split="test", n=proto.n_test, seed=p.seed, source=p.source)
+    return Splits(train_data, test_data, train_data.subset(torch.arange(min(proto.n_curve, len(train_data.y)))),
+                  test_data.subset(torch.arange(min(proto.n_curve, len(test_data.y)))))
 
 
-def adversary(p: Params) -> Method:
-    """PGD adversarial training (eq. (6)): l-inf radius ``eps``, ``at_steps`` steps of ``pgd_step``."""
-    return methods.build("pgd_at", eps=p.eps, step_size=p.pgd_step, steps=p.at_steps)
+def load_cnn_data(p: Params) -> Splits | None:
+    """CIFAR-10 for the CNN rows (``cnn_n_train``, ``cnn_n_test``, ``source``; offline: the labelled stand-in),
+    ``None`` without ``cnn``."""
+    return load_data(p, cnn_protocol(p)) if p.cnn else None
 
 
-def emr_weight(row: Row, p: Params) -> float | None:
+def adversary(p: Params, proto: Protocol | None = None) -> Method:
+    """PGD adversarial training (eq. (6)): l-inf radius ``eps``, ``at_steps`` steps of ``pgd_step``, from a uniform
+    random point of the ball (``at_random_start``) or from the clean point as the paper's evaluation PGD."""
+    proto = proto or mlp_protocol(p)
+    return methods.build("pgd_at", eps=proto.eps, step_size=proto.pgd_step, steps=proto.at_steps,
+                         random_start=p.at_random_start)
+
+
+def emr_weight(row: Row, p: Params, proto: Protocol | None = None) -> float | None:
     """lambda_EMR of ``row`` (``None`` for the rows without EMR): ``emr_weight`` / ``approx_weight`` under ST,
-    ``at_emr_weight`` under AT."""
+    ``at_emr_weight`` / the protocol's ``at_approx_weight`` under AT (the MLP: both ``at_emr_weight``)."""
+    proto = proto or mlp_protocol(p)
     if row.kind not in ("emr", "approx"):
         return None
     if row.training == "AT":
-        return p.at_emr_weight
-    return p.emr_weight if row.kind == "emr" else p.approx_weight
+        return proto.at_emr_weight if row.kind == "emr" else proto.at_approx_weight
+    return proto.emr_weight if row.kind == "emr" else proto.approx_weight
 
 
-def training_method(row: Row, p: Params) -> Method:
+def training_method(row: Row, p: Params, proto: Protocol | None = None) -> Method:
     """The objective of ``row``: cross-entropy (ST) or PGD AT; annealed L-Softmax (under AT: on the PGD batch,
-    whose adversary maximizes the plain cross-entropy); or EMR on the clean batch, exact (eq. (5)) or Approx-EMR
-    (eq. (7), temperature ``approx_temperature``) added to that base objective (Algorithm 1)."""
+    whose adversary maximizes the plain cross-entropy); or EMR, exact (eq. (5)) or Approx-EMR (eq. (7), temperature
+    ``approx_temperature``) added to that base objective (Algorithm 1), under AT taken where ``emr_on`` says (the
+    clean batch, or the PGD batch the objective trains on as Algorithm 1)."""
+    proto = proto or mlp_protocol(p)
     if row.kind == "lsoftmax":
-        loss = methods.build("lsoftmax_annealed", margin=p.lsoftmax_margin, base=p.lsoftmax_base,
+        loss = methods.build("lsoftmax_annealed", margin=proto.lsoftmax_margin, base=p.lsoftmax_base,
                              gamma=p.lsoftmax_gamma, power=p.lsoftmax_power)
-        return methods.build("on_adversary", attack=adversary(p), inner=loss) if row.training == "AT" else loss
-    base = adversary(p) if row.training == "AT" else None
-    weight = emr_weight(row, p)
+        return (methods.build("on_adversary", attack=adversary(p, proto), inner=loss) if row.training == "AT"
+                else loss)
+    base = adversary(p, proto) if row.training == "AT" else None
+    weight = emr_weight(row, p, proto)
     if weight is None:
         return base if base is not None else methods.build("standard")
     mode = "exact" if row.kind == "emr" else "approx"
-    return methods.build("emr", weight=weight, mode=mode, temperature=p.approx_temperature, base=base)
+    on = {"on": p.emr_on} if base is not None and p.emr_on != "clean" else {}
+    return methods.build("emr", weight=weight, mode=mode, temperature=p.approx_temperature, base=base, **on)
 
 
 @dataclass(frozen=True)
@@ -270,6 +377,7 @@ class Table1:
     n_test: int
     n_curve: int
     pgd_steps: int
+    label: str = "MLP"
 
     def frame(self) -> pd.DataFrame:
         """One line per row: ``training``, ``lambda_emr``, ``lambda_wd`` and the numbers of ``table_row``."""
@@ -289,38 +397,70 @@ class Table1:
         return [t for t in ("ST", "AT") if f"{t}+EMR" in names and f"{t}+Approx-EMR" in names]
 
 
-def train_row(row: Row, p: Params, splits: Splits) -> Trained:
-    """Train a fresh MLP (``hidden``, ``seed``) on ``row``'s objective by SGD (momentum 0.9, lambda_WD as the
-    optimizer's weight decay; learning rate and lambda_EMR divided by 10 after ``lr_decay_epoch``, Algorithm 1),
-    tracking the curve points' mean effective margin every epoch, then measure its Table 1 numbers."""
-    method = training_method(row, p)
-    model = models.build("mlp", hidden=p.hidden, seed=p.seed)
-    trackers = {"train": effective_margins.effective_tracker(splits.curve_train.x, splits.curve_train.y),
-                "test": effective_margins.effective_tracker(splits.curve_test.x, splits.curve_test.y)}
+#: the parameter names of each protocol's sizes (training images, epochs, curve points, test images): what its
+#: work units scale with (:func:`marginlib.cost.work`)
+SCALES = {"MLP": ("n_train", "epochs", "n_curve", "n_test"),
+          "CNN": ("cnn_n_train", "cnn_epochs", "cnn_n_curve", "cnn_n_test")}
+
+
+def _tracked(fn: Callable[[nn.Module, int], float], n_curve: str, epochs: str) -> Callable[[nn.Module, int], float]:
+    """``fn`` as its own work unit (curve points x epochs), apart from the training around it."""
+    def measure(model: nn.Module, epoch: int) -> float:
+        with cost.work(n_curve, epochs):
+            return fn(model, epoch)
+    return measure
+
+
+def train_row(row: Row, p: Params, splits: Splits, proto: Protocol | None = None) -> Trained:
+    """Train a fresh network of the protocol (the MLP, ``hidden``; or the CNN; ``seed``) on ``row``'s objective by
+    SGD (momentum 0.9, lambda_WD as the optimizer's weight decay; learning rate and lambda_EMR divided by 10 after
+    each milestone, Algorithm 1), tracking the curve points' mean effective margin every epoch, then measure its
+    Table 1 (Table 2) numbers."""
+    proto = proto or mlp_protocol(p)
+    method = training_method(row, p, proto)
+    model = proto.new_model(p.seed)
+    n_train, epochs, n_curve, n_test = SCALES[proto.label]
+    trackers = {"train": _tracked(effective_margins.effective_tracker(splits.curve_train.x, splits.curve_train.y),
+                                  n_curve, epochs),
+                "test": _tracked(effective_margins.effective_tracker(splits.curve_test.x, splits.curve_test.y),
+                                 n_curve, epochs)}
     t0 = time.perf_counter()
-    history = train.fit(model, method, splits.train, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
-                        momentum=MOMENTUM, weight_decay=row.weight_decay, milestones=[p.lr_decay_epoch], gamma=DECAY,
-                        decay_regularizer=True, seed=p.seed, eval_train=False, progress=False, callbacks=trackers)
+    with cost.work(n_train, epochs):
+        history = train.fit(model, method, splits.train, epochs=proto.epochs, batch_size=proto.batch_size,
+                            lr=proto.lr, momentum=MOMENTUM, weight_decay=row.weight_decay,
+                            milestones=list(proto.milestones), gamma=DECAY, decay_regularizer=True, seed=p.seed,
+                            eval_train=False, progress=False, callbacks=trackers)
     seconds = time.perf_counter() - t0
-    numbers = effective_margins.table_row(model, splits.train, splits.test, eps=p.eps, step_size=p.pgd_step,
-                                          steps=p.pgd_steps)
+    numbers = effective_margins.table_row(model, splits.train, splits.test, eps=proto.eps,
+                                          step_size=proto.pgd_step, steps=proto.pgd_steps,
+                                          sizes=(n_train, n_test))
     curves = {split: [history.recorded[e][split] for e in sorted(history.recorded)] for split in ("train", "test")}
-    return Trained(row, emr_weight(row, p), numbers, curves, seconds)
+    return Trained(row, emr_weight(row, p, proto), numbers, curves, seconds)
 
 
-def train_table1(p: Params, splits: Splits, *, log: Callable[[str], None] | None = print) -> Table1:
-    """Train every row of :func:`plan` in order (paper 002, Table 1 and the MLP rows of Table 8); ``log`` gets one
-    line per row."""
+def train_table2(p: Params, splits: Splits | None, *, log: Callable[[str], None] | None = print) -> Table1 | None:
+    """With ``cnn``: every row of :func:`plan` on the CNN of Table 5 (paper 002, Table 2, Fig. 1c and Table 8's CNN
+    rows), on ``splits`` from :func:`load_cnn_data`; ``None`` without it."""
+    if not p.cnn or splits is None:
+        return None
+    return train_table1(p, splits, log=log, proto=cnn_protocol(p))
+
+
+def train_table1(p: Params, splits: Splits, *, log: Callable[[str], None] | None = print,
+                 proto: Protocol | None = None) -> Table1:
+    """Train every row of :func:`plan` in order (paper 002, Table 1 and the MLP rows of Table 8; with ``proto``
+    the CNN's, Table 2); ``log`` gets one line per row."""
+    proto = proto or mlp_protocol(p)
     runs = []
-    for row in plan(p):
-        r = train_row(row, p, splits)
+    for row in plan(p, proto):
+        r = train_row(row, p, splits, proto)
         runs.append(r)
         if log is not None:
             n = r.numbers
             log(f"{row.name:16s} wd={row.weight_decay:<7g} clean {n['clean_acc']:.3f}  PGD{p.pgd_steps} "
                 f"{n['robust_acc']:.3f}  m_test {n['eff_margin_test_mean']:.3f}  ({r.seconds:.0f} s)")
     return Table1(runs, splits.train.source, len(splits.train.y), len(splits.test.y), len(splits.curve_train.y),
-                  p.pgd_steps)
+                  proto.pgd_steps, proto.label)
 
 
 # ------------------------------------------------------------------------------------------ tables and figures
@@ -370,10 +510,17 @@ def most_robust_wd(t: Table1, name: str) -> float:
     return max(runs, key=lambda r: r.numbers["robust_acc"]).row.weight_decay
 
 
+#: the panel titles of :func:`curves_figure` per protocol (the MLP: Figs. 1b, 1d, 2; the CNN: Figs. 2a, 1c, 2)
+PANELS = {"MLP": ("(b) methods", "(d) ST, weight decay", "(Fig. 2) train (solid) / test (dotted)"),
+          "CNN": ("(Fig. 2a) CNN, methods", "(c) CNN, ST, weight decay", "(Fig. 2) CNN, train (solid) / test (dotted)")}
+
+
 def curves_figure(t: Table1) -> Figure:
-    """Figs. 1b, 1d and 2 (MNIST): the mean effective margin of the curve points after every epoch (epoch 0:
-    initialization). (b) the methods, ST and ST+L-Softmax at their most robust lambda_WD, AT rows dashed; (d) ST
-    at every lambda_WD; with AT rows, (Fig. 2) training (solid) and test (dotted) curves."""
+    """Figs. 1b, 1d and 2 (MNIST; for the CNN's table: Figs. 2a, 1c and 2, CIFAR-10): the mean effective margin of
+    the curve points after every epoch (epoch 0: initialization). (b) the methods, ST and ST+L-Softmax at their
+    most robust lambda_WD, AT rows dashed; (d) ST at every lambda_WD; with AT rows, (Fig. 2) training (solid) and
+    test (dotted) curves."""
+    titles = PANELS[t.label]
     emr_wd = t.get("ST+EMR").row.weight_decay
     main = [("ST", most_robust_wd(t, "ST")), ("ST+LSoftmax", most_robust_wd(t, "ST+LSoftmax")),
             ("ST+EMR", emr_wd), ("ST+Approx-EMR", t.get("ST+Approx-EMR").row.weight_decay)]
@@ -382,12 +529,12 @@ def curves_figure(t: Table1) -> Figure:
     for (name, wd), ls in [(k, "-") for k in main] + [(k, "--") for k in adv]:
         curve = t.get(name, wd).curves["test"]
         axes[0].plot(range(len(curve)), curve, ls=ls, label=f"{name} ($\\lambda_{{WD}}$={wd:g})")
-    axes[0].set(xlabel="epoch", ylabel="mean effective margin (test)", title="(b) methods")
+    axes[0].set(xlabel="epoch", ylabel="mean effective margin (test)", title=titles[0])
     axes[0].legend(frameon=False, fontsize=7)
     for r in (r for r in t.runs if r.row.name == "ST"):
         curve = r.curves["test"]
         axes[1].plot(range(len(curve)), curve, label=f"$\\lambda_{{WD}}$ = {r.row.weight_decay:g}")
-    axes[1].set(xlabel="epoch", ylabel="mean effective margin (test)", title="(d) ST, weight decay")
+    axes[1].set(xlabel="epoch", ylabel="mean effective margin (test)", title=titles[1])
     axes[1].legend(frameon=False, fontsize=8)
     if adv:
         for (name, wd), color in zip(main[:3] + adv[:3], ["C0", "C1", "C2"] * 2):
@@ -396,19 +543,26 @@ def curves_figure(t: Table1) -> Figure:
                 axes[2].plot(range(len(curve)), curve, color=color, ls=style,
                              alpha=1 if name.startswith("ST") else 0.5,
                              label=f"{name}, {split}" if split == "train" else None)
-        axes[2].set(xlabel="epoch", ylabel="mean effective margin", title="(Fig. 2) train (solid) / test (dotted)")
+        axes[2].set(xlabel="epoch", ylabel="mean effective margin", title=titles[2])
         axes[2].legend(frameon=False, fontsize=7)
     fig.tight_layout()
     return fig
 
 
+def _paper_rows(label: str) -> pd.DataFrame:
+    """The paper's rows of one model: Table 1 (MLP) or Table 2 (CNN) with Table 8's Approx-EMR rows of it
+    (accuracies in %)."""
+    main = tables.read("paper002_table1" if label == "MLP" else "paper002_table2")
+    t8 = tables.read("paper002_table8")
+    approx = t8[(t8.model == label) & t8.training.str.contains("Approx")].drop(columns="model")
+    return pd.concat([main, approx])
+
+
 def paper_vs_book(t: Table1) -> pd.DataFrame:
-    """The paper's Table 1 and Table 8 (MLP, Approx-EMR rows) beside this run's rows, by (training, lambda_WD):
-    accuracies in %, mean effective margins; blank where one side lacks the row."""
-    paper1 = tables.read("paper002_table1")
-    paper8 = tables.read("paper002_table8")
-    approx = paper8[(paper8.model == "MLP") & paper8.training.str.contains("Approx")].drop(columns="model")
-    paper = pd.concat([paper1, approx]).set_index(["training", "lambda_wd"])[TABLE_COLUMNS]
+    """The paper's Table 1 (for the CNN's table: Table 2) and Table 8's Approx-EMR rows of that model beside this
+    run's rows, by (training, lambda_WD): accuracies in %, mean effective margins; blank where one side lacks the
+    row."""
+    paper = _paper_rows(t.label).set_index(["training", "lambda_wd"])[TABLE_COLUMNS]
     ours = t.frame().set_index(["training", "lambda_wd"])[TABLE_COLUMNS].copy()
     ours[["clean_acc", "robust_acc"]] *= 100
     side = paper.add_suffix(" (paper)").join(ours.add_suffix(" (book)"), how="outer")
@@ -514,13 +668,10 @@ def decide(f: dict[str, float]) -> dict[str, tuple[bool, float]]:
     }
 
 
-def paper_table() -> list[dict[str, Any]]:
-    """The paper's Table 1 and Table 8's MLP Approx-EMR rows as Table 1 rows of a record (accuracies as
-    fractions), for :func:`facts`."""
-    t1 = tables.read("paper002_table1")
-    t8 = tables.read("paper002_table8")
-    approx = t8[(t8.model == "MLP") & t8.training.str.contains("Approx")].drop(columns="model")
-    rows = _records(pd.concat([t1, approx]))
+def paper_table(label: str = "MLP") -> list[dict[str, Any]]:
+    """The paper's Table 1 (``label="CNN"``: Table 2) and Table 8's Approx-EMR rows of that model as Table 1 rows
+    of a record (accuracies as fractions), for :func:`facts`."""
+    rows = _records(_paper_rows(label))
     for r in rows:
         r["clean_acc"], r["robust_acc"] = r["clean_acc"] / 100, r["robust_acc"] / 100
     return rows
@@ -557,6 +708,38 @@ STATEMENTS = {
     "at_emr_larger_effective_margin":
         '§3, Fig. 2c-d and Table 1 (bottom): "we still observe an increase of effective margin compared with the '
         'two baselines" (AT+EMR training margin 3.83 vs at most 1.21, test 2.42 vs at most 2.35)',
+}
+
+
+#: the CNN's claims (Table 2, Fig. 1c, Table 8's CNN rows): each is the MLP claim named beside it, decided alike
+#: on the CNN's rows (:func:`decide`); the paper's L-Softmax and AT-margin statements differ for the CNN (L-Softmax
+#: "does not have a benefit over ST", and AT+EMR's margin in Table 2 is not above AT's), so they have none
+CNN_CLAIMS = {
+    "cnn_emr_larger_effective_margin": "emr_larger_effective_margin",
+    "cnn_emr_more_robust": "emr_more_robust",
+    "cnn_emr_more_robust_than_lsoftmax": "emr_more_robust_than_lsoftmax",
+    "cnn_small_wd_smaller_margin": "small_wd_smaller_margin",
+    "cnn_approx_emr_more_robust": "approx_emr_more_robust",
+    "cnn_at_emr_more_robust": "at_emr_more_robust",
+}
+CNN_STATEMENTS = {
+    "cnn_emr_larger_effective_margin":
+        '§3, Fig. 2a and Table 2 (top): "on both architectures, EMR achieves the highest effective margin" (CNN '
+        'test margin 0.70 vs at most 0.43 over the ST and L-Softmax rows)',
+    "cnn_emr_more_robust":
+        '§3, Table 2 (top): "EMR still substantially improves the robustness" (PGD10 16.37 vs at most 4.19 for ST)',
+    "cnn_emr_more_robust_than_lsoftmax":
+        '§3, Table 2 (top): "L-Softmax does not have a benefit over ST in this case, while EMR still substantially '
+        'improves the robustness" (16.37 vs at most 4.90)',
+    "cnn_small_wd_smaller_margin":
+        '§3, Fig. 1c: on CIFAR-10, "training without weight decay (WD) or with small λ_WD leads to smaller effective '
+        'margins" (Table 2, ST: 0.23 at λ_WD = 1e-4 vs at least 0.30 at the larger λ_WD)',
+    "cnn_approx_emr_more_robust":
+        'App., Table 8 (CNN, ST): "The approximation achieves a comparable performance in both models" (Approx-EMR '
+        '15.05 vs at most 4.90 for the ST and L-Softmax rows of Table 2)',
+    "cnn_at_emr_more_robust":
+        '§3, Tables 2 (bottom) and 8: "we still observe improved robustness for both models using EMR" (CNN: AT+EMR '
+        '33.41 and AT+Approx-EMR 33.63 vs at most 32.96 for AT and AT+L-Softmax)',
 }
 
 
@@ -599,25 +782,38 @@ def details(f: dict[str, float], pgd_steps: int) -> dict[str, str]:
     }
 
 
-def record(t: Table1, ex: SigmoidExample, p: Params) -> dict[str, dict[str, Any]]:
+def _table_metrics(t: Table1) -> dict[str, Any]:
+    """One model's metrics: its table, curves, training seconds and Table 8 rows."""
+    table = t.frame()
+    return {"source": t.source, "n_train": t.n_train, "n_test": t.n_test,
+            "table": table.to_dict(orient="records"),
+            "curves": {r.key: r.curves for r in t.runs},
+            "seconds": {r.key: r.seconds for r in t.runs},
+            "approx_vs_exact": table8(t).to_dict(orient="index")}
+
+
+def record(t: Table1, ex: SigmoidExample, p: Params, t2: Table1 | None = None) -> dict[str, dict[str, Any]]:
     """The section's record: Table 1, the curves, the training times, Table 8 and Fig. 1a as metrics, and the
     claims of paper 002 §3-4 this run checks (:data:`STATEMENTS`; margins over the rows that train,
-    :data:`TRAINED`), each with its difference beside the paper's, computed alike from the paper's tables."""
-    table = t.frame()
-    metrics: dict[str, Any] = {
-        "source": t.source, "n_train": t.n_train, "n_test": t.n_test,
-        "table": table.to_dict(orient="records"),
-        "curves": {r.key: r.curves for r in t.runs},
-        "seconds": {r.key: r.seconds for r in t.runs},
-        "approx_vs_exact": table8(t).to_dict(orient="index"),
-        "fig1a": {"alpha": ex.alpha, "grad_w": ex.grad_w},
-    }
+    :data:`TRAINED`), each with its difference beside the paper's, computed alike from the paper's tables. With
+    the CNN's table ``t2`` (``cnn``), its metrics under ``"cnn"`` and the claims :data:`CNN_CLAIMS`."""
+    metrics: dict[str, Any] = {**_table_metrics(t), "fig1a": {"alpha": ex.alpha, "grad_w": ex.grad_w}}
     ours = facts(metrics["table"])
     paper = decide(facts(paper_table()))
     text = details(ours, p.pgd_steps)
     claims = {name: claim(holds, detail=text[name], paper=STATEMENTS[name],
                           value=value if math.isfinite(value) else None, paper_value=round(paper[name][1], 6))
               for name, (holds, value) in decide(ours).items()}
+    if t2 is not None:
+        metrics["cnn"] = _table_metrics(t2)
+        cnn_facts = facts(metrics["cnn"]["table"])
+        cnn_ours, cnn_paper = decide(cnn_facts), decide(facts(paper_table("CNN")))
+        cnn_text = details(cnn_facts, t2.pgd_steps)
+        for name, mlp_name in CNN_CLAIMS.items():
+            holds, value = cnn_ours[mlp_name]
+            claims[name] = claim(holds, detail="CNN, " + cnn_text[mlp_name], paper=CNN_STATEMENTS[name],
+                                 value=value if math.isfinite(value) else None,
+                                 paper_value=round(cnn_paper[mlp_name][1], 6))
     return {"metrics": metrics, "claims": claims}
 
 
@@ -681,8 +877,72 @@ def _curve_text(curve: list[float]) -> str:
     return (f"peaks at {curve[peak]:.2f} after epoch {peak} and ends at {curve[end]:.2f} after epoch {end}")
 
 
-def quoted(t: Table1, ex: SigmoidExample, p: Params) -> dict[str, object]:
-    """The numbers and phrases the page glues (``{glue:text}`` names of the notebook's prose)."""
+def cnn_frame(t2: Table1 | None) -> pd.DataFrame:
+    """Table 2 as this run measured it (:func:`table1_frame`), or, when the CNN was not trained, the paper's Table 2
+    with Table 8's CNN Approx-EMR rows (accuracies in %)."""
+    if t2 is not None:
+        return table1_frame(t2)
+    return _paper_rows("CNN").reset_index(drop=True)
+
+
+def cnn_figure(t2: Table1 | None) -> Figure:
+    """Figs. 1c, 2a and 2 (CIFAR-10 panels) of the CNN's run; when it was not trained, the paper's Table 2 (with
+    Table 8's CNN Approx-EMR rows) drawn instead: each row's mean test effective margin (left) and PGD10 accuracy
+    (right), the ST rows ordered by lambda_WD (the end points of Fig. 1c)."""
+    if t2 is not None:
+        return curves_figure(t2)
+    rows = _paper_rows("CNN")
+    labels = [f"{r['training']}\n" + (f"λ_WD={float(r['lambda_wd']):g}" if str(r["lambda_emr"]) in ("—", "nan")
+                                        else f"λ={r['lambda_emr']}") for r in _records(rows)]
+    colors = ["C0" if n.startswith("ST") else "C1" for n in rows.training]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8))
+    left.bar(range(len(rows)), rows.eff_margin_test_mean, yerr=rows.eff_margin_test_std, color=colors, capsize=2)
+    left.set(ylabel="mean test effective margin", title="paper 002, Table 2: test effective margin (CNN)")
+    right.bar(range(len(rows)), rows.robust_acc, color=colors)
+    right.set(ylabel="PGD10 accuracy (%)", title="paper 002, Table 2: PGD10 accuracy (CNN)")
+    for ax in (left, right):
+        ax.set_xticks(range(len(rows)), labels, rotation=90, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def _cnn_quoted(t2: Table1 | None, p: Params) -> dict[str, object]:
+    """The CNN's numbers and sentences for the page (placeholders when it was not trained)."""
+    if t2 is None:
+        none = ("the CNN is not trained at this profile (`cnn` is false; the `paper` profile trains it, and "
+                "`-p cnn true` adds it to any run); the table shows the paper's numbers")
+        return {"cnn_run_text": none, "cnn_result_text": "no CNN rows were trained in this run",
+                "cnn_wd_text": "no CNN rows were trained in this run",
+                "cnn_figure_text": ("not trained in this run, so the figure shows the paper's Table 2 (with Table 8's "
+                                    "Approx-EMR rows): each row's mean test effective margin with its standard "
+                                    "deviation (left) and PGD10 accuracy (right); ST rows blue, AT rows orange")}
+    f = facts(_records(t2.frame()))
+    st_wd = sorted((r for r in t2.runs if r.row.name == "ST"), key=lambda r: -r.row.weight_decay)
+    standin = " (the labelled synthetic stand-in, not CIFAR-10: its numbers say nothing about CIFAR-10)" if (
+        "stand-in" in t2.source) else ""
+    return {
+        "cnn_run_text": (f"the CNN was trained on {t2.n_train:,} images of {t2.source}{standin}, "
+                         f"{p.cnn_epochs} epochs, and tested on {t2.n_test:,}"),
+        "cnn_result_text": (f"ST+EMR reaches {100 * f['emr_robust']:.1f}% PGD{t2.pgd_steps} accuracy against at most "
+                            f"{100 * f['st_robust_max']:.1f}% for ST and {100 * f['ls_robust_max']:.1f}% for "
+                            f"ST+L-Softmax, with a mean test effective margin of {f['emr_m_test']:.2f} against at "
+                            f"most {f['base_m_test_max']:.2f}; ST+Approx-EMR reaches "
+                            f"{100 * f['approx_robust']:.1f}%"
+                            + (f"; under AT, AT+EMR {100 * f['at_emr_robust']:.1f}% and AT+Approx-EMR "
+                               f"{100 * f['at_approx_robust']:.1f}% against at most "
+                               f"{100 * f['at_base_robust_max']:.1f}% for AT and AT+L-Softmax"
+                               if math.isfinite(f["at_emr_robust"]) else "")),
+        "cnn_figure_text": ("this run's mean effective margin of the tracked points after each epoch: (Fig. 2a) the "
+                            "methods, ST and ST+L-Softmax at their most robust λ_WD, AT rows dashed; (Fig. 1c) ST at "
+                            "each λ_WD; right, training (solid) and test (dotted) curves" + standin),
+        "cnn_wd_text": "the ST rows' test margins are " + ", ".join(
+            f"{r.numbers['eff_margin_test_mean']:.2f} at λ_WD = {r.row.weight_decay:g}" for r in st_wd),
+    }
+
+
+def quoted(t: Table1, ex: SigmoidExample, p: Params, t2: Table1 | None = None) -> dict[str, object]:
+    """The numbers and phrases the page glues (``{glue:text}`` names of the notebook's prose); with the CNN's
+    table ``t2``, its sentences (placeholders without it)."""
     emr, approx = t.get("ST+EMR"), t.get("ST+Approx-EMR")
     table = _records(t.frame())
     f = facts(table)
@@ -739,8 +999,11 @@ def quoted(t: Table1, ex: SigmoidExample, p: Params) -> dict[str, object]:
         "at_wd_text": ", ".join(f"{w:g}" for w in p.at_weight_decays),
         "approx_t_text": f"{p.approx_temperature:g}",
         "trained_text": f"{TRAINED:.0%}",
+        "at_start_text": "a uniform random point of the ε-ball" if p.at_random_start else
+                         "the clean point, as the evaluation's PGD",
+        "emr_on_text": "the clean batch" if p.emr_on == "clean" else "the PGD batch the objective trains on",
     }
-    return values | _at_quoted(t, f)
+    return values | _at_quoted(t, f) | _cnn_quoted(t2, p)
 
 
 def _at_quoted(t: Table1, f: dict[str, float]) -> dict[str, object]:
