@@ -16,6 +16,7 @@ help:
 	@echo "make paper-check                      every section's paper profile as a dry run (<= 90 s each) + cost estimate"
 	@echo "make publish                          build the demo book and push _build/html to the gh-pages branch"
 	@echo "make bench                            speed benchmarks (ratios measured in one run)"
+	@echo "make bench-peers                      marginlib beside foolbox, adv-lib, torchattacks, AutoAttack (.venv-bench)"
 
 # The venv is (re)built when the dependency files change. constraints.txt pins torch to the CPU
 # wheel (a looser pin would pull the newest CUDA build) and Jupyter Book to 1.x (offline builds).
@@ -46,6 +47,20 @@ paper-check: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# The peer libraries get their own venv: torchattacks pins requests~=2.25, which would break the book's Sphinx.
+# Peers install with --no-deps (benchmarks/requirements-peers.txt says what that leaves out, and why).
+.PHONY: bench-peers
+BENCH_VENV  ?= .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+$(BENCH_STAMP): pyproject.toml constraints.txt benchmarks/requirements-peers.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -e .
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt --no-deps -r benchmarks/requirements-peers.txt
+	touch $(BENCH_STAMP)
+
+bench-peers: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/peers.py
 
 # Manual publishing (the workflow .github/workflows/book.yml deploys main to GitHub Pages by itself).
 publish: book
