@@ -157,3 +157,49 @@ def test_the_part_overview_glues_only_numbers_this_section_quotes(trained):
     overview = (repo_root() / "book" / "part1_minavg" / "overview.md").read_text()
     keys = set(re.findall(rf"\{{glue:text\}}`/notebooks/{STEM}\.ipynb::([a-z_0-9]+)", overview))
     assert keys and keys <= set(s03.quoted(trained[2], trained[0]))
+
+
+def test_cifar_half_runs_on_the_labelled_standin_with_its_radii_taus_and_claims():
+    p = dataclasses.replace(at("smoke"), cifar_models=("logreg", "mlp1x1024", "cw_cifar"), source="offline",
+                            n_train_cifar=10, n_test=10, n_eval=4, n_margin=2, n_margin_cnn=1, n_samples_cnn=1,
+                            epochs_lr=2, methods_compared=("standard", "parseval", "amr"))
+    assert p.tau("cifar_logreg") == p.tau_mlp and p.tau("cifar_mlp1x1024") == p.tau_cifar_mlp
+    assert p.tau("cw_cifar") == p.tau_cnn and p.budget("cifar_logreg")["epochs"] == 2
+    assert p.budget("logreg")["epochs"] == 2 and dataclasses.replace(p, epochs_lr=0).budget("logreg")["epochs"] == p.epochs
+    dc = s03.load_cifar(p)
+    assert dc is not None and dc.train.is_standin and len(dc.test) == 10
+    cruns = s03.train_cifar(p, dc)
+    assert list(cruns) == ["cifar_logreg", "cifar_mlp1x1024", "cw_cifar"]
+    assert list(cruns["cw_cifar"]["amr"].robust_acc) == ["0.1", "0.2", "0.3", "0.4"]
+    d = s03.load_data(p)
+    runs = s03.train_and_evaluate(dataclasses.replace(p, epochs=1, epochs_cnn=1), d)
+    rec = s03.record(runs, d, p, cifar_runs=cruns, cifar_data=dc)
+    assert {"amr_robust_gt_lcr_at_largest_eps_cifar_cnn", "amr_avg_margin_gt_std_cifar_mlp",
+            "amr_avg_margin_gt_std_cifar_lr"} <= set(rec["claims"])
+    assert rec["claims"]["amr_avg_margin_gt_std_cifar_cnn"]["paper_value"] == pytest.approx(0.31 - 0.09)
+    assert "paper_value" not in rec["claims"]["amr_avg_margin_gt_std_cifar_lr"]     # Table 1 has no LR row
+    assert rec["metrics"]["cifar"]["standin"] is True
+    frame = s03.cifar_comparison_frame(cruns, p)
+    assert ("CNN", "AMR", "this run") in frame.index and ("MLP", "Std", "paper 000") in frame.index
+    assert "stand-in" in s03.cifar_text(p, cruns, dc)
+    assert isinstance(s03.figure_robust(cruns, p), Figure)
+    plt.close("all")
+
+
+def test_demo_trains_no_cifar_model_and_shows_the_papers_rows():
+    p = s03.Params()
+    assert s03.load_cifar(p) is None and s03.train_cifar(p, None) == {}
+    assert len(s03.cifar_comparison_frame({}, p)) == 6
+    assert "not run" in s03.figure_margin_curves({}).axes[0].texts[0].get_text()
+    assert s03.cifar_text(p, {}, None).startswith("not run")
+    plt.close("all")
+
+
+def test_released_code_options_default_to_the_paper():
+    p = s03.Params()
+    assert p.method_lr("amr") == p.lr and dataclasses.replace(p, lr_amr=0.002).method_lr("amr_logit") == 0.002
+    assert dataclasses.replace(p, lr_amr=0.002).method_lr("standard") == p.lr
+    assert p.method("parseval", "mlp1x1024").mode == "retraction"
+    assert dataclasses.replace(p, lcr_mode="penalty").method("parseval", "mlp1x1024").mode == "penalty"
+    with pytest.raises(ValueError, match="lcr_mode"):
+        s03.Params(lcr_mode="clip")

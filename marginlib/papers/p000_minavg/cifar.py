@@ -40,8 +40,9 @@ def check(models_: tuple[str, ...]) -> None:
 def build(key: str, *, seed: int) -> Net:
     """The CIFAR-10 model of run key ``key`` (32x32x3 inputs, 10 classes), initialized with ``seed``."""
     name = MODEL[validate.choice("key", key, tuple(MODEL))]
-    shape = {} if name == "cw_cifar" else {"in_channels": 3, "input_size": 32}
-    return models.build(name, seed=seed, **shape)
+    if name == "cw_cifar":
+        return models.build(name, seed=seed)
+    return models.build(name, seed=seed, in_channels=3, input_size=32)
 
 
 def load(*, split: str, n: int, seed: int, source: str) -> Dataset:
