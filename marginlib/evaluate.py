@@ -92,7 +92,7 @@ def pgd_at_radii(model: nn.Module, x: Tensor, y: Tensor, *, eps: Sequence[float]
                  step_size: float | None = None, random_start: bool = False, restarts: int = 1,
                  generator: torch.Generator | None = None, batch_size: int = 1000,
                  select: str = "fooled") -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """PGD at several radii in one run per batch (:func:`at_radii`): yields ``(xb, yb, x_adv)`` with ``x_adv`` of
+    """PGD at several radii in one run per batch (``at_radii``): yields ``(xb, yb, x_adv)`` with ``x_adv`` of
     shape ``(len(eps), len(xb), ...)``, the attacked batch at each radius.
 
     One :func:`marginlib.attacks.pgd` call per batch with a per-sample eps (cross-entropy loss, ``restarts``

@@ -180,7 +180,7 @@ def exact_linear(model_or_weight: nn.Module | tuple[Tensor, Tensor], x: Tensor, 
 
     ``bounds=(lo, hi)`` gives the same quantities for perturbations that keep ``x + delta`` in the box: the
     distance to each pairwise half-space intersected with the box, solved exactly (sorted breakpoints, see
-    :func:`_box_halfspace_distance`), ``inf`` where the box never reaches the boundary. It is never smaller than the
+    ``_box_halfspace_distance``), ``inf`` where the box never reaches the boundary. It is never smaller than the
     R^d margin and equals it when the nearest boundary point lies inside the box.
 
     ``model_or_weight`` is either an ``nn.Module`` that is affine in the flattened input (e.g.

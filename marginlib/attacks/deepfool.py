@@ -26,7 +26,7 @@ Conventions (stated once, here and in the book):
   ``overshoot_mode="step"`` multiplies each step instead, as the released AMM code does (paper 003).
 - Distances are in R^d: by default nothing is clipped, so on a linear model ``r`` is the exact minimal perturbation.
   ``bounds=(0, 1)`` asks for the box. Then the point examined is ``x + clip((1 + overshoot) * sum r_i)``: the steps
-  ``r_i`` add up unclipped and the overshoot total is clipped to the box (:func:`clip_to_box`, coordinate-wise),
+  ``r_i`` add up unclipped and the overshoot total is clipped to the box (:func:`~marginlib.attacks.projections.clip_to_box`, coordinate-wise),
   as in foolbox 3. Clipping removes a share of every step's progress, so on its own the linearized gap would only
   shrink geometrically and never cross (32 % of a trained digits MLP's correct points stayed unfooled after 1,000
   steps; foolbox fools them all). Therefore a step whose own iterate the box clips (some coordinate of the
@@ -173,17 +173,16 @@ def deepfool(
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """DeepFool perturbation ``r`` with ``x + r`` on or just over the decision boundary (paper 003, §3.1).
 
-    Args:
-        norm: ``"l2"`` or ``"linf"``; the perturbation minimizes this norm at each linearized step.
-        steps: at most this many steps; a sample stops as soon as it is fooled (prediction != its class at ``x``,
-            or == its target).
-        overshoot: factor ``1 + overshoot`` on the total perturbation (or on each step, ``overshoot_mode="step"``).
-        target: optional ``(N,)`` long target classes; ``-1`` keeps that sample untargeted.
-        candidates: restrict the untargeted search to the ``k`` classes with the highest logits at ``x``.
-        bounds: ``None`` (distances in R^d) or a box such as ``(0, 1)``: every iterate is clipped to it, and a
-            step that the box clips is lengthened by :data:`BOX_STEP` (module docstring) so that the attack converges.
-        differentiable: keep the autograd graph so that a loss on ``r`` reaches the model's weights.
-        return_success: also return the ``(N,)`` boolean mask of samples that ``x + r`` fools.
+    :param norm: ``"l2"`` or ``"linf"``; the perturbation minimizes this norm at each linearized step.
+    :param steps: at most this many steps; a sample stops as soon as it is fooled (prediction != its class at ``x``,
+        or == its target).
+    :param overshoot: factor ``1 + overshoot`` on the total perturbation (or on each step, ``overshoot_mode="step"``).
+    :param target: optional ``(N,)`` long target classes; ``-1`` keeps that sample untargeted.
+    :param candidates: restrict the untargeted search to the ``k`` classes with the highest logits at ``x``.
+    :param bounds: ``None`` (distances in R^d) or a box such as ``(0, 1)``: every iterate is clipped to it, and a
+        step that the box clips is lengthened by :data:`BOX_STEP` (module docstring) so that the attack converges.
+    :param differentiable: keep the autograd graph so that a loss on ``r`` reaches the model's weights.
+    :param return_success: also return the ``(N,)`` boolean mask of samples that ``x + r`` fools.
 
     Returns ``r`` with ``x``'s shape, or ``(r, success)``. The model runs in eval mode; its mode and parameter
     ``.grad`` are left as they were. Costs per step one forward pass and the gradients of ``k`` cotangents

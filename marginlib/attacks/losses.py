@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from marginlib import validate
 
+#: the per-sample losses an attack can ascend, by name
 LOSSES = ("ce", "margin", "soft_margin")
 
 

@@ -188,6 +188,7 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
     with open(src / "book" / "appendix" / "paper_estimates.csv", "w", newline="") as f:
         csv.writer(f).writerows(estimates)
     (src / f"{pages.LEDGER}.md").write_text(pages.ledger(records, summaries, titles=titles))
+    (src / f"{pages.API}.md").write_text(pages.api_reference(root))
     _copy_mathjax(src / "_static" / "mathjax")
     return src
 

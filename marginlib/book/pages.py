@@ -7,6 +7,7 @@ same numbers as the record beside it (locuslab/smoothing's "compute apart from r
 from __future__ import annotations
 
 import html
+import pathlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -127,3 +128,30 @@ def ledger(records: Sequence[Mapping[str, Any]], summaries: Mapping[str, Mapping
         out.append("")
     return "\n".join(out)
 
+
+
+#: the API reference appendix, generated from the docstrings at build time (``sphinx.ext.autodoc``)
+API = "book/appendix/api"
+#: the package's parts, in the order the reference lists them (core, then the papers, then the book machinery)
+API_GROUPS = (("The core library", ""), ("The papers' modules", "papers."), ("The book's machinery", "book."))
+
+
+def api_reference(root: pathlib.Path) -> str:
+    """The API appendix: one ``automodule`` per module of ``marginlib``, grouped into core, papers and book. Each
+    object is documented once, where it is defined: a package lists only what it defines itself, not what it
+    re-exports (``:ignore-module-all:``); references to re-exported names are resolved by
+    :func:`marginlib.book.sphinx.resolve_reexport`."""
+    modules = sorted(".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+                     for p in (root / "marginlib").rglob("*.py") if p.name != "__main__.py")
+    lines = ["# API reference", "",
+             "Generated from the docstrings of `marginlib` at every build (a docstring that does not render fails the",
+             "build). Docstrings cite the paper equation or section they implement.", ""]
+    for title, prefix in API_GROUPS:
+        group = [m for m in modules if m.removeprefix("marginlib.").startswith(prefix) and
+                 (prefix or not m.removeprefix("marginlib.").startswith(("papers.", "book.")))]
+        lines += [f"## {title}", "", "```{eval-rst}"]
+        for m in group:
+            package = (root / m.replace(".", "/") / "__init__.py").is_file()
+            lines += [f".. automodule:: {m}", "   :members:"] + (["   :ignore-module-all:"] if package else []) + [""]
+        lines += ["```", ""]
+    return "\n".join(lines)

@@ -23,7 +23,7 @@ on_adversary       any loss applied to a PGD batch (e.g. AT + L-Softmax)        
 spectral           spectral-norm clipping of each layer operator, every epoch      004 B.4.2
 amm                AMM / Deep Defense, eqs. (6)-(7)                                003
 elsayed            Elsayed et al. linearized-margin hinge                          003 §4.3.1
-he                 hypersphere embedding (AT+HE, TRADES+HE; model needs an HEHead) 002
+he                 hypersphere embedding (AT+HE, TRADES+HE; needs an HEHead)       002
 mail               MAIL-AT / MAIL-TRADES (probabilistic-margin reweighting)        002
 radius_warmup      pgd_at, fgsm_at, trades, mart or mma, radius ramped linearly    book (001)
 =================  ==============================================================  ==============

@@ -5,19 +5,19 @@ Each model takes inputs of shape ``(N, C, H, W)`` in ``[0, 1]`` and returns logi
 ``features(x)`` gives the penultimate activations and ``classifier`` is the final ``nn.Linear``, with
 ``model(x) == model.classifier(model.features(x))``. :func:`weight_layers` lists the linear/conv layers.
 
-| name | architecture | paper |
-|---|---|---|
-| ``logreg`` | multi-class logistic regression; ``num_classes=1``: binary, one logit | 000 §3-4 |
-| ``mlp1x1024``, ``mlp4x1024``, ``mlp2x800``, ``mlp`` (``hidden=...``) | ReLU MLPs | 000, 002, 003 |
-| ``cw_mnist``, ``cw_cifar`` | Carlini-Wagner CNNs | 000 App. A |
-| ``emr_cnn`` | 4-conv CNN | 002 Table 5 |
-| ``lenet5_madry`` | Madry et al.'s MNIST CNN | 001 |
-| ``lenet``, ``liunet`` | Deep Defense LeNets, L-Softmax's CNN with GroupNorm | 003 |
-| ``resnet20``, ``resnet56``, ``resnet110``, ``resnet`` | CIFAR ResNets, option A shortcuts | 003, 004 |
-| ``resnet18`` | CIFAR ResNet-18 | 002 |
-| ``nin`` | Network in Network (Lin et al.) for CIFAR/SVHN | 003 |
-| ``densenet40``, ``densenet`` (``depth``, ``growth``) | DenseNet (Huang et al.), L = 40, k = 12 | 003 |
-| ``wrn28_4``, ``wrn34_10``, ``wrn`` (``depth``, ``width``) | Wide ResNets | 001, 002 |
+Names, architectures and the papers that train them:
+
+- ``logreg``: multi-class logistic regression; ``num_classes=1``: binary, one logit (paper 000 §3-4)
+- ``mlp1x1024``, ``mlp4x1024``, ``mlp2x800``, ``mlp`` (``hidden=...``): ReLU MLPs (paper 000, 002, 003)
+- ``cw_mnist``, ``cw_cifar``: Carlini-Wagner CNNs (paper 000 App. A)
+- ``emr_cnn``: 4-conv CNN (paper 002 Table 5)
+- ``lenet5_madry``: Madry et al.'s MNIST CNN (paper 001)
+- ``lenet``, ``liunet``: Deep Defense LeNets, L-Softmax's CNN with GroupNorm (paper 003)
+- ``resnet20``, ``resnet56``, ``resnet110``, ``resnet``: CIFAR ResNets, option A shortcuts (paper 003, 004)
+- ``resnet18``: CIFAR ResNet-18 (paper 002)
+- ``nin``: Network in Network (Lin et al.) for CIFAR/SVHN (paper 003)
+- ``densenet40``, ``densenet`` (``depth``, ``growth``): DenseNet (Huang et al.), L = 40, k = 12 (paper 003)
+- ``wrn28_4``, ``wrn34_10``, ``wrn`` (``depth``, ``width``): Wide ResNets (paper 001, 002)
 """
 from __future__ import annotations
 

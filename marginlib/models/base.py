@@ -114,7 +114,7 @@ class Net(nn.Module):
         self.classifier = classifier
 
     def features(self, x: Tensor) -> Tensor:
-        """Penultimate activations ``(N, D)``: the input of :attr:`classifier` (paper 000 eq. (4)'s ``Phi(x)``)."""
+        """Penultimate activations ``(N, D)``: the input of ``classifier`` (paper 000 eq. (4)'s ``Phi(x)``)."""
         return self.body(self.normalize(x))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -122,7 +122,7 @@ class Net(nn.Module):
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Re-initialize every layer from ``generator`` (``torch.Generator().manual_seed(0)`` when ``None``):
-        weight layers per :attr:`he_init`, norm layers to weight 1, bias 0 and fresh running statistics."""
+        weight layers per ``he_init``, norm layers to weight 1, bias 0 and fresh running statistics."""
         generator = torch.Generator().manual_seed(0) if generator is None else generator
         with torch.no_grad():
             for m in self.modules():
