@@ -33,6 +33,7 @@ import torch
 
 from marginlib import validate
 
+#: the datasets :func:`load` knows
 NAMES = ("mnist", "cifar10", "cifar100", "svhn", "digits")
 SPLITS = ("train", "test")
 #: SVHN also has ``"train+extra"``: the 73,257 training and 531,131 "extra" digits, the ~604k training images of
@@ -43,6 +44,8 @@ SOURCES = ("auto", "full", "offline")
 SPLIT_SEED = 20190101  # fixed: the offline train/test split never depends on the user's seed
 OFFLINE_TEST_FRACTION = 0.2
 STANDIN_LABEL = "synthetic stand-in for CIFAR-10 (random class templates + noise; NOT real CIFAR-10)"
+#: the source of :func:`cifar100_standin` (100 classes); CIFAR-100 has no offline data, so ``load`` never returns it
+STANDIN100_LABEL = "synthetic stand-in for CIFAR-100 (random class templates + noise; NOT real CIFAR-100)"
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -80,7 +83,7 @@ class Dataset:
 
     @property
     def is_standin(self) -> bool:
-        return self.source == STANDIN_LABEL
+        return self.source in (STANDIN_LABEL, STANDIN100_LABEL)
 
     def subset(self, index: torch.Tensor | np.ndarray) -> Dataset:
         """The samples at ``index`` (same name, split, source)."""
@@ -303,7 +306,7 @@ class _DataUnpickler(pickle.Unpickler):
 
 
 def load_data_pickle(path: str | os.PathLike) -> object:
-    """Unpickle a data file (CIFAR's python batches) with :class:`_DataUnpickler`, Python 2 strings as bytes; a
+    """Unpickle a data file (CIFAR's python batches) with ``_DataUnpickler``, Python 2 strings as bytes; a
     refused or unreadable file raises ``ValueError`` naming it."""
     with open(path, "rb") as f:
         try:
@@ -339,6 +342,20 @@ def cifar_standin(*, split: str, n_per_class: int = 200) -> Dataset:
     y = torch.arange(10).repeat_interleave(n_per_class)
     x = (0.6 * templates[y] + 0.4 * torch.rand(len(y), 3, 32, 32, generator=g)).clamp(0, 1)
     return Dataset("cifar10", split, x, y, STANDIN_LABEL, 10)
+
+
+def cifar100_standin(*, split: str, n_per_class: int = 20) -> Dataset:
+    """A learnable synthetic dataset of CIFAR-100's shape and classes, built like :func:`cifar_standin` (one smooth
+    random template per class plus noise; its own seed). ``load("cifar100")`` never returns it: a caller asks for it
+    by name, for dry runs and CI where real CIFAR-100 cannot be had, and every output must say so."""
+    validate.choice("split", split, SPLITS)
+    g = torch.Generator().manual_seed(SPLIT_SEED + 100)
+    coarse = torch.rand(100, 3, 4, 4, generator=g)
+    templates = torch.nn.functional.interpolate(coarse, size=(32, 32), mode="bilinear", align_corners=False)
+    g.manual_seed(SPLIT_SEED + 102 + (split == "test"))
+    y = torch.arange(100).repeat_interleave(n_per_class)
+    x = (0.6 * templates[y] + 0.4 * torch.rand(len(y), 3, 32, 32, generator=g)).clamp(0, 1)
+    return Dataset("cifar100", split, x, y, STANDIN100_LABEL, 100)
 
 
 # ----------------------------------------------------------------------------------- CIFAR-100

@@ -111,7 +111,9 @@ def test_smoke_record_has_the_claims_and_metrics_and_serializes(smoke):
     assert set(out) == {"metrics", "claims"}
     claims = out["claims"]
     required = params.spec(STEM).required
-    assert list(claims) == list(required), "every claim is listed in the preset's required: block, in order"
+    variant_claims = [f"{v}_{k}" for v, keys in s11.VARIANT_CLAIMS.items() for k in keys]
+    assert list(claims) == [k for k in required if k not in variant_claims], "listed in required:, in order"
+    assert list(required)[-len(variant_claims):] == variant_claims, "the variants' claims close the block, in order"
     assert all(c["paper"].strip() and c["detail"] for c in claims.values())
     assert required["test_loss_falls_while_error_rises"] == ["paper"], "the paradox is the paper's, not demo's"
     assert all("paper" in profiles for profiles in required.values()), "every claim is a statement of the paper"
@@ -305,3 +307,102 @@ def test_claims_with_two_ar_strengths_decide_on_their_one_step():
     assert claims["test_accuracy_decreases_with_strength"]["holds"]
     assert claims["loss_gap_decreases_with_strength"]["holds"]
     assert "ε = 0.02 and 0.05" in s11.accuracy_text(runs, p)
+
+
+# ------------------------------------------------------------------- paper protocol: Fixup, augmentation, variants
+
+
+def test_paper_preset_is_the_papers_protocol_and_its_dry_run_only_cuts_sizes():
+    p = preset("paper")
+    assert (p.model_name, p.norm, p.augment, p.dataset) == ("resnet56", "none", True, "cifar10")
+    assert p.variants == ("fgsm", "resnet110", "cifar100", "cifar100_fgsm")
+    assert params.dry_run_problems(params.spec(STEM)) == []
+    dry = s11.Params(**params.as_fields(params.spec(STEM).profile("paper", dry_run=True)))
+    assert (dry.model_name, dry.norm, dry.augment, dry.pgd_steps) == ("resnet56", "none", True, 10)
+    assert {"fgsm", "resnet110", "cifar100"} <= set(dry.variants), "every variant code path runs in the dry run"
+
+
+def test_demo_runs_no_variant_without_augmentation_and_with_the_architectures_norm():
+    p = preset("demo")
+    assert (p.norm, p.augment, p.variants) == ("default", False, ())
+
+
+@pytest.mark.parametrize(("overrides", "names"), [
+    ({"variants": ("fgsm", "svhn")}, "variants"),
+    ({"variants": ("fgsm", "fgsm")}, "variants"),
+    ({"variants": ("fgsm",), "method": "fgsm_at"}, "change nothing"),
+    ({"norm": "layer"}, "norm"),
+    ({"norm": "none"}, "norm"),          # the demo LeNet has no norm layers to leave out
+])
+def test_params_refuse_unknown_or_empty_variants_and_norms(overrides, names):
+    with pytest.raises(ValueError, match=names):
+        preset("demo", **overrides)
+
+
+def test_a_variant_is_the_main_series_with_its_settings_changed():
+    p = preset("paper")
+    v = p.variant("cifar100_fgsm")
+    assert (v.dataset, v.method, v.model_name, v.variants) == ("cifar100", "fgsm_at", "resnet56", ())
+    assert dataclasses.replace(v, dataset=p.dataset, method=p.method, variants=p.variants) == p
+    assert p.variant("resnet110").model_name == "resnet110" and p.variant("resnet110").norm == "none"
+
+
+def test_cifar100_standin_is_labelled_seeded_and_has_every_class():
+    a, b = data.cifar100_standin(split="train"), data.cifar100_standin(split="train")
+    test = data.cifar100_standin(split="test")
+    assert a.is_standin and a.num_classes == 100 and a.x.shape == (2000, 3, 32, 32)
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, test.x) and torch.equal(a.y.bincount(), torch.full((100,), 20))
+    assert 0 <= float(a.x.min()) and float(a.x.max()) <= 1 and "NOT real CIFAR-100" in a.source
+    assert not data.cifar_standin(split="train").x[:1].equal(a.x[:1])
+
+
+def test_cifar100_variant_loads_the_standin_offline_and_builds_a_100_class_fixup_resnet():
+    p = preset("paper", source="offline", n_train=6, n_test=5, image_size=16).variant("cifar100")
+    train_data, test_data = s11.load_data(p)
+    assert (len(train_data), len(test_data), train_data.x.shape[-1]) == (6, 5, 16) and train_data.is_standin
+    model = s11.build_model(p, train_data)
+    assert model(train_data.x).shape == (6, 100), "100 outputs even when the subset lacks classes (App. D.2)"
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()), "Fixup: no batch norm (D.3)"
+    assert float(model.classifier.weight.detach().abs().sum()) == 0, "Fixup starts the classifier at zero"
+    assert "stand-in" in s11.series_label(p, s11.StrengthRuns((), {}, [], train_data.source, 6, 5))
+
+
+def test_training_passes_the_crop_flip_augmentation_only_when_asked(monkeypatch):
+    seen = []
+    monkeypatch.setattr(s11.train, "fit", lambda *a, **kw: seen.append(kw["augment"]))
+    p = preset("smoke")
+    d = data.Dataset("t", "train", torch.rand(4, 1, 16, 16), torch.arange(4), "test", 10)
+    s11.trained(p, d, 0.0)
+    s11.trained(dataclasses.replace(p, augment=True), d, 0.0)
+    assert seen == [None, s11.augmentation.random_crop_flip]
+
+
+def test_variants_reuse_the_standard_network_and_record_their_claims(smoke):
+    p, train_data, test_data, runs, cross = smoke
+    pv = dataclasses.replace(p, variants=("fgsm",))
+    extra = s11.train_variants(pv, runs, train_data, test_data)
+    assert list(extra) == ["fgsm"] and extra["fgsm"].networks[0.0] is runs.networks[0.0]
+    assert extra["fgsm"].networks[p.high].scalars != runs.networks[p.high].scalars, "FGSM trains other networks"
+    out = s11.record(runs, cross, pv, extra)
+    names = [f"fgsm_{k}" for k in s11.VARIANT_CLAIMS["fgsm"]]
+    assert [k for k in out["claims"] if k.startswith("fgsm_")] == names
+    assert set(names) <= set(params.spec(STEM).required)
+    assert all("App. B.6" in out["claims"][k]["paper"] for k in names)
+    assert out["metrics"]["variants"]["fgsm"]["method"] == "fgsm_at"
+    json.dumps(jsonable(out))
+    table = s11.variant_table(runs, extra, pv)
+    assert len(table) == 2 * len(p.strengths) and "loss_gap" in table.columns
+    assert s11.variant_table(runs, {}, p).empty
+    fig = s11.figure_variants(runs, extra, pv)
+    assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 2
+    plt.close(fig)
+    assert "of the paper's findings hold" in s11.variants_text(runs, extra, pv)
+    assert "no variant" in s11.variants_text(runs, {}, p)
+
+
+def test_cifar100_error_gap_claim_needs_a_fall_at_every_ar_step():
+    runs = fake_runs(P.strengths, **FALLING)
+    c = s11.series_claims(runs, P)["err_gap_decreases_with_strength"]
+    assert not c["holds"], "FALLING's error gap (1 - accuracy) rises from 0.15 to 0.2"
+    assert "err_gap_decreases_with_strength" not in s11.claims(runs, fake_cross((0.3, 0.1), (0.05, 0.01),
+                                                                                (0.02, -0.03)), P)

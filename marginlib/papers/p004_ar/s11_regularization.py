@@ -37,7 +37,8 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from marginlib import data, methods, models, train
+from marginlib import augment as augmentation
+from marginlib import cost, data, methods, models, train
 from marginlib.book.results import claim
 from marginlib.methods.base import Method
 from marginlib.papers import tables
@@ -55,6 +56,39 @@ GAP_KEYS = ("train_loss", "test_loss", "loss_gap", "train_err", "test_err", "err
 SCALARS = (*GAP_KEYS, "test_acc", "robust_acc")
 #: the capacity level of the networks trained without spectral normalization (App. B.4.2)
 NO_SN = "no SN"
+#: the ``norm`` values: the architecture's own norm layers, batch norm, or none (a ResNet with Fixup init, App. D.3)
+NORMS = ("default", "batch", "none")
+#: the extra strength series the ``variants`` parameter selects, each the main series with these settings changed
+VARIANTS: dict[str, dict[str, str]] = {
+    "fgsm": {"method": "fgsm_at"},                                  # App. B.6 (Figs. 9-11, Table 2)
+    "resnet110": {"model_name": "resnet110"},                       # App. B.4.1 (Fig. 7, Table 3)
+    "cifar100": {"dataset": "cifar100"},                            # §4.1-4.2 (Figs. 3-5, Table 4), App. B.2, B.5
+    "cifar100_fgsm": {"dataset": "cifar100", "method": "fgsm_at"},  # App. B.6 on CIFAR-100 (Table 2)
+}
+#: where the paper states, for each variant, that the main series' findings hold there too
+VARIANT_SOURCES = {
+    "fgsm": 'App. B.6 (FGSM adversarial training, Figs. 9-11): "all key empirical results have been consistently '
+            'observed in NNs trained with FGSM"',
+    "resnet110": 'App. B.4.1, Fig. 7 (ResNet-110): "The observed phenomenon is the same with that of ResNet56 '
+                 'presented in section 4.1"',
+    "cifar100": "§4.1-4.2, Figs. 3-5 and App. B.2, B.5 (CIFAR-100, the same ResNet-56)",
+    "cifar100_fgsm": 'App. B.6 on CIFAR-100 (Figs. 9-11, Table 2): "all key empirical results have been '
+                     'consistently observed in NNs trained with FGSM"',
+}
+#: per variant, the main series' claims the paper repeats for it (recorded as ``<variant>_<claim>``), in order
+VARIANT_CLAIMS: dict[str, tuple[str, ...]] = {
+    "fgsm": ("loss_gap_decreases_with_strength", "test_accuracy_decreases_with_strength", "margins_concentrate",
+             "probabilities_move_to_middle", "wrong_predictions_cost_less", "singular_value_std_falls"),
+    "resnet110": ("loss_gap_decreases_with_strength", "train_loss_increases_with_strength",
+                  "test_accuracy_decreases_with_strength"),
+    "cifar100": ("loss_gap_decreases_with_strength", "train_loss_increases_with_strength",
+                 "test_accuracy_decreases_with_strength", "err_gap_decreases_with_strength",
+                 "test_loss_falls_while_error_rises", "margins_concentrate", "singular_value_std_falls",
+                 "std_falls_outweigh_rises", "loss_variation_falls_with_strength"),
+    "cifar100_fgsm": ("loss_gap_decreases_with_strength", "test_accuracy_decreases_with_strength",
+                      "margins_concentrate", "probabilities_move_to_middle", "wrong_predictions_cost_less",
+                      "singular_value_std_falls"),
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +117,9 @@ class Params:
     variation_steps: int = 10
     sn_targets: tuple[float, ...] = (1.5,)
     sn_strengths: tuple[float, ...] = (0.1, 0.2)
+    norm: str = "default"
+    augment: bool = False
+    variants: tuple[str, ...] = ()
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -102,6 +139,21 @@ class Params:
         if not self.sn_targets or any(t <= 0 for t in self.sn_targets):
             raise ValueError(f"sn_targets={list(self.sn_targets)!r} must list at least one positive spectral-norm "
                              "target (App. B.4.2), e.g. [1.5]")
+        object.__setattr__(self, "variants", tuple(str(v) for v in self.variants))
+        if self.norm not in NORMS:
+            raise ValueError(f"norm={self.norm!r} must be one of {list(NORMS)}")
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown or len(set(self.variants)) < len(self.variants):
+            raise ValueError(f"variants={list(self.variants)!r} must name distinct series among {list(VARIANTS)}")
+        same = [v for v in self.variants if all(getattr(self, k) == x for k, x in VARIANTS[v].items())]
+        if same:
+            raise ValueError(f"variants {same} change nothing: the main series already has their settings "
+                             f"({', '.join(f'{k}={x}' for v in same for k, x in VARIANTS[v].items())})")
+        if self.norm != "default":
+            for name in {self.model_name, *(VARIANTS[v].get("model_name", self.model_name) for v in self.variants)}:
+                if "norm" not in models.keywords(name):
+                    raise ValueError(f"norm={self.norm!r} needs a model with norm layers to choose (a ResNet); "
+                                     f"{name!r} has no such option: use norm='default'")
 
     @property
     def low(self) -> float:
@@ -127,6 +179,12 @@ class Params:
     def cross_targets(self) -> tuple[float, ...]:
         """The spectral-norm targets of the cross, from the weakest control (largest target) to the strongest."""
         return tuple(sorted(self.sn_targets, reverse=True))
+
+    def variant(self, name: str) -> Params:
+        """The parameters of series ``name`` (:data:`VARIANTS`): these, with the variant's settings changed and no
+        variants of its own."""
+        changes: dict[str, Any] = {**VARIANTS[name], "variants": ()}
+        return dataclasses.replace(self, **changes)
 
     @property
     def eval_step(self) -> float:
@@ -247,11 +305,18 @@ def resize(d: data.Dataset, size: int) -> data.Dataset:
     return dataclasses.replace(d, x=x)
 
 
+def _split(p: Params, split: str, n: int) -> data.Dataset:
+    """``n`` images of ``split`` drawn with ``seed``. CIFAR-100 has no offline data: with ``source="offline"`` it is
+    the labelled 100-class stand-in (:func:`marginlib.data.cifar100_standin`), subsampled the same way."""
+    if p.dataset == "cifar100" and p.source == "offline":
+        d = data.cifar100_standin(split=split)
+        return d.subset(data.stratified_subset(d.y, n, seed=p.seed)) if n < len(d) else d
+    return data.load(p.dataset, split=split, n=n, seed=p.seed, source=p.source)
+
+
 def load_data(p: Params) -> tuple[data.Dataset, data.Dataset]:
     """The training and test subsets (``n_train``, ``n_test`` drawn with ``seed``) at ``image_size`` pixels."""
-    train_data = resize(data.load(p.dataset, split="train", n=p.n_train, seed=p.seed, source=p.source), p.image_size)
-    test_data = resize(data.load(p.dataset, split="test", n=p.n_test, seed=p.seed, source=p.source), p.image_size)
-    return train_data, test_data
+    return resize(_split(p, "train", p.n_train), p.image_size), resize(_split(p, "test", p.n_test), p.image_size)
 
 
 def ar_method(p: Params, eps: float, *, target: float | None = None) -> Method:
@@ -267,52 +332,82 @@ def ar_method(p: Params, eps: float, *, target: float | None = None) -> Method:
     return base if target is None else methods.build("spectral", target=target, base=base)
 
 
-def trained(p: Params, train_data: data.Dataset, eps: float, *, target: float | None = None) -> nn.Module:
-    """``model_name`` built from ``seed`` and trained by SGD (momentum 0.9) with :func:`ar_method`; in eval mode."""
-    model = models.build(p.model_name, seed=p.seed, in_channels=train_data.x.shape[1], input_size=p.image_size,
-                         num_classes=int(train_data.y.max()) + 1)
-    train.fit(model, ar_method(p, eps, target=target), train_data, epochs=p.epochs, batch_size=p.batch_size,
-              lr=p.lr, weight_decay=p.weight_decay, milestones=list(p.milestones), seed=p.seed, progress=False,
-              eval_train=False)
+def build_model(p: Params, train_data: data.Dataset) -> nn.Module:
+    """``model_name`` built from ``seed`` for ``train_data``'s channels and classes (the data set's, so a CIFAR-100
+    subset missing a class still gets 100 outputs, App. D.2); ``norm`` passed when it is not ``"default"``."""
+    kw: dict[str, Any] = {} if p.norm == "default" else {"norm": p.norm}
+    return models.build(p.model_name, seed=p.seed, in_channels=train_data.x.shape[1], input_size=p.image_size,
+                        num_classes=max(int(train_data.num_classes), int(train_data.y.max()) + 1), **kw)
+
+
+def trained(p: Params, train_data: data.Dataset, eps: float, *, target: float | None = None,
+            grid: Sequence[str] = ("strengths",)) -> nn.Module:
+    """:func:`build_model` trained by SGD (momentum 0.9) with :func:`ar_method`, each batch randomly cropped and
+    flipped with ``augment`` (App. D.1, :func:`marginlib.augment.random_crop_flip`); in eval mode. The training
+    is one :func:`marginlib.cost.work` unit, scaling with ``n_train``, ``epochs`` and the ``grid`` lists it is
+    repeated over."""
+    model = build_model(p, train_data)
+    with cost.work("n_train", "epochs", "image_size", *grid):
+        train.fit(model, ar_method(p, eps, target=target), train_data, epochs=p.epochs, batch_size=p.batch_size,
+                  lr=p.lr, weight_decay=p.weight_decay, milestones=list(p.milestones), seed=p.seed, progress=False,
+                  eval_train=False, augment=augmentation.random_crop_flip if p.augment else None)
     return model.eval()
 
 
-def gaps(model: nn.Module, train_data: data.Dataset, test_data: data.Dataset) -> dict[str, float]:
+def gaps(model: nn.Module, train_data: data.Dataset, test_data: data.Dataset, *,
+         grid: Sequence[str] = ("strengths",)) -> dict[str, float]:
     """Paper 004 §4.1, Fig. 3a-b: clean training and test loss and error (:func:`marginlib.train.error_and_loss`)
     and the generalization gaps test minus training."""
-    tr, te = train.error_and_loss(model, train_data), train.error_and_loss(model, test_data)
+    with cost.work("n_train", "image_size", *grid):
+        tr = train.error_and_loss(model, train_data)
+    with cost.work("n_test", "image_size", *grid):
+        te = train.error_and_loss(model, test_data)
     return {"train_loss": tr["loss"], "test_loss": te["loss"], "loss_gap": te["loss"] - tr["loss"],
             "train_err": tr["error"], "test_err": te["error"], "err_gap": te["error"] - tr["error"]}
 
 
-def measure(p: Params, model: nn.Module, train_data: data.Dataset, test_data: data.Dataset) -> Network:
+def measure(p: Params, model: nn.Module, train_data: data.Dataset, test_data: data.Dataset, *,
+            grid: Sequence[str] = ("strengths",)) -> Network:
     """Everything the section reads from one trained network: :func:`gaps` and test accuracy (Fig. 3), PGD
     accuracy on the correctly classified test points (App. D.2, random start from generator ``seed + 1``), the
     logit margins (Fig. 4), the true-class probability and per-sample loss (Fig. 5a-b), the loss variation
     (App. B.5) and the per-layer singular-value STD (Fig. 1a)."""
-    clean = gaps(model, train_data, test_data)
-    logp = confidence.true_class_log_probability(model, test_data.x, test_data.y)
-    variation = confidence.loss_variation(model, test_data.x, test_data.y, eps=p.variation_eps,
-                                          steps=p.variation_steps)
-    robust = confidence.robust_accuracy_on_correct(model, test_data.x, test_data.y, eps=p.eval_eps,
-                                                   step_size=p.eval_step, steps=p.eval_steps, random_start=True,
-                                                   generator=torch.Generator().manual_seed(p.seed + 1))
+    clean = gaps(model, train_data, test_data, grid=grid)
+    with cost.work("n_test", "image_size", *grid):
+        logp = confidence.true_class_log_probability(model, test_data.x, test_data.y)
+        margins_test = confidence.logit_margins(model, test_data.x, test_data.y)
+    with cost.work("n_test", "variation_eps", "image_size", *grid):
+        variation = confidence.loss_variation(model, test_data.x, test_data.y, eps=p.variation_eps,
+                                              steps=p.variation_steps)
+    with cost.work("n_test", "image_size", *grid):
+        robust = confidence.robust_accuracy_on_correct(model, test_data.x, test_data.y, eps=p.eval_eps,
+                                                       step_size=p.eval_step, steps=p.eval_steps, random_start=True,
+                                                       generator=torch.Generator().manual_seed(p.seed + 1))
+    with cost.work("n_train", "image_size", *grid):
+        margins_train = confidence.logit_margins(model, train_data.x, train_data.y)
+    with cost.work("image_size", *grid):
+        singular_value_std = spectra.singular_value_std(model, train_data.x[:1])
     return Network(
         scalars={**clean, "test_acc": 1 - clean["test_err"], "robust_acc": robust},
-        margins_test=confidence.logit_margins(model, test_data.x, test_data.y),
-        margins_train=confidence.logit_margins(model, train_data.x, train_data.y),
+        margins_test=margins_test, margins_train=margins_train,
         true_prob=logp.exp(), test_sample_loss=-logp,
-        singular_value_std=spectra.singular_value_std(model, train_data.x[:1]),
+        singular_value_std=singular_value_std,
         loss_variation={e: {"mean": float(v.mean()), "std": float(v.std())} for e, v in variation.items()},
     )
 
 
-def train_strengths(p: Params, train_data: data.Dataset, test_data: data.Dataset) -> StrengthRuns:
-    """Train and :func:`measure` one network per AR strength, in increasing order (paper 004 §4)."""
+def train_strengths(p: Params, train_data: data.Dataset, test_data: data.Dataset, *,
+                    standard: Network | None = None, grid: Sequence[str] = ("strengths",)) -> StrengthRuns:
+    """Train and :func:`measure` one network per AR strength, in increasing order (paper 004 §4); ``standard``,
+    when given, is the strength-0 network's measurement (a series that differs from one already run only in how
+    AR is built reuses that series' standard network: plain cross-entropy does not depend on it)."""
     networks: dict[float, Network] = {}
     for s in p.strengths:
-        model = trained(p, train_data, s)
-        networks[s] = measure(p, model, train_data, test_data)
+        if s == 0 and standard is not None:
+            networks[s] = standard
+            continue
+        model = trained(p, train_data, s, grid=grid)
+        networks[s] = measure(p, model, train_data, test_data, grid=grid)
     layers = [f"{i + 1}: {type(layer).__name__}" for i, layer in enumerate(models.weight_layers(model))]
     return StrengthRuns(strengths=p.strengths, networks=networks, layers=layers, source=train_data.source,
                         n_train=len(train_data.y), n_test=len(test_data.y))
@@ -322,11 +417,33 @@ def train_spectral_cross(p: Params, runs: StrengthRuns, train_data: data.Dataset
                          test_data: data.Dataset) -> SpectralCross:
     """App. B.4.2: one network per (spectral-norm target, AR strength of the cross), target by target from the
     largest; the networks trained without spectral normalization are ``runs``' (the largest capacity)."""
-    cross = {(t, s): gaps(trained(p, train_data, s, target=t), train_data, test_data)
+    grid = ("sn_targets", "sn_strengths")
+    cross = {(t, s): gaps(trained(p, train_data, s, target=t, grid=grid), train_data, test_data, grid=grid)
              for t in p.cross_targets for s in p.cross_strengths}
     capacity = {NO_SN: {s: runs.networks[s].gaps for s in p.cross_strengths},
                 **{f"SN {t:g}": {s: cross[(t, s)] for s in p.cross_strengths} for t in p.cross_targets}}
     return SpectralCross(strengths=p.cross_strengths, targets=p.cross_targets, runs=cross, capacity=capacity)
+
+
+def train_variants(p: Params, runs: StrengthRuns, train_data: data.Dataset,
+                   test_data: data.Dataset) -> dict[str, StrengthRuns]:
+    """One more :class:`StrengthRuns` per name in ``variants``, in order (:data:`VARIANTS`: FGSM adversarial
+    training, App. B.6; ResNet-110, App. B.4.1; CIFAR-100, §4): the main series' protocol with the variant's
+    settings. A series on the main data set reuses its images; one that changes only ``method`` reuses the standard
+    network of the series with its data set and model."""
+    sets = {p.dataset: (train_data, test_data)}
+    standard = {(p.dataset, p.model_name): runs.networks[runs.strengths[0]]} if runs.strengths[0] == 0 else {}
+    out: dict[str, StrengthRuns] = {}
+    for name in p.variants:
+        pv = p.variant(name)
+        if pv.dataset not in sets:
+            sets[pv.dataset] = load_data(pv)
+        tr, te = sets[pv.dataset]
+        key = (pv.dataset, pv.model_name)
+        out[name] = train_strengths(pv, tr, te, standard=standard.get(key), grid=("strengths", "variants"))
+        if out[name].strengths[0] == 0:
+            standard.setdefault(key, out[name].networks[0.0])
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ figures, tables
@@ -450,6 +567,48 @@ def figure6(cross: SpectralCross) -> Figure:
         axes[0, j].set_title("no spectral normalization" if level == NO_SN else f"spectral norms = {level[3:]}")
     fig.tight_layout()
     return fig
+
+
+def series_label(p: Params, runs: StrengthRuns) -> str:
+    """A series' name: model, data set (marked when it is a synthetic stand-in) and how AR is built, e.g.
+    "resnet110 (no norm), cifar10 stand-in, pgd_at"."""
+    norm = "" if p.norm == "default" else f" ({'no' if p.norm == 'none' else p.norm} norm)"
+    standin = " stand-in" if runs.source in (data.STANDIN_LABEL, data.STANDIN100_LABEL) else ""
+    return f"{p.model_name}{norm}, {p.dataset}{standin}, {p.method}"
+
+
+def figure_variants(runs: StrengthRuns, variants: Mapping[str, StrengthRuns], p: Params) -> Figure:
+    """App. B.4.1 (Fig. 7), B.6 (Fig. 9-10) and CIFAR-100 (Figs. 3-4): (a) the loss gap, (b) test accuracy and (c)
+    the spread of the test margins against the AR strength, one line per series (the main one first)."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    series = [(series_label(p, runs), runs), *((series_label(p.variant(n), r), r) for n, r in variants.items())]
+    for i, (name, r) in enumerate(series):
+        style = "o-" if i == 0 else f"{'s^vD<>'[(i - 1) % 6]}--"
+        for ax, values in zip(axes, (r.column("loss_gap"), r.column("test_acc"), r.values(lambda n: n.margin_std))):
+            ax.plot(r.strengths, values, style, color=f"C{i}", label=name)
+    for ax, ylabel, title in zip(axes, ("test - training loss", "test accuracy", "std of test margins"),
+                                 ("(a) loss gap", "(b) test accuracy", "(c) margin spread")):
+        ax.set(xlabel="AR strength $\\epsilon$", ylabel=ylabel, title=title)
+    axes[0].legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def variant_table(runs: StrengthRuns, variants: Mapping[str, StrengthRuns], p: Params) -> pd.DataFrame:
+    """App. B.6 Table 2's and D.2 Tables 3-4's rows (test accuracy, training and test loss, loss gap; error gap and
+    PGD accuracy) with the test-margin spread, per series and strength (4 digits); empty without variants."""
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    if not variants:
+        return pd.DataFrame()
+    for name, r in ((f"main: {series_label(p, runs)}", runs),
+                    *((f"{n}: {series_label(p.variant(n), v)}", v) for n, v in variants.items())):
+        for s in r.strengths:
+            sc = r.networks[s].scalars
+            rows[(name, label(s))] = {"test_acc": sc["test_acc"], "train_loss": sc["train_loss"],
+                                      "test_loss": sc["test_loss"], "loss_gap": sc["loss_gap"],
+                                      "err_gap": sc["err_gap"], "robust_acc": sc["robust_acc"],
+                                      "test margin std": r.networks[s].margin_std}
+    return pd.DataFrame(rows).T.round(4)
 
 
 def strength_table(runs: StrengthRuns) -> pd.DataFrame:
@@ -589,13 +748,32 @@ def _per_strength(network: Network, bins: np.ndarray) -> dict[str, Any]:
     }
 
 
-def metrics(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, Any]:
+def variant_metrics(runs: StrengthRuns, p: Params) -> dict[str, Any]:
+    """What the record keeps of a variant series: its settings and data, and per strength the scalars, the test
+    margins' spread and median, the indecisive share, the loss of the errors, the singular-value STDs and the loss
+    variation; App. B.2's sums."""
+    return {
+        "label": series_label(p, runs), "source": runs.source, "standin": runs.source in (
+            data.STANDIN_LABEL, data.STANDIN100_LABEL), "n_train": runs.n_train, "n_test": runs.n_test,
+        "model": p.model_name, "dataset": p.dataset, "method": p.method, "layers": runs.layers,
+        "per_strength": {str(s): {**n.scalars, "margin_std_test": n.margin_std, "margin_median_test": n.margin_median,
+                                  "indecisive_test": n.indecisive, "wrong_test_loss": n.wrong_loss,
+                                  "singular_value_std": n.singular_value_std,
+                                  "loss_variation": {str(e): v for e, v in n.loss_variation.items()}}
+                         for s, n in runs.networks.items()},
+        "appB2": {"lowest_vs_highest": runs.std_sums(p.low, p.high)},
+    }
+
+
+def metrics(runs: StrengthRuns, cross: SpectralCross, p: Params,
+            variants: Mapping[str, StrengthRuns] | None = None) -> dict[str, Any]:
     """Everything the record keeps: per strength the scalars, margins, confidences, spectra and loss variations;
-    App. B.2's sums; the App. B.4.2 cross."""
+    App. B.2's sums; the App. B.4.2 cross; the variant series (:func:`variant_metrics`)."""
     bins = margin_bins(runs)
     return {
         "source": runs.source, "n_train": runs.n_train, "n_test": runs.n_test, "image_size": p.image_size,
-        "model": p.model_name, "method": p.method, "strengths": list(runs.strengths),
+        "model": p.model_name, "norm": p.norm, "augment": p.augment, "method": p.method,
+        "strengths": list(runs.strengths),
         "ar_strengths": list(p.ar_strengths),
         "per_strength": {str(s): _per_strength(runs.networks[s], bins) for s in runs.strengths},
         "margin_hist_bins": bins.tolist(),
@@ -606,6 +784,7 @@ def metrics(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, An
         "spectral_targets": list(cross.targets), "spectral_strengths": list(cross.strengths),
         "spectral_change": {level: {key: cross.change(level, key) for key in ("loss_gap", "err_gap")}
                             for level in cross.capacity},
+        "variants": {name: variant_metrics(r, p.variant(name)) for name, r in (variants or {}).items()},
     }
 
 
@@ -642,9 +821,11 @@ def _at(strengths: Sequence[float]) -> str:
     return "eps " + ", ".join(f"{s:g}" for s in strengths)
 
 
-def claims(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, dict[str, Any]]:
-    """The claims of paper 004 this section checks (§1.1, §4.1, §4.2.1, §4.2.2, App. B.2, B.4.2, B.5), each as the
-    paper states it: a trend "as AR strength grows" must hold at every step of the strengths."""
+def series_claims(runs: StrengthRuns, p: Params) -> dict[str, dict[str, Any]]:
+    """The claims one strength series is checked on (§1.1, §4.1, §4.2.1, §4.2.2, App. B.2, B.3, B.5), each as the
+    paper states it: a trend "as AR strength grows" must hold at every step of the strengths. The main series
+    records all but ``err_gap_decreases_with_strength`` (CIFAR-100's, App. B.3); a variant those of
+    :data:`VARIANT_CLAIMS`."""
     every, ar = runs.strengths, p.ar_strengths
     gap, train_loss, robust = runs.column("loss_gap"), runs.column("train_loss"), runs.column("robust_acc")
     acc, test_loss, test_err = runs.column("test_acc", ar), runs.column("test_loss", ar), runs.column("test_err", ar)
@@ -657,8 +838,8 @@ def claims(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, dic
     variation = {(e, stat): runs.variation(e, stat)
                  for e in p.variation_eps for stat in ("mean", "std")}
     top = runs.networks[p.high]
-    lo, hi, strong = cross.strengths[0], cross.strengths[-1], cross.strongest
     loss_change, err_change = test_loss[-1] - test_loss[0], test_err[-1] - test_err[0]
+    err_gap = runs.column("err_gap", ar)
     return {
         "loss_gap_decreases_with_strength": claim(
             steps(gap, -1),
@@ -734,6 +915,33 @@ def claims(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, dic
             detail=f"max loss increase under Linf PGD at {_at(every)}: "
                    + "; ".join(f"attack {e:g} {stat} {_listed(v)}" for (e, stat), v in variation.items())
                    + "; every mean and std must fall at every step"),
+        "err_gap_decreases_with_strength": claim(
+            steps(err_gap, -1),
+            paper='§4.1, App. B.3: "the error gap reduces for CIFAR100 and Tiny-ImageNet, but increases for CIFAR10"',
+            detail=f"error gap at the AR strengths {_at(ar)}: {_listed(err_gap)}; must fall at every step"),
+    }
+
+
+def claims(runs: StrengthRuns, cross: SpectralCross, p: Params,
+           variants: Mapping[str, StrengthRuns] | None = None) -> dict[str, dict[str, Any]]:
+    """The claims of paper 004 this section checks: :func:`series_claims` of the main series, App. B.4.2's two
+    on the spectral-normalization cross, then per variant (App. B.4.1, B.6, CIFAR-100) the claims the paper
+    repeats for it (:data:`VARIANT_CLAIMS`), named ``<variant>_<claim>``."""
+    out = {k: c for k, c in series_claims(runs, p).items() if k != "err_gap_decreases_with_strength"}
+    out.update(cross_claims(cross))
+    for name, series in (variants or {}).items():
+        found = series_claims(series, p.variant(name))
+        for key in VARIANT_CLAIMS[name]:
+            c = found[key]
+            out[f"{name}_{key}"] = {**c, "paper": f"{VARIANT_SOURCES[name]}; as in the main series, {c['paper']}",
+                                    "detail": f"{series_label(p.variant(name), series)}: {c['detail']}"}
+    return out
+
+
+def cross_claims(cross: SpectralCross) -> dict[str, dict[str, Any]]:
+    """App. B.4.2's claims on the spectral-normalization cross (Fig. 6)."""
+    lo, hi, strong = cross.strengths[0], cross.strengths[-1], cross.strongest
+    return {
         "sn_loss_gap_decreases_with_strength": claim(
             all(steps(cross.column(level, "loss_gap"), -1) for level in cross.capacity),
             paper='App. B.4.2, Fig. 6: as the capacity decreases, "the loss gap keeps a consistent decreasing trend" '
@@ -749,9 +957,10 @@ def claims(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, dic
     }
 
 
-def record(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, Any]:
+def record(runs: StrengthRuns, cross: SpectralCross, p: Params,
+           variants: Mapping[str, StrengthRuns] | None = None) -> dict[str, Any]:
     """``{"metrics": ..., "claims": ...}`` for ``run.save``."""
-    return {"metrics": metrics(runs, cross, p), "claims": claims(runs, cross, p)}
+    return {"metrics": metrics(runs, cross, p, variants), "claims": claims(runs, cross, p, variants)}
 
 
 def _joined(items: Sequence[str]) -> str:
@@ -883,7 +1092,24 @@ def sn_err_text(cross: SpectralCross) -> str:
     return "the error gap rises without spectral normalization and does not fall under it: no turn"
 
 
-def quoted(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, object]:
+def variants_text(runs: StrengthRuns, variants: Mapping[str, StrengthRuns], p: Params) -> str:
+    """Per variant series, which of the paper's findings repeated for it (:data:`VARIANT_CLAIMS`) hold in this
+    run; a one-line note when no variant ran (``variants`` empty, as at ``demo``)."""
+    if not variants:
+        return ("This run trains no variant series (`variants` is empty, as at `demo`: they need CIFAR and a GPU); "
+                "the `paper` profile runs all four, and its dry run runs them on the labelled stand-ins")
+    parts = []
+    for name, r in variants.items():
+        c = series_claims(r, p.variant(name))
+        held = [k for k in VARIANT_CLAIMS[name] if c[k]["holds"]]
+        failed = [k for k in VARIANT_CLAIMS[name] if not c[k]["holds"]]
+        parts.append(f"{series_label(p.variant(name), r)}: {len(held)} of {len(VARIANT_CLAIMS[name])} of the "
+                     "paper's findings hold" + (f" (not: {', '.join(f'`{k}`' for k in failed)})" if failed else ""))
+    return "; ".join(parts)
+
+
+def quoted(runs: StrengthRuns, cross: SpectralCross, p: Params,
+           variants: Mapping[str, StrengthRuns] | None = None) -> dict[str, object]:
     """The numbers and sentences the page's prose glues, by glue name."""
     first = runs.networks[runs.strengths[0]]
     top = runs.networks[p.high]
@@ -917,13 +1143,17 @@ def quoted(runs: StrengthRuns, cross: SpectralCross, p: Params) -> dict[str, obj
                 "sn_loss_trend_text": ("falls at every capacity, the paper's first trend (Fig. 6)" if all(
                     steps(cross.column(level, "loss_gap"), -1) for level in cross.capacity)
                     else "does not fall at every capacity, unlike the paper's first trend (Fig. 6)")})
+    out["variants_text"] = variants_text(runs, variants or {}, p)
     return out
 
 
 __all__ = ["GAP_KEYS", "INDECISIVE", "MARGIN_EDGES", "NO_SN", "NOTEBOOK", "SCALARS", "Network", "Params",
            "SpectralCross", "StrengthRuns", "accuracy_text", "ar_method", "claims", "comparison_table", "cross_table",
            "direction", "figure1a", "figure3", "figure4", "figure5ab", "figure6", "figure_variation", "gaps",
-           "headline", "label", "load_data", "margin_bins", "margin_text", "measure", "metrics", "middle_text",
+           "headline", "label", "load_data",
+           "NORMS", "VARIANTS", "VARIANT_CLAIMS", "VARIANT_SOURCES", "build_model", "cross_claims", "figure_variants",
+           "series_claims", "series_label", "train_variants", "variant_metrics", "variant_table", "variants_text",
+           "margin_bins", "margin_text", "measure", "metrics", "middle_text",
            "paradox_text", "paradox_why_text", "quoted", "record", "resize", "robust_text", "singular_value_table",
            "sn_err_text", "steps", "strength_table", "train_margin_text", "train_spectral_cross", "train_strengths",
            "trained", "trend_text", "variation_table", "variation_text", "wrong_text"]
