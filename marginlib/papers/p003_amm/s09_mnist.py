@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from marginlib import data, methods, models, train, validate
+from marginlib import cost, data, methods, models, train, validate
 from marginlib.book.results import claim
 from marginlib.data import Dataset
 from marginlib.methods import Method
@@ -43,6 +43,8 @@ NO_HIGH_ORDER = "MIN+EXP w/o high order"
 ELSAYED = "elsayed"
 #: the methods of Table 2 / Fig. 3, Fig. 4 and Fig. 5, in this order
 COMPETITORS = (REFERENCE, ELSAYED, NO_HIGH_ORDER, "MIN+EXP")
+#: MNIST's training images (§4.1.1), for which the grids of Figs. 4-5 are written (``grid_images``)
+PAPER_TRAIN = 60000
 #: the extra architectures Table 3 compares with the MLP (``models.build`` names)
 ARCHITECTURES = ("lenet", "liunet")
 #: Table 3's architecture names -> ours
@@ -79,6 +81,7 @@ class Params:
     sample_sizes: tuple[int, ...] = (500, 1000, 2000)
     noisy_clean: tuple[int, ...] = ()
     architectures: tuple[str, ...] = ()
+    grid_images: int = 60000
 
     def __post_init__(self) -> None:
         validate.choice("configs", self.configs, ("core", "all"))
@@ -88,13 +91,30 @@ class Params:
             validate.nonnegative(name, getattr(self, name))
         for arch in self.architectures:
             validate.choice("architectures", arch, ARCHITECTURES)
-        for size in self.sample_sizes:
-            validate.positive("sample_sizes", size)
-        for n_clean in self.noisy_clean:
+        validate.positive("grid_images", self.grid_images)
+        for size in self.fewer_sizes:
+            validate.positive("sample_sizes (scaled by grid_images)", size)
+        for n_clean in self.noisy_sizes:
             validate.nonnegative("noisy_clean", n_clean)
             if self.n_train and n_clean > self.n_train:
-                raise ValueError(f"noisy_clean={self.noisy_clean!r}: each entry is a number of correctly labelled "
-                                 f"training images, at most n_train={self.n_train}")
+                raise ValueError(f"noisy_clean={self.noisy_clean!r} (scaled by grid_images={self.grid_images}): each "
+                                 f"entry is a number of correctly labelled training images, at most "
+                                 f"n_train={self.n_train}")
+
+    def scaled(self, n: int) -> int:
+        """An image count of the grids of Figs. 4-5, written for the paper's :data:`PAPER_TRAIN` training images,
+        for ``grid_images`` of them: ``n * grid_images / 60000`` rounded (``grid_images`` 60000: ``n`` itself)."""
+        return n if self.grid_images == PAPER_TRAIN else int(round(n * self.grid_images / PAPER_TRAIN))
+
+    @property
+    def fewer_sizes(self) -> list[int]:
+        """Fig. 4's training-set sizes as trained: ``sample_sizes`` scaled by ``grid_images`` (:meth:`scaled`)."""
+        return [self.scaled(n) for n in self.sample_sizes]
+
+    @property
+    def noisy_sizes(self) -> list[int]:
+        """Fig. 5's numbers of correct labels as trained: ``noisy_clean`` scaled by ``grid_images`` (:meth:`scaled`)."""
+        return [self.scaled(n) for n in self.noisy_clean]
 
     @property
     def table1(self) -> list[str]:
@@ -162,29 +182,41 @@ def load_data(p: Params) -> Data:
 # ------------------------------------------------------------------------------------------------ training
 
 
+#: the parameters the size of each kind of training set scales with (:func:`marginlib.cost.work`): the main set
+#: (``n_train`` images), Fig. 4's (one of ``sample_sizes``, scaled by ``grid_images``), Fig. 5's (``n_train`` images,
+#: one set per entry of ``noisy_clean``) and Table 3's (``n_train`` images, once per entry of ``architectures``)
+SIZES = {"main": ("n_train",), "fewer": ("sample_sizes", "grid_images"), "noisy": ("noisy_clean", "n_train"),
+         "table3": ("n_train", "architectures")}
+#: ... and the grid a training set belongs to (the evaluations scale with its length)
+GRIDS = {"main": (), "fewer": ("sample_sizes",), "noisy": ("noisy_clean",), "table3": ("architectures",)}
+
+
 def train_one(p: Params, d: Data, name: str, seed: int, *, train_data: Dataset | None = None,
-              arch: str = "mlp") -> dict[str, Any] | None:
+              arch: str = "mlp", kind: str = "main") -> dict[str, Any] | None:
     """Train one model of configuration ``name`` from ``seed`` (SGD, momentum 0.9, :attr:`Params.schedule`, §4.2)
     on ``train_data`` (default: the main training set) and return its
     :func:`~marginlib.papers.p003_amm.benchmarks.error_and_margin` with the test-error ``curve`` per epoch and the
-    training ``seconds``; ``None`` when it diverged (reported, and left out of the means)."""
+    training ``seconds``; ``None`` when it diverged (reported, and left out of the means). ``kind`` (a key of
+    :data:`SIZES`) names the parameters the training and the evaluation scale with, for the cost estimate."""
     size: dict[str, Any] = {"hidden": (p.hidden, p.hidden)} if arch == "mlp" else {}
     model = models.build(arch, mean=d.mean, seed=seed, **size)
     try:
-        history = train.fit(model, method(name, p), train_data if train_data is not None else d.train,
-                            **p.schedule.fit_kw(), weight_decay=p.weight_decay, seed=seed, eval_train=False,
-                            eval_data=d.test, progress=False)
+        with cost.work(*SIZES[kind], "epochs", "seeds"):
+            history = train.fit(model, method(name, p), train_data if train_data is not None else d.train,
+                                **p.schedule.fit_kw(), weight_decay=p.weight_decay, seed=seed, eval_train=False,
+                                eval_data=d.test, progress=False)
     except FloatingPointError as error:  # reported and left out of the mean, never hidden
         print(f"{name} (seed {seed}) diverged: {error}")
         return None
-    return {**benchmarks.error_and_margin(model, d.test, margin_points=d.n_margin),
-            "curve": history.column("test_error"), "seconds": sum(history.column("seconds"))}
+    with cost.work(*GRIDS[kind], "n_test", "seeds"):
+        measured = benchmarks.error_and_margin(model, d.test, margin_points=d.n_margin)
+    return {**measured, "curve": history.column("test_error"), "seconds": sum(history.column("seconds"))}
 
 
 def train_config(p: Params, d: Data, name: str, *, train_data: Dataset | None = None,
-                 arch: str = "mlp") -> Summary:
+                 arch: str = "mlp", kind: str = "main") -> Summary:
     """:func:`train_one` at every seed of :attr:`Params.seed_range`, summarized (mean and std over seeds)."""
-    runs = [train_one(p, d, name, s, train_data=train_data, arch=arch) for s in p.seed_range]
+    runs = [train_one(p, d, name, s, train_data=train_data, arch=arch, kind=kind) for s in p.seed_range]
     return benchmarks.summarize_runs(runs, epochs=p.epochs)
 
 
@@ -213,23 +245,26 @@ class Sweeps:
 
 
 def _sweep(p: Params, d: Data, runs: Mapping[str, Summary], values: Sequence[int],
-           make_data: Callable[[int], Dataset], *, reuse: int | None = None) -> dict[str, list[Summary]]:
+           make_data: Callable[[int], Dataset], *, kind: str, reuse: int | None = None) -> dict[str, list[Summary]]:
     """Summaries of :data:`COMPETITORS` per value; the value ``reuse`` is the main training set (runs reused)."""
     out: dict[str, list[Summary]] = {name: [] for name in COMPETITORS}
     for v in values:
         train_data = None if v == reuse else make_data(v)
         for name in COMPETITORS:
-            out[name].append(runs[name] if train_data is None else train_config(p, d, name, train_data=train_data))
+            out[name].append(runs[name] if train_data is None
+                             else train_config(p, d, name, train_data=train_data, kind=kind))
     return out
 
 
 def train_sweeps(p: Params, d: Data, runs: Mapping[str, Summary]) -> Sweeps:
     """Fig. 4 (class-stratified subsets of the full training set, seed 0), Fig. 5 (``n_clean`` correct labels,
     the rest random, §4.3.3) and Table 3's other architectures, in this order."""
-    fewer = _sweep(p, d, runs, p.sample_sizes,
-                   lambda n: d.full.subset(data.stratified_subset(d.full.y, n, seed=0)), reuse=len(d.train))
-    noisy = _sweep(p, d, runs, p.noisy_clean, lambda n: label_noise.with_random_labels(d.train, n, seed=0))
-    archs = {arch: {name: train_config(p, d, name, arch=arch) for name in (REFERENCE, "MIN+EXP")}
+    fewer = _sweep(p, d, runs, p.fewer_sizes,
+                   lambda n: d.full.subset(data.stratified_subset(d.full.y, n, seed=0)), kind="fewer",
+                   reuse=len(d.train))
+    noisy = _sweep(p, d, runs, p.noisy_sizes, lambda n: label_noise.with_random_labels(d.train, n, seed=0),
+                   kind="noisy")
+    archs = {arch: {name: train_config(p, d, name, arch=arch, kind="table3") for name in (REFERENCE, "MIN+EXP")}
              for arch in p.architectures}
     return Sweeps(fewer, noisy, archs)
 
@@ -274,8 +309,8 @@ def _sweep_panel(ax: Axes, values: Sequence[int], results: Mapping[str, list[Sum
 def figure_data(sweeps: Sweeps, p: Params) -> Figure:
     """Figs. 4-5: test error against (a) the training-set size, (b) the number of correct labels (mean +- std)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    _sweep_panel(axes[0], p.sample_sizes, sweeps.fewer, "training images", "(a) fewer training samples (Fig. 4)")
-    _sweep_panel(axes[1], p.noisy_clean, sweeps.noisy, "correctly labelled training images",
+    _sweep_panel(axes[0], p.fewer_sizes, sweeps.fewer, "training images", "(a) fewer training samples (Fig. 4)")
+    _sweep_panel(axes[1], p.noisy_sizes, sweeps.noisy, "correctly labelled training images",
                  "(b) noisy labels (Fig. 5)")
     fig.tight_layout()
     return fig
@@ -357,7 +392,7 @@ def _table1_claims(runs: Mapping[str, Summary]) -> dict[str, dict[str, Any]]:
 def _fewer_claims(sweeps: Sweeps, p: Params) -> dict[str, dict[str, Any]]:
     """Fig. 4 (§4.3.2): AMM below every competitor at every size; with the paper's grid, AMM at 20k below the
     reference at 60k."""
-    sizes = list(p.sample_sizes)
+    sizes = p.fewer_sizes
     lines, every = [], True
     for i, n in enumerate(sizes):
         at = {name: sweeps.fewer[name][i] for name in COMPETITORS}
@@ -368,16 +403,17 @@ def _fewer_claims(sweeps: Sweeps, p: Params) -> dict[str, dict[str, Any]]:
         every, paper='§4.3.2, Fig. 4: "models with our full gradient AMM achieve consistently better performance '
                      'than the \'Reference\' models and other competitors" at every training-set size',
         detail="test error at " + "; ".join(lines) + " (MIN+EXP strictly lowest at each size)")}
-    if 20000 in sizes and 60000 in sizes:
-        amm20, ref60 = sweeps.fewer["MIN+EXP"][sizes.index(20000)], sweeps.fewer[REFERENCE][sizes.index(60000)]
+    n20, n60 = p.scaled(20000), p.scaled(60000)   # the paper's 20k and 60k (scaled: a dry run's cut)
+    if n20 in sizes and n60 in sizes:
+        amm20, ref60 = sweeps.fewer["MIN+EXP"][sizes.index(n20)], sweeps.fewer[REFERENCE][sizes.index(n60)]
         ok, prefix = _decided({"MIN+EXP at 20k": amm20, "reference at 60k": ref60})
         out["fewer_samples_amm_20k_beats_reference_60k"] = claim(
             ok and amm20["error_mean"] < ref60["error_mean"],
             paper='§4.3.2, Fig. 4: "With only 20k training images, our method helps to achieve 1.54 ± 0.04% error, '
                   'which is even slightly lower than that of the vanilla models with all 60k training images '
                   '(1.81 ± 0.05% error)"',
-            detail=f"{prefix}MIN+EXP with 20k images {amm20['error_mean']:.2f} ± {amm20['error_std']:.2f}%, "
-                   f"reference with 60k {ref60['error_mean']:.2f} ± {ref60['error_std']:.2f}%",
+            detail=f"{prefix}MIN+EXP with {n20} images {amm20['error_mean']:.2f} ± {amm20['error_std']:.2f}%, "
+                   f"reference with {n60} {ref60['error_mean']:.2f} ± {ref60['error_std']:.2f}%",
             value=amm20["error_mean"], paper_value=config.paper_number("fewer_amm_20k_error"))
     return out
 
@@ -385,7 +421,7 @@ def _fewer_claims(sweeps: Sweeps, p: Params) -> dict[str, dict[str, Any]]:
 def _noisy_claims(sweeps: Sweeps, d: Data, p: Params) -> dict[str, dict[str, Any]]:
     """Fig. 5 (§4.3.3): AMM below Elsayed et al. at every partition; with 55k random labels out of 60k, AMM
     below 10% and the reference above 40%."""
-    clean = list(p.noisy_clean)
+    clean = p.noisy_sizes
     lines, every = [], True
     for i, n in enumerate(clean):
         holds, detail = _less({name: sweeps.noisy[name][i] for name in (ELSAYED, "MIN+EXP")}, "MIN+EXP", [ELSAYED])
@@ -395,8 +431,9 @@ def _noisy_claims(sweeps: Sweeps, d: Data, p: Params) -> dict[str, dict[str, Any
         every, paper='§4.3.3, Fig. 5: "Our implementation of Elsayed et al.\'s method also achieves promising '
                      'performance on the test set, though consistently inferior to ours"',
         detail="test error with " + "; ".join(lines))}
-    n_clean = len(d.train) - 55000
-    if len(d.train) == 60000 and n_clean in clean:
+    n_all = p.scaled(60000)   # the paper's 60k training images and 55k random labels (scaled)
+    n_clean = len(d.train) - p.scaled(55000)
+    if len(d.train) == n_all and n_clean in clean:
         amm, ref = (sweeps.noisy[name][clean.index(n_clean)] for name in ("MIN+EXP", REFERENCE))
         below, above = config.paper_number("noisy_55k_amm_below"), config.paper_number("noisy_55k_reference_above")
         ok, prefix = _decided({"MIN+EXP": amm, REFERENCE: ref})
@@ -405,7 +442,7 @@ def _noisy_claims(sweeps: Sweeps, d: Data, p: Params) -> dict[str, dict[str, Any
             paper='§4.3.3, Fig. 5: with 55k random labels "models with our adversarial regularization are still able '
                   'to achieve an average test error less than 10%. However, that of the reference models goes '
                   'above 40%"',
-            detail=f"{prefix}with {n_clean} correct labels of 60000: MIN+EXP {amm['error_mean']:.2f}% (below "
+            detail=f"{prefix}with {n_clean} correct labels of {n_all}: MIN+EXP {amm['error_mean']:.2f}% (below "
                    f"{below:g}%?), reference {ref['error_mean']:.2f}% (above {above:g}%?)",
             value=amm["error_mean"], paper_value=below)
     return out
@@ -498,9 +535,9 @@ def record(runs: Mapping[str, Summary], sweeps: Sweeps, d: Data, p: Params) -> d
         "seconds_per_run": {n: r["seconds_per_run"] for n, r in runs.items()},
         "diverged_runs": {n: r["diverged"] for n, r in runs.items()},
         "diverged_in_sweeps": _sweep_diverged(runs, sweeps),
-        "fewer_samples": {"sizes": list(p.sample_sizes),
+        "fewer_samples": {"sizes": p.fewer_sizes,
                           **{n: [r["error_mean"] for r in v] for n, v in sweeps.fewer.items()}},
-        "noisy_labels": {"clean": list(p.noisy_clean),
+        "noisy_labels": {"clean": p.noisy_sizes,
                          **{n: [r["error_mean"] for r in v] for n, v in sweeps.noisy.items()}},
         "architectures": {a: {n: {k: r[k] for k in ARCH_KEYS} for n, r in v.items()}
                           for a, v in sweeps.architectures.items()},
@@ -559,14 +596,14 @@ def _fewer_text(sweeps: Sweeps, p: Params) -> str:
     """At which training-set sizes AMM MIN+EXP has the lowest error of the four methods in this run."""
     if not p.sample_sizes:
         return "This profile does not run the fewer-samples sweep."
-    best = [n for i, n in enumerate(p.sample_sizes)
+    best = [n for i, n in enumerate(p.fewer_sizes)
             if _less({m: sweeps.fewer[m][i] for m in COMPETITORS}, "MIN+EXP",
                      [c for c in COMPETITORS if c != "MIN+EXP"])[0]]
-    if len(best) == len(p.sample_sizes):
+    if len(best) == len(p.fewer_sizes):
         return "In this run AMM has the lowest test error of the four methods at every size, as in the paper."
     where = ", ".join(map(str, best)) if best else "none of them"
     return (f"In this run AMM has the lowest test error of the four methods at {where} of the sizes "
-            f"{', '.join(map(str, p.sample_sizes))}; the paper finds it lowest at every size.")
+            f"{', '.join(map(str, p.fewer_sizes))}; the paper finds it lowest at every size.")
 
 
 def quoted(runs: Mapping[str, Summary], sweeps: Sweeps, p: Params) -> dict[str, object]:
