@@ -108,22 +108,34 @@ def trades_objective(ce: torch.Tensor, logits: torch.Tensor, logits_adv: torch.T
     return ce + beta * kl, {"ce": ce.detach(), "kl": kl.detach()}
 
 
+#: what TRADES' inner maximization attacks: its KL term (Zhang et al.), or the cross-entropy with a uniformly started
+#: PGD, the AT attack (paper 002's released ``main-TRADES-EMR.py`` perturbs with that attack)
+TRADES_ATTACKS = ("kl", "ce")
+
+
 class TRADES(Adversarial):
     """TRADES (Zhang et al. 2019, eq. (5)): ``CE(f(x), y) + beta * KL(p(x) || p(x'))``, the KL averaged over
-    the batch, ``x'`` from :func:`kl_adversary`."""
+    the batch, ``x'`` from :func:`kl_adversary` (``attack="kl"``, the default) or, with ``attack="ce"``, from
+    the cross-entropy PGD of :class:`PGDAT` (uniform random start)."""
 
     name = "trades"
 
     def __init__(self, *, eps: float, beta: float = 6.0, step_size: float | None = None, steps: int = 10,
-                 norm: str = "linf") -> None:
+                 norm: str = "linf", attack: str = "kl") -> None:
         super().__init__()
         self.eps = validate.nonnegative("eps", eps)
         self.beta = validate.nonnegative("beta", beta)
         self.steps = validate.positive("steps", steps)
         self.step_size = step_size if step_size is not None else 2.5 * eps / steps
         self.norm = validate.norm(norm)
+        self.attack = validate.choice("attack", attack, TRADES_ATTACKS)
 
     def adversary(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.attack == "ce":
+            from marginlib.attacks import pgd
+
+            return pgd(model, x, y, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
+                       random_start=True, generator=self.generator).detach()
         return kl_adversary(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, norm=self.norm,
                             generator=self.generator)
 
@@ -133,7 +145,8 @@ class TRADES(Adversarial):
         return trades_objective(F.cross_entropy(logits, y), logits, logits_adv, beta=self.beta)
 
     def __repr__(self) -> str:
-        return f"TRADES(eps={self.eps}, beta={self.beta}, steps={self.steps}, norm={self.norm!r})"
+        attack = "" if self.attack == "kl" else f", attack={self.attack!r}"
+        return f"TRADES(eps={self.eps}, beta={self.beta}, steps={self.steps}, norm={self.norm!r}{attack})"
 
 
 class MART(PGDAT):

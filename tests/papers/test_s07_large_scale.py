@@ -40,8 +40,11 @@ def test_families_group_the_flat_parameters_in_one_place():
     assert [f.epochs for f in p.families.values()] == [100, 130, 100, 100, 90]
     assert p.families["TRADES"].milestones == (60, 120)
     assert p.families["AT"].options == {"step_size": p.at_step}
-    assert p.families["TRADES+MAIL"].options == {"objective": "trades", "beta": 5.0, "burn_in": 75,
-                                                 "step_size": p.at_step}
+    # MAIL as the release runs it (paper 002 is silent): 74 epochs of plain AT, then the MAIL code's weights x 3
+    assert p.families["TRADES+MAIL"].options == {"objective": "trades", "beta": 5.0, "burn_in": 74,
+                                                 "step_size": p.at_step, "normalize": "times3",
+                                                 "burn_in_objective": "at"}
+    assert _params("demo").families["AT+MAIL"].options == {"objective": "at", "burn_in": 2, "step_size": 0.05}
     assert (p.families["AT"].emr_weight, p.families["TRADES"].emr_temperature) == (1.0, 1.0)   # Table 7
 
 
@@ -68,7 +71,8 @@ def test_recipe_puts_igr_on_emrs_per_sample_scale_and_overrides_emr_for_the_grid
     ({"skip": ("AT+FOO",)}, r"skip: unknown rows \['AT\+FOO'\]; valid: \['AT', 'AT\+IGR'"),
     ({"skip": ("AT+HE",)}, r"skip: rows \['AT\+HE'\] are quoted"),
     ({"skip": ("AT+MAIL", "TRADES+MAIL+EMR")}, r"skip: Fig. 3 needs both rows"),
-    ({"epochs_trades": 50, "milestones_trades": (60, 120)}, r"milestones_trades=\[60, 120\].*epochs_trades"),
+    ({"milestones_trades": (0,)}, r"milestones_trades=\[0\] must be increasing epochs >= 1"),
+    ({"milestones_at": (3, 2)}, r"milestones_at=\[3, 2\] must be increasing"),
     ({"mail_burn_in": 1}, r"mail_burn_in=1 must be below epochs_mail=1"),
     ({"grid_weights": ()}, r"grid_weights must hold at least one value"),
 ])
@@ -184,3 +188,40 @@ def test_comparison_frame_puts_the_long_pgd_in_the_pgd100_column(section):
     frame = s07.comparison_frame(t3)
     assert frame.loc["AT+HE", ("this book", "pgd100")] == round(100 * t3.robust_acc["AT+HE"]["pgd3"], 2)
     assert frame.loc["AT", ("paper, WRN-34-10 (Table 3)", "autoattack")] == 50.31
+
+
+def test_paper_protocol_choices_follow_the_paper_or_the_release():
+    """The `paper` preset: crop/flip augmentation (every released script), Fig. 6 on ResNet-18 (App. B), TRADES with
+    the KL attack (the paper's "TRADES PGD"; the release's CE attack is an option), MART's official weight decay;
+    `demo` keeps the earlier choices."""
+    paper, demo = _params("paper"), _params("demo")
+    assert (paper.augment, paper.grid_arch, paper.trades_attack, paper.wd_mart) == (True, "resnet18", "kl", 0.0007)
+    assert (demo.augment, demo.grid_arch, demo.trades_attack, demo.wd_mart) == (False, "", "kl", 0.0005)
+    assert s07.grid_network(paper) == "resnet18" and s07.grid_network(demo) == demo.arch
+    # milestones past the (cut) epochs are kept: the dry run cuts the epochs, not the schedule
+    assert _params("paper", epochs_at=1).families["AT"].milestones == (60, 90)
+    assert s07.recipe(paper, "TRADES", "").attack == "kl"
+    ce = s07.recipe(_params("paper", trades_attack="ce"), "TRADES", "EMR").base
+    assert ce.attack == "ce" and "attack='ce'" in repr(ce)
+
+
+def test_trades_ce_attack_is_the_at_attack():
+    """TRADES(attack="ce") perturbs with PGDAT's cross-entropy PGD (same generator, same point), inside the ball;
+    the default KL attack finds another point."""
+    import torch
+
+    from marginlib import methods, models
+
+    torch.manual_seed(0)
+    model = models.build("mlp", in_channels=1, input_size=4, hidden=(8,), num_classes=3, seed=0)
+    x, y = torch.rand(6, 1, 4, 4), torch.randint(0, 3, (6,))
+    kw = {"eps": 0.1, "step_size": 0.03, "steps": 4}
+    ce, at, kl = (methods.build("trades", beta=6.0, attack="ce", **kw), methods.build("pgd_at", **kw),
+                  methods.build("trades", beta=6.0, **kw))
+    for m in (ce, at, kl):
+        m.setup(device="cpu", seed=3)
+    x_ce, x_at, x_kl = ce.adversary(model, x, y), at.adversary(model, x, y), kl.adversary(model, x, y)
+    assert torch.equal(x_ce, x_at)
+    assert float((x_ce - x).abs().max()) <= 0.1 + 1e-6 and not torch.equal(x_ce, x_kl)
+    with pytest.raises(ValueError, match="attack"):
+        methods.build("trades", eps=0.1, attack="pgd")

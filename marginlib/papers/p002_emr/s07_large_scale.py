@@ -36,7 +36,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from marginlib import attacks, data, evaluate, methods, models, timing, train
+from marginlib import attacks, cost, data, evaluate, methods, models, timing, train
+from marginlib.augment import random_crop_flip
 from marginlib.book.results import claim
 from marginlib.methods.base import Method
 from marginlib.methods.he import hypersphere
@@ -160,6 +161,11 @@ class Params:
     timing_batch: int = 50
     timing_repeat: int = 3
     timing_rounds: int = 6
+    augment: bool = False
+    trades_attack: str = "kl"
+    mail_normalize: str = "mean"
+    mail_burn_in_objective: str = "base"
+    grid_arch: str = ""
     skip: tuple[str, ...] = ("TRADES+IGR", "TRADES+HE")
     seed: int = 0
 
@@ -174,10 +180,10 @@ class Params:
         if all(any(name in self.skip for name in pair) for pair in FIG3_PAIRS):
             raise ValueError(f"skip: Fig. 3 needs both rows of at least one of the pairs {list(FIG3_PAIRS)}")
         for spec in self.families.values():
-            late = [m for m in spec.milestones if not 1 <= m <= spec.epochs]
-            if late:
-                raise ValueError(f"milestones_{spec.key}={list(spec.milestones)}: {late} lie outside "
-                                 f"1..epochs_{spec.key}={spec.epochs}, so they would never divide the learning rate")
+            if any(m < 1 for m in spec.milestones) or list(spec.milestones) != sorted(spec.milestones):
+                raise ValueError(f"milestones_{spec.key}={list(spec.milestones)} must be increasing epochs >= 1 (one "
+                                 f"after epochs_{spec.key}={spec.epochs} never divides the learning rate, as in a "
+                                 "dry run, which cuts the epochs and keeps the paper's milestones)")
         if self.mail_burn_in >= self.epochs_mail:
             raise ValueError(f"mail_burn_in={self.mail_burn_in} must be below epochs_mail={self.epochs_mail}: "
                              "MAIL would never reweight, and its rows would be plain AT / TRADES")
@@ -191,10 +197,14 @@ class Params:
     @property
     def families(self) -> dict[str, Family]:
         """The five objectives of §5 with their schedules, weight decays and EMR settings (Tables 6-7, App. A)."""
-        at, mail = {"step_size": self.at_step}, {"burn_in": self.mail_burn_in, "step_size": self.at_step}
+        at = {"step_size": self.at_step}
+        mail: dict[str, object] = {"burn_in": self.mail_burn_in, "step_size": self.at_step}
+        mail |= {k: v for k, v in (("normalize", self.mail_normalize),
+                                   ("burn_in_objective", self.mail_burn_in_objective)) if v not in ("mean", "base")}
+        trades = {"beta": self.trades_beta, **at, **({"attack": "ce"} if self.trades_attack == "ce" else {})}
         return {
             "AT": self._family("at", "pgd_at", at, self.wd_at, (self.emr_weight_at, self.emr_t_at), emr_wd=self.wd_emr),
-            "TRADES": self._family("trades", "trades", {"beta": self.trades_beta, **at}, self.wd_trades,
+            "TRADES": self._family("trades", "trades", trades, self.wd_trades,
                                    (self.emr_weight_trades, self.emr_t_trades)),
             "AT+MAIL": self._family("mail", "mail", {"objective": "at", **mail}, self.wd_mail,
                                     (self.emr_weight_mail_at, self.emr_t_mail_at)),
@@ -282,11 +292,13 @@ def load_data(p: Params) -> Splits:
     return Splits(pool.subset(order[:p.n_train]), pool.subset(order[p.n_train:]), _load(p, "test", p.n_test))
 
 
-def new_model(p: Params, *, in_channels: int, he: bool = False) -> nn.Module:
-    """A fresh ``arch`` network (seed ``seed``), with a hypersphere-embedding head for the HE rows."""
+def new_model(p: Params, *, in_channels: int, he: bool = False, arch: str | None = None) -> nn.Module:
+    """A fresh ``arch`` network (or the ``arch`` given: Fig. 6's ``grid_arch``; seed ``seed``), with a
+    hypersphere-embedding head for the HE rows."""
+    arch = arch or p.arch
     resnet = {"blocks": list(p.resnet_blocks), "widths": list(p.resnet_widths)}
-    kw: dict[str, Any] = resnet if p.arch == "resnet" else {}
-    model = models.build(p.arch, in_channels=in_channels, seed=p.seed, **kw)
+    kw: dict[str, Any] = resnet if arch == "resnet" else {}
+    model = models.build(arch, in_channels=in_channels, seed=p.seed, **kw)
     return hypersphere(model, scale=p.he_scale) if he else model
 
 
@@ -337,27 +349,34 @@ def _pgd_accuracy(p: Params, model: nn.Module, d: data.Dataset, *, steps: int) -
                                     steps=steps)[p.eps]
 
 
-def _val_pgd10(p: Params, val: data.Dataset) -> Callable[[nn.Module, int], float]:
-    """Validation PGD10 accuracy: the model-selection metric (paper 002, §5.1), as a ``train.fit`` callback."""
+def _val_pgd10(p: Params, val: data.Dataset, *scales: str) -> Callable[[nn.Module, int], float]:
+    """Validation PGD10 accuracy: the model-selection metric (paper 002, §5.1), as a ``train.fit`` callback (its
+    own work unit, scaling with ``n_val`` and ``scales``: the epochs)."""
     def measure(model: nn.Module, epoch: int) -> float:
-        return _pgd_accuracy(p, model, val, steps=10)
+        with cost.work("n_val", *scales):
+            return _pgd_accuracy(p, model, val, steps=10)
     return measure
 
 
 def train_row(p: Params, splits: Splits, family: str, reg: str, *, weight: float | None = None,
-              temperature: float | None = None) -> Trained:
+              temperature: float | None = None, arch: str | None = None, scales: tuple[str, ...] = ()) -> Trained:
     """Train row ``(family, reg)`` with its schedule, weight decay and (AT, TRADES) validation model selection;
-    lambda_EMR is divided with the learning rate (``decay_regularizer``, paper 002 §5.1)."""
-    model = new_model(p, in_channels=splits.in_channels, he=reg == "HE")
+    lambda_EMR is divided with the learning rate (``decay_regularizer``, paper 002 §5.1); every training batch
+    randomly cropped and flipped with ``augment`` (the authors' scripts). ``arch`` overrides the network (Fig. 6),
+    ``scales`` names the grid lists the caller loops over (:func:`marginlib.cost.work`)."""
+    model = new_model(p, in_channels=splits.in_channels, he=reg == "HE", arch=arch)
     method = recipe(p, family, reg, weight=weight, temperature=temperature)
     spec, select = p.families[family], family in SELECTED
+    epochs = f"epochs_{spec.key}"
     t0 = time.perf_counter()
-    history = train.fit(model, method, splits.train if select else splits.train_and_val, epochs=spec.epochs,
-                        batch_size=p.batch_size, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay(family, reg),
-                        milestones=spec.milestones, gamma=0.1, decay_regularizer=True, seed=p.seed,
-                        eval_train=False, progress=False,
-                        callbacks={"val_pgd10": _val_pgd10(p, splits.val)} if select else None,
-                        early_stopping=train.EarlyStopping("val_pgd10", mode="max") if select else None)
+    with cost.work("n_train", epochs, *scales):
+        history = train.fit(model, method, splits.train if select else splits.train_and_val, epochs=spec.epochs,
+                            batch_size=p.batch_size, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay(family, reg),
+                            milestones=spec.milestones, gamma=0.1, decay_regularizer=True, seed=p.seed,
+                            eval_train=False, progress=False,
+                            callbacks={"val_pgd10": _val_pgd10(p, splits.val, epochs, *scales)} if select else None,
+                            early_stopping=train.EarlyStopping("val_pgd10", mode="max") if select else None,
+                            augment=random_crop_flip if p.augment else None)
     return Trained(model, history, time.perf_counter() - t0)
 
 
@@ -372,6 +391,11 @@ def autoattack_accuracy(p: Params, model: nn.Module, test: data.Dataset, *, radi
 def attack_accuracies(p: Params, model: nn.Module, test: data.Dataset) -> dict[str, float]:
     """Clean, FGSM, PGD10, long-PGD and AutoAttack accuracies on ``test`` (Table 3's columns, in that order)."""
     g = torch.Generator().manual_seed(p.seed)
+    with cost.work("n_test"):
+        return _attack_accuracies(p, model, test, g)
+
+
+def _attack_accuracies(p: Params, model: nn.Module, test: data.Dataset, g: torch.Generator) -> dict[str, float]:
     return {"clean": evaluate.accuracy(model, test.x, test.y),
             "fgsm": evaluate.accuracy(model, attacks.fgsm(model, test.x, test.y, eps=p.eps), test.y),
             "pgd10": _pgd_accuracy(p, model, test, steps=10),
@@ -451,10 +475,15 @@ def aa_vs_eps(p: Params, splits: Splits, t: Table3) -> AACurves:
     """AutoAttack accuracy against the radius for the trained MAIL pairs (paper 002, Fig. 3); at ``eps`` itself
     Table 3's value, elsewhere a new attack (generator seeded ``seed`` at every radius)."""
     pairs = [pair for pair in FIG3_PAIRS if all(name in t.models for name in pair)]
-    curves = {name: [t.aa(name) if r == p.eps else
-                     autoattack_accuracy(p, t.models[name], splits.test, radius=r,
-                                         generator=torch.Generator().manual_seed(p.seed))
-                     for r in p.radii] for pair in pairs for name in pair}
+
+    def at_radius(name: str, r: float) -> float:
+        if r == p.eps:
+            return t.aa(name)
+        with cost.work("n_test", "aa_eps_factors"):
+            return autoattack_accuracy(p, t.models[name], splits.test, radius=r,
+                                       generator=torch.Generator().manual_seed(p.seed))
+
+    curves = {name: [at_radius(name, r) for r in p.radii] for pair in pairs for name in pair}
     return AACurves(p.radii, pairs, curves)
 
 
@@ -478,18 +507,26 @@ def figure3(c: AACurves) -> matplotlib.figure.Figure:
 
 # ---------------------------------------------------------------------------------------------------- Fig. 6
 
+def grid_network(p: Params) -> str:
+    """The network Fig. 6's grid is trained on: ``grid_arch``, or the rows' ``arch`` when it is empty."""
+    return p.grid_arch or p.arch
+
+
 def grid_fig6(p: Params, splits: Splits, t: Table3) -> pd.DataFrame:
-    """PGD10 test accuracy of AT+EMR over ``grid_weights`` x ``grid_temperatures`` (paper 002, Fig. 6); the cell
-    of the AT+EMR row's own setting is that row, the others are trained here."""
+    """PGD10 test accuracy of AT+EMR over ``grid_weights`` x ``grid_temperatures`` (paper 002, Fig. 6) on
+    :func:`grid_network` (the paper's: ResNet-18); on the rows' network the cell of the AT+EMR row's own setting is
+    that row, every other cell is trained here."""
     grid = pd.DataFrame(index=pd.Index(p.grid_weights, name="lambda_EMR"),
                         columns=pd.Index(p.grid_temperatures, name="t"), dtype=float)
+    arch, scales = grid_network(p), ("grid_temperatures", "grid_weights")
     for w in p.grid_weights:
         for temperature in p.grid_temperatures:
-            if (w, temperature) == (p.emr_weight_at, p.emr_t_at):
+            if (w, temperature) == (p.emr_weight_at, p.emr_t_at) and arch == p.arch:
                 grid.loc[w, temperature] = t.robust_acc["AT+EMR"]["pgd10"]
                 continue
-            row = train_row(p, splits, "AT", "EMR", weight=w, temperature=temperature)
-            grid.loc[w, temperature] = _pgd_accuracy(p, row.model, splits.test, steps=10)
+            row = train_row(p, splits, "AT", "EMR", weight=w, temperature=temperature, arch=arch, scales=scales)
+            with cost.work("n_test", *scales):
+                grid.loc[w, temperature] = _pgd_accuracy(p, row.model, splits.test, steps=10)
     return grid
 
 
@@ -531,10 +568,11 @@ def timing_table10(p: Params, splits: Splits) -> Timing:
     timed = {name_of(f, r): (recipe(p, f, r), new_model(p, in_channels=splits.in_channels, he=r == "HE").to(device))
              for f in TIMED for r in REGULARIZERS[f]}
     seconds = {name: float("inf") for name in timed}
-    for _ in range(p.timing_rounds):
-        for name, (method, model) in timed.items():
-            step = timing.step_seconds(method, model, xb, yb, repeat=p.timing_repeat, warmup=1, seed=p.seed)
-            seconds[name] = min(seconds[name], step)
+    with cost.work("timing_rounds", "timing_repeat", "timing_batch"):
+        for _ in range(p.timing_rounds):
+            for name, (method, model) in timed.items():
+                step = timing.step_seconds(method, model, xb, yb, repeat=p.timing_repeat, warmup=1, seed=p.seed)
+                seconds[name] = min(seconds[name], step)
     device_name = torch.cuda.get_device_name() if device.type == "cuda" else None
     return Timing(seconds, str(device), device_name, len(batch.y), p.timing_rounds * p.timing_repeat)
 
@@ -824,6 +862,18 @@ def quoted(p: Params, splits: Splits, t: Table3, grid: pd.DataFrame, timing_: Ti
         "emr_on_text": {"clean": "EMR-clean", "adversarial": "EMR-adv"}[p.emr_on],
         "timing_batch_text": str(timing_.batch), "timing_n_text": str(timing_.steps),
         "overhead_text": f"{OVERHEAD:.0%}",
+        "grid_arch_text": (f"trained on {grid_network(p)}, as Fig. 6 (ResNet-18)" if grid_network(p) == "resnet18"
+                           else f"trained on the network of the rows above ({grid_network(p)}), not Fig. 6's "
+                                "ResNet-18"),
+        "augment_text": ("every training batch is randomly cropped (padding 4) and flipped, as in the authors' "
+                         "scripts" if p.augment else "no data augmentation"),
+        "trades_attack_text": ("the KL attack of Zhang et al." if p.trades_attack == "kl" else
+                               "the cross-entropy PGD of AT, as in the authors' TRADES+EMR script"),
+        "mail_text": (f"{p.mail_burn_in} burn-in epochs of "
+                      + ("plain PGD-AT" if p.mail_burn_in_objective == "at" else "the unweighted objective")
+                      + ", then weights " + ("times 3" if p.mail_normalize == "times3" else "normalized to mean 1")),
+        "wd_mart_text": f"{p.wd_mart:g}",
+        "data_source_text": splits.train.source,
     }
     return values
 
