@@ -81,7 +81,8 @@ def test_record_holds_every_claim_and_metric(section):
     p, trained, curves, grids, margins, _ = section
     out = s05.record(p, trained, curves, grids, margins)
     required = params.spec(STEM).required
-    assert set(out["claims"]) == PAPER_CLAIMS | NOT_PAPER == set(required)
+    cifar = {c for c in required if c.startswith("cifar_")}    # the CIFAR-10 half's (tests/papers/test_s05_cifar.py)
+    assert set(out["claims"]) == PAPER_CLAIMS | NOT_PAPER == set(required) - cifar
     assert all("paper" in required[c] for c in PAPER_CLAIMS) and not any("paper" in required[c] for c in NOT_PAPER)
     assert all(isinstance(c["holds"], bool) and c["detail"] and c["paper"] for c in out["claims"].values())
     assert all(c["paper"].startswith("not a statement of the paper") for n, c in out["claims"].items() if n in NOT_PAPER)

@@ -104,6 +104,14 @@ def recipes(p: Params) -> dict[str, methods.Method]:
     return out
 
 
+def _model_list(name: str) -> tuple[str, ...]:
+    """The parameter listing the PGD-AT models of ``name``'s norm, as a cost scale (a dry run may train fewer: each
+    one measured then stands for ``len(paper list) / len(run list)`` of them)."""
+    if not name.startswith("pgd_at"):
+        return ()
+    return ("cifar_pgd_eps",) if "_linf_" in name else ("cifar_l2_pgd_eps",)
+
+
 def load(p: Params) -> tuple[data.Dataset, data.Dataset]:
     """CIFAR-10 ``(train, test)``: ``cifar_n_train + cifar_n_val`` training images (the labelled stand-in with
     ``source="offline"``) and ``cifar_n_test`` test images."""
@@ -133,7 +141,7 @@ def run(p: Params) -> CifarRun | None:
         history = fit_model(
             nets[name], method, train_data, val, select=p.select == "val_margin" and name.startswith("mma"),
             norm=norm, eps_init=radius_of(names(p, norm)[0][0]), steps=p.cifar_train_steps, seed=p.seed,
-            scales=("cifar_n_train", "cifar_epochs"), val_scales=("cifar_n_val", "cifar_epochs"),
+            scales=("cifar_n_train", "cifar_epochs", *_model_list(name)), val_scales=("cifar_n_val", "cifar_epochs"),
             epochs=p.cifar_epochs, batch_size=p.cifar_batch_size, lr=p.cifar_lr, milestones=milestones,
             gamma=p.cifar_gamma, weight_decay=p.cifar_weight_decay, augment=augment.random_crop_flip)
         nets[name].eval()
@@ -148,7 +156,7 @@ def run(p: Params) -> CifarRun | None:
         points = "cifar_curve_points" if norm == "linf" else "cifar_l2_curve_points"
         curves[norm] = {}
         for name in [*pgds, mma]:
-            with cost.work("cifar_n_test", points, "cifar_eval_steps"):
+            with cost.work("cifar_n_test", points, "cifar_eval_steps", *_model_list(name)):
                 accs = accuracy_under_attack(nets[name], {name: nets[name]}, x, y, eps=attacked, norm=norm,
                                              steps=p.cifar_eval_steps, generator=p.generator(6))[name]
             curves[norm][name] = {0.0: clean[name], **accs}

@@ -317,6 +317,12 @@ def recipes(p: Params) -> dict[str, methods.Method]:
     return out
 
 
+def _model_list(name: str) -> tuple[str, ...]:
+    """The parameter listing the models of ``name``'s kind, as a cost scale (a dry run may train fewer of the L2
+    PGD-AT models: each one measured then stands for ``len(paper list) / len(run list)`` of them)."""
+    return ("l2_pgd_eps",) if name.startswith("pgd_at_l2") else ()
+
+
 def validation_margin(net: nn.Module, val: data.Dataset, *, norm: str, eps_init: float, eps_max: float, steps: int,
                       generator: torch.Generator) -> float:
     """The released code's model-selection score: the average AN-PGD length on held-out images (0 for a
@@ -395,7 +401,8 @@ def train_models(p: Params, train_data: data.Dataset, test_data: data.Dataset) -
         histories[name] = fit_model(
             nets[name], method, train_data, val, select=p.select == "val_margin" and name.startswith("mma"),
             norm=norm, eps_init=min(e for e, _ in p.setup(norm).pairs), steps=p.train_steps, seed=p.seed,
-            scales=("n_train", "epochs"), val_scales=("n_val", "epochs"), epochs=p.epochs, batch_size=p.batch_size,
+            scales=("n_train", "epochs", *_model_list(name)), val_scales=("n_val", "epochs"), epochs=p.epochs,
+            batch_size=p.batch_size,
             lr=p.lr, **({} if p.optimizer == "sgd" else {"optimizer": p.optimizer}))
         nets[name].eval()
         seconds[name] = time.perf_counter() - t0
@@ -426,12 +433,12 @@ def robust_curves(p: Params, trained: Trained, test_data: data.Dataset) -> Curve
             net = trained.nets[name]
             clean = evaluate.accuracy(net, x, y)
             if boundary:
-                with cost.work("l2_n_test", "boundary_steps"):
+                with cost.work("l2_n_test", "boundary_steps", *_model_list(name)):
                     accs = minimum_norm_accuracy(net, x, y, eps=attacked, norm="l2", attack="boundary",
                                                  steps=p.boundary_steps, generator=p.generator(1))[0]
             else:
                 sizes = ("n_test", "curve_points") if norm == "linf" else ("l2_n_test", "l2_curve_points")
-                with cost.work(*sizes, "eval_steps"):
+                with cost.work(*sizes, "eval_steps", *_model_list(name)):
                     accs = accuracy_under_attack(net, {name: net}, x, y, eps=attacked, norm=norm, steps=p.eval_steps,
                                                  generator=p.generator(1))[name]
             curves[norm][name] = {0.0: clean, **accs}
