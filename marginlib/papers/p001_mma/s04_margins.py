@@ -30,7 +30,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from marginlib import attacks, data, evaluate, margins, methods, models, train, validate
+from marginlib import attacks, cost, data, evaluate, margins, methods, models, train, validate
 from marginlib.book.results import PROFILES, claim
 from marginlib.papers.p001_mma import theory
 
@@ -192,7 +192,8 @@ def check_theorem21(p: Params) -> Theorem21Run:
         y = tiny(x).argmax(1)
     for radius in SEARCH_RADII:   # a random net can leave a point's class region wide: search farther
         try:
-            check = theory.theorem21(tiny, x, y, h=p.fd_step, radius=radius)
+            with cost.work("n_theorem"):
+                check = theory.theorem21(tiny, x, y, h=p.fd_step, radius=radius)
         except ValueError as err:
             if "no decision boundary" not in str(err) or radius == SEARCH_RADII[-1]:
                 raise
@@ -293,8 +294,9 @@ def fitted(name: str, train_data: data.Dataset, p: Params, **kw: Any) -> nn.Modu
     """Model ``name`` (keywords ``kw``) trained with cross-entropy for ``epochs`` epochs of SGD at ``lr``, in eval
     mode."""
     model = models.build(name, generator=p.generator(), **kw)
-    train.fit(model, methods.build("standard"), train_data, epochs=p.epochs, lr=p.lr, seed=p.seed, progress=False,
-              eval_train=False)
+    with cost.work("n_train", "epochs"):
+        train.fit(model, methods.build("standard"), train_data, epochs=p.epochs, lr=p.lr, seed=p.seed,
+                  progress=False, eval_train=False)
     return model.eval()
 
 
@@ -307,9 +309,10 @@ def correct_only(model: nn.Module, d: data.Dataset) -> tuple[Tensor, Tensor]:
 def anpgd_margin(model: nn.Module, x: Tensor, y: Tensor, search: str, p: Params) -> Estimate:
     """AN-PGD (paper 001, Alg. 1) with PGD and bisection on the loss ``search``: the length found per sample and
     whether the point it returns is misclassified."""
-    x_adv, eps = attacks.an_pgd(model, x, y, eps_init=p.eps_init, eps_max=p.eps_max, steps=p.anpgd_steps,
-                                norm=p.norm, search_steps=p.search_steps, loss=search, search_loss=search,
-                                generator=p.generator(2))
+    with cost.work("n_eval"):
+        x_adv, eps = attacks.an_pgd(model, x, y, eps_init=p.eps_init, eps_max=p.eps_max, steps=p.anpgd_steps,
+                                    norm=p.norm, search_steps=p.search_steps, loss=search, search_loss=search,
+                                    generator=p.generator(2))
     return Estimate(eps, ~evaluate.correct(model, x_adv, y))
 
 
@@ -358,8 +361,9 @@ def run_mlp(p: Params, d: Splits) -> MLPRun:
     (:func:`marginlib.margins.bracket`, in the image box) and AN-PGD's estimates with both search losses."""
     mlp = fitted("mlp", d.train, p, hidden=(p.mlp_hidden,))
     x, y = correct_only(mlp, d.test)
-    br = margins.bracket(mlp, x, y, norm=p.norm, bounds=(0.0, 1.0), n_samples=p.lipschitz_samples,
-                         n_batches=p.lipschitz_batches, generator=p.generator(3))
+    with cost.work("n_eval", "lipschitz_samples", "lipschitz_batches"):
+        br = margins.bracket(mlp, x, y, norm=p.norm, bounds=(0.0, 1.0), n_samples=p.lipschitz_samples,
+                             n_batches=p.lipschitz_batches, generator=p.generator(3))
     return MLPRun(br, {name: anpgd_margin(mlp, x, y, search, p) for name, search in SEARCHES.items()})
 
 
