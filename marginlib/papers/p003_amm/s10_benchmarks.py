@@ -15,8 +15,10 @@ the first seed's pair); :func:`run_imagenet`; :func:`figure_pairs`, :func:`cost_
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -25,7 +27,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from marginlib import data, validate
+from marginlib.augment import random_crop_flip
 from marginlib.book.results import claim
+from marginlib.cost import work
 from marginlib.data import Dataset
 from marginlib.papers import tables
 from marginlib.papers.p003_amm import benchmarks as bench
@@ -48,6 +52,13 @@ PAPER_TABLES = (("Table 3", "MNIST", "paper003_table3"), ("Table 4", "CIFAR-10",
                 ("Table 5", "CIFAR-100", "paper003_table5"), ("Table 6", "SVHN", "paper003_table6"),
                 ("Table 7", "ImageNet", "paper003_table7"))
 NO_RESULT = ("—", "—", "—")
+#: the training and test images of each data set at the paper's scale (§4.1: MNIST 60k/10k, CIFAR 50k/10k, SVHN
+#: ~604k train+extra / 26,032 test), which ``images_per_50k`` scales (CIFAR-10's stand-in counts as CIFAR-10)
+PAPER_SIZES = {"mnist": (60000, 10000), "cifar10": (50000, 10000), "cifar100": (50000, 10000),
+               "svhn": (604388, 26032)}
+#: ``crop``: the released code's 32x32 crops of the 4-pixel zero-padded image, or the text's (§4.1.2) 32x32 crops of
+#: the image resized to 36x36
+CROPS = ("pad4", "resize36")
 #: the columns of the cost table (§4.5)
 COST_COLUMNS = ("time per epoch (trainer)", "time per step", "memory saved for backward", "AMM step (s)",
                 "reference step (s)")
@@ -78,6 +89,13 @@ class Params:
     imagenet_arch: str = "resnet18"
     imagenet_weights: str = ""
     imagenet_data: str = ""
+    amm_lam: float = 32.0
+    amm_c: float = 2.0
+    amm_d: float = 1.0
+    crop: str = "pad4"
+    source: str = "auto"
+    images_per_50k: int = 50000
+    epochs_per_400: int = 400
 
     def __post_init__(self) -> None:
         bad = sorted(set(self.architectures) - set(bench.ARCHITECTURES) | set(self.datasets) - set(bench.DATASETS))
@@ -89,6 +107,13 @@ class Params:
                 raise ValueError(f"{name} is empty: name at least one (the claims compare the pairs trained)")
         validate.choice("schedule", self.schedule, ("demo", "paper"))
         validate.choice("imagenet_arch", self.imagenet_arch, bench.IMAGENET_ARCHITECTURES)
+        validate.choice("crop", self.crop, CROPS)
+        validate.choice("source", self.source, data.SOURCES)
+        for name in ("amm_lam", "amm_c", "amm_d", "images_per_50k", "epochs_per_400"):
+            validate.positive(name, getattr(self, name))
+        for name, whole in (("images_per_50k", 50000), ("epochs_per_400", 400)):
+            if getattr(self, name) > whole:
+                raise ValueError(f"{name}={getattr(self, name)!r}: a cut of the paper's sizes, at most {whole}")
         for name in ("batch_size", "ref_epochs", "ref_lr", "amm_epochs", "amm_lr", "seeds", "cost_repeat"):
             validate.positive(name, getattr(self, name))
         for name in ("n_train", "n_test", "margin_points"):
@@ -102,13 +127,49 @@ class Params:
         """The seeds of each pair: ``seed, ..., seed + seeds - 1``."""
         return range(self.seed, self.seed + self.seeds)
 
+    @property
+    def amm_options(self) -> dict[str, Any]:
+        """AMM's keywords (:data:`marginlib.papers.p003_amm.config.BENCHMARK_AMM` with ``amm_lam, amm_c, amm_d``)."""
+        return {**config.BENCHMARK_AMM, "lam": self.amm_lam, "c": self.amm_c, "d": self.amm_d}
+
     def schedules(self, dataset: str, architecture: str) -> tuple[config.Schedule, config.Schedule]:
         """(reference, AMM) schedules: the demo's for every pair (x0.1 after 1/2 and 4/5 of each run's epochs), or
-        appendix Table 2's row for the pair (``schedule="paper"``)."""
+        appendix Table 2's row for the pair (``schedule="paper"``); both cut to ``epochs_per_400 / 400`` of their
+        epochs (:func:`shortened`)."""
         if self.schedule == "demo":
-            return (config.Schedule.decaying(self.batch_size, self.ref_epochs, self.ref_lr),
+            pair = (config.Schedule.decaying(self.batch_size, self.ref_epochs, self.ref_lr),
                     config.Schedule.decaying(self.batch_size, self.amm_epochs, self.amm_lr, scratch=self.amm_scratch))
-        return config.appendix_table2(bench.DATASETS[dataset], architecture)
+        else:
+            pair = config.appendix_table2(bench.DATASETS[dataset], architecture)
+        fraction = self.epochs_per_400 / 400
+        return (shortened(pair[0], fraction), shortened(pair[1], fraction))
+
+    def augment(self, dataset: str) -> Any:
+        """The training augmentation of ``dataset`` (:data:`~marginlib.papers.p003_amm.benchmarks.AUGMENTATIONS`,
+        the released code's crops) or, with ``crop="resize36"``, the text's crops of the resized image."""
+        base = bench.AUGMENTATIONS[dataset]
+        if base is None or self.crop == "pad4":
+            return base
+        return partial(random_crop_flip, resize=36, padding=0, flip=dataset != "svhn")
+
+    def sizes(self, dataset: str) -> tuple[int | None, int | None]:
+        """The ``n`` of :func:`marginlib.data.load` for the training and the test set: ``n_train`` / ``n_test``
+        (0: all), or with ``images_per_50k`` below 50000 that many per 50,000 of the paper's sizes
+        (:data:`PAPER_SIZES`: CIFAR's 50k training images become ``images_per_50k``)."""
+        if self.images_per_50k == 50000:
+            return self.n_train or None, self.n_test or None
+        n_train, n_test = (max(1, int(round(self.images_per_50k * n / 50000))) for n in PAPER_SIZES[dataset])
+        return n_train, n_test
+
+
+def shortened(schedule: config.Schedule, fraction: float) -> config.Schedule:
+    """``schedule`` with its epochs and milestones times ``fraction`` (rounded, at least one epoch; milestones that
+    fall outside the run are dropped): the same shape, shorter; ``fraction`` 1 returns it unchanged."""
+    if fraction == 1:
+        return schedule
+    epochs = max(1, int(round(schedule.epochs * fraction)))
+    milestones = tuple(m for m in (int(round(m * fraction)) for m in schedule.milestones) if 0 < m < epochs)
+    return dataclasses.replace(schedule, epochs=epochs, milestones=milestones)
 
 
 # ----------------------------------------------------------------------------------------------------- data
@@ -137,16 +198,17 @@ def load_data(p: Params) -> Loaded:
     for name in p.datasets:
         split = bench.PAPER_TRAIN_SPLITS[name] if p.schedule == "paper" else "train"
         try:
-            train_full = data.load(name, split=split, verbose=False)
-        except FileNotFoundError as err:  # cifar100 and svhn have no offline data
+            train_full = data.load(name, split=split, verbose=False, source=p.source)
+        except (FileNotFoundError, ValueError) as err:  # cifar100 and svhn have no offline data
             missing[name] = str(err)
             continue
-        if train_full.is_standin and p.profile == "paper":
+        if train_full.is_standin and p.profile == "paper" and p.source != "offline":
             missing[name] = (f"{name}: only the synthetic stand-in is available; put the full data set under "
                              "$MARGINLIB_DATA")
             continue
-        train_set = data.load(name, split=split, n=p.n_train or None)  # a class-stratified subset (seed 0)
-        test_set = data.load(name, split="test", n=p.n_test or None)
+        n_train, n_test = p.sizes(name)
+        train_set = data.load(name, split=split, n=n_train, source=p.source)  # a class-stratified subset (seed 0)
+        test_set = data.load(name, split="test", n=n_test, source=p.source)
         sets[name] = (train_set, test_set)
     return Loaded(sets, missing)
 
@@ -170,6 +232,13 @@ class Benchmarks:
         return next(iter(self.rows), None)
 
 
+#: the parameters a pair's training scales with (:func:`marginlib.cost.work`; CIFAR-100 and SVHN, which a dry run
+#: cannot load, counted as CIFAR-10-sized) ...
+WORK_TRAIN = ("datasets", "architectures", "seeds", "images_per_50k", "epochs_per_400")
+#: ... and its evaluation on the test set
+WORK_TEST = ("datasets", "architectures", "seeds", "images_per_50k")
+
+
 def pair_key(dataset: str, architecture: str) -> str:
     return f"{architecture} ({bench.DATASETS[dataset]})"
 
@@ -191,19 +260,23 @@ def train_benchmarks(p: Params, loaded: Loaded) -> Benchmarks:
                                                input_size=side), mean=mean)
             per_seed = []
             for seed in p.seed_range:
-                pair = bench.train_pair(arch, train_set, dataset=name, reference=ref_s, amm=amm_s,
-                                        model_kw=model_kw, seed=seed, eval_data=test_set,
-                                        augment=bench.AUGMENTATIONS[name])
-                per_seed.append({m: bench.error_and_margin(run["model"], test_set,
-                                                           margin_points=p.margin_points or None)
-                                 for m, run in pair.items()})
+                with work(*WORK_TRAIN):
+                    pair = bench.train_pair(arch, train_set, dataset=name, reference=ref_s, amm=amm_s,
+                                            amm_options=p.amm_options, model_kw=model_kw, seed=seed,
+                                            eval_data=test_set, augment=p.augment(name))
+                with work(*WORK_TEST):
+                    per_seed.append({m: bench.error_and_margin(run["model"], test_set,
+                                                               margin_points=p.margin_points or None)
+                                     for m, run in pair.items()})
                 if seed == p.seed:
                     histories[key] = {m: run["history"] for m, run in pair.items()}
                     first = pair
             rows[key] = bench.summarize(per_seed)
             xb, yb = train_set.x[:ref_s.batch_size], train_set.y[:ref_s.batch_size]
-            cost[key] = {**bench.cost_ratios(first["reference"]["model"], xb, yb, repeat=p.cost_repeat),
-                         "epoch_time_ratio": bench.epoch_time_ratio(first)}
+            with work("datasets", "architectures", "cost_repeat"):
+                ratios = bench.cost_ratios(first["reference"]["model"], xb, yb, amm_options=p.amm_options,
+                                           repeat=p.cost_repeat)
+            cost[key] = {**ratios, "epoch_time_ratio": bench.epoch_time_ratio(first)}
     return Benchmarks(rows, cost, histories)
 
 
