@@ -8,10 +8,10 @@ not select exactly one cell is a build warning (an error under ``-W``). Register
 
 The API appendix documents each object once, in the module that defines it. Docstrings also name objects by the
 package that re-exports them (:class:`marginlib.methods.TRADES`), relative to their package (``theory.theorem21``
-inside ``marginlib.papers.p001_mma``) or by a type alias (``Stat``). :func:`resolve_reexport` follows such a name
-to the object and links its defining module's entry; a name that leads outside ``marginlib`` (torch, numpy), to a
-constant or to a type alias is shown as plain text; a name that leads nowhere stays a warning, so a broken
-reference still fails the build.
+inside ``marginlib.papers.p001_mma``) or by a type alias (``Stat``). :func:`resolve_reexport` follows such a name to
+the object and links its defining module's entry; a name that leads outside ``marginlib`` (torch, numpy), to a
+constant, a type alias or an object without an entry of its own is shown as plain text; a name that leads nowhere
+stays a warning, so a broken reference still fails the build.
 """
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ def resolve_reexport(app: Sphinx, env: Any, node: Any, contnode: nodes.Node) -> 
         domain = env.get_domain("py")
         if canonical in domain.objects:
             return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode)
+        return contnode              # it exists but has no entry (outside its module's __all__)
     return None
 
 

@@ -332,7 +332,7 @@ def run_linear(p: Params, d: Splits) -> dict[tuple[str, str], LinearRun]:
 
 
 def linear_table(runs: dict[tuple[str, str], LinearRun]) -> pd.DataFrame:
-    """One row per (data, search loss): points, median exact margin, median (|.|) relative error of AN-PGD and the
+    """One row per (data, search loss): points, median exact margin, median absolute relative error of AN-PGD and the
     fraction of AN-PGD points misclassified."""
     rows = {f"{d} / {s}": {"points": len(r.exact), "median exact margin": float(r.exact.median()),
                            "median rel. error": float(r.rel_error.median()),
@@ -406,7 +406,8 @@ def figure_mlp(m: MLPRun, p: Params) -> Figure:
 # --- the record and the prose's numbers -----------------------------------------------------------------------------
 
 def _exact_median(runs: dict[tuple[str, str], LinearRun]) -> tuple[Tensor, float]:
-    """AN-PGD's relative errors (bisection on L) against the exact margins in the inner box, and their median |.|."""
+    """AN-PGD's relative errors (bisection on L) against the exact margins in the inner box, and the median of their
+    absolute values."""
     rel = runs[(INNER, "paper (L)")].rel_error
     return rel, float(rel.abs().median())
 
