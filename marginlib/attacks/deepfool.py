@@ -26,7 +26,8 @@ Conventions (stated once, here and in the book):
   ``overshoot_mode="step"`` multiplies each step instead, as the released AMM code does (paper 003).
 - Distances are in R^d: by default nothing is clipped, so on a linear model ``r`` is the exact minimal perturbation.
   ``bounds=(0, 1)`` asks for the box. Then the point examined is ``x + clip((1 + overshoot) * sum r_i)``: the steps
-  ``r_i`` add up unclipped and the overshoot total is clipped to the box (:func:`~marginlib.attacks.projections.clip_to_box`, coordinate-wise),
+  ``r_i`` add up unclipped and the overshoot total is clipped to the box
+  (:func:`~marginlib.attacks.projections.clip_to_box`, coordinate-wise),
   as in foolbox 3. Clipping removes a share of every step's progress, so on its own the linearized gap would only
   shrink geometrically and never cross (32 % of a trained digits MLP's correct points stayed unfooled after 1,000
   steps; foolbox fools them all). Therefore a step whose own iterate the box clips (some coordinate of the

@@ -105,7 +105,8 @@ class ResNet(Net):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """He-normal init (:meth:`~marginlib.models.base.Net.reset_parameters`), then the Fixup rescaling when ``norm="none"``."""
+        """He-normal init (:meth:`~marginlib.models.base.Net.reset_parameters`), then the Fixup rescaling when
+        ``norm="none"``."""
         super().reset_parameters(generator)
         if not self.fixup:
             return
