@@ -84,3 +84,19 @@ def test_site_problems_names_the_page(tmp_path):
 def test_cli_exit_status(capsys):
     assert checks.main(["nonsense"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_a_norms_name_is_not_a_missing_number_but_minus_infinity_is():
+    from marginlib.book import checks
+
+    assert checks.page_problems("<main><p>trained at l-infinity radius 0.3</p></main>") == []
+    assert checks.page_problems("<main><p>the gap is -inf here</p></main>") != []
+
+
+def test_the_api_reference_may_name_nan_but_not_leave_markup():
+    from marginlib.book import checks
+
+    page = "<main><p>mean and std are NaN when no point is correct</p></main>"
+    assert checks.page_problems(page) != [] and checks.page_problems(page, numbers=False) == []
+    assert checks.page_problems("<main><p>{glue:text}`x`</p></main>", numbers=False) != []
+    assert "book/appendix/api.html" in checks.DOCUMENTATION_PAGES
