@@ -13,7 +13,7 @@ help:
 	@echo "make test                             ruff, mypy, unit tests + every notebook at the smoke profile"
 	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
 	@echo "make seeds [PROFILE=demo] [JOBS=2]     run every section at seeds 0-4 (resumable) -> book/data/seeds/"
-	@echo "make paper-check                      every section's paper profile as a dry run (<= 90 s each) + cost estimate"
+	@echo "make paper-check                      every section's paper profile as a dry run (target: 90 s each) + cost estimate"
 	@echo "make publish                          build the demo book and push _build/html to the gh-pages branch"
 	@echo "make bench                            speed benchmarks (ratios measured in one run)"
 	@echo "make bench-peers                      marginlib beside foolbox, adv-lib, torchattacks, AutoAttack (.venv-bench)"

@@ -68,13 +68,16 @@ def _cmd_paper_check(args: argparse.Namespace) -> int:
     from marginlib.book import paper_check
 
     notebooks = args.notebook or [p.stem for p in nb_params.toc_notebooks()]
-    summary = paper_check.run(notebooks, limit=args.limit, timeout=args.timeout,
+    summary = paper_check.run(notebooks, limit=args.limit, strict=args.strict, timeout=args.timeout,
                               log=lambda line: print(line, flush=True))
-    rows = paper_check.table_rows(summary, [nb_params.find(nb).stem for nb in notebooks])
+    stems = [nb_params.find(nb).stem for nb in notebooks]
     print()
-    for row in rows:
-        print(f"{row[0]:<24} {row[1]:>12} {row[2]:>30}  {row[3]}")
-    print(f"\nevery dry run passed (limit {args.limit:.0f} s each); summary: {paper_check.summary_path()}")
+    for row in paper_check.table_rows(summary, stems):
+        print(f"{row[0]:<24} {row[1]:>12} {row[2]:>12} {row[3]:>30}  {row[4]}")
+    over = [stem for stem in stems if summary["sections"][stem].get("over_limit")]
+    named = f": {', '.join(over)}" if over else ""
+    print(f"\nevery dry run executed; {len(over)} over the {args.limit:.0f} s limit{named} (--strict fails on them); "
+          f"summary: {paper_check.summary_path()}")
     return 0
 
 
@@ -197,6 +200,8 @@ def parser() -> argparse.ArgumentParser:
                                             "execute within --limit seconds; writes book/data/paper_check.json")
     pc.add_argument("notebook", nargs="*", help="paths, file names or stems (default: every notebook of the book)")
     pc.add_argument("--limit", type=float, default=90, help="seconds allowed per section (default 90)")
+    pc.add_argument("--strict", action="store_true", help="fail when a section's dry run takes over --limit "
+                                                          "(default: report it, in the output and the summary)")
     pc.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
     pc.set_defaults(func=_cmd_paper_check)
 

@@ -71,8 +71,11 @@ def test_the_appendix_table_marks_sections_without_a_dry_run():
     summary = {"sections": {"a": {"seconds": 12.3, "estimate_hours": 4.56, "device": "cpu (2 cores)",
                                   "started": "2026-12-02T05:00:00+00:00"}}}
     rows = paper_check.table_rows(summary, ["a", "b"])
-    assert rows[1] == ("a", "12", "4.6", "cpu (2 cores)", "2026-12-02")
-    assert rows[2] == ("b", "—", "—", "—", "—")
+    assert rows[0][2] == "within 90 s"
+    assert rows[1] == ("a", "12", "yes", "4.6", "cpu (2 cores)", "2026-12-02")
+    assert rows[2] == ("b", "—", "—", "—", "—", "—")
+    summary["sections"]["a"]["over_limit"] = True
+    assert paper_check.table_rows(summary, ["a"])[1][2] == "no"
 
 
 def test_the_cli_refuses_a_dry_run_of_another_profile(capsys):
