@@ -201,7 +201,7 @@ class SigmoidExample:
     """Paper 002, Fig. 1a: the binary logit ``f(x) = w x + b`` scaled by ``alpha`` or shifted by ``beta``.
 
     ``scaled[alpha]`` = sigmoid(alpha f(x)) and ``shifted`` = sigmoid(f(x) + beta) over ``x``;
-    ``grad_w`` = |d XE / d w| at ``x0`` of the scaled logit, alpha (1 - sigmoid(alpha f(x0))) x0, over ``alpha``.
+    ``grad_w`` = ``|d XE / d w|`` at ``x0`` of the scaled logit, alpha (1 - sigmoid(alpha f(x0))) x0, over ``alpha``.
     """
 
     w: float
@@ -216,7 +216,7 @@ class SigmoidExample:
 
     @property
     def margin(self) -> float:
-        """The effective margin |f(x0)| / |w| of ``x0`` (eq. (3) in one dimension), whatever ``alpha``."""
+        """The effective margin ``|f(x0)| / |w|`` of ``x0`` (eq. (3) in one dimension), whatever ``alpha``."""
         return abs(self.w * self.x0 + self.b) / abs(self.w)
 
 
@@ -499,7 +499,7 @@ def table8(t: Table1) -> pd.DataFrame:
 
 
 def approx_gaps(t: Table1) -> dict[str, float]:
-    """|robust accuracy of exact EMR - Approx-EMR| (a fraction) for every training that has both (Table 8)."""
+    """``|robust accuracy of exact EMR - Approx-EMR|`` (a fraction) for every training that has both (Table 8)."""
     return {tr: abs(t.get(f"{tr}+EMR").numbers["robust_acc"] - t.get(f"{tr}+Approx-EMR").numbers["robust_acc"])
             for tr in t.pairs()}
 

@@ -8,7 +8,7 @@ Table 7 (fine-tuning a user-supplied pretrained ImageNet model) and §4.5's cost
 :data:`marginlib.papers.p003_amm.config.BENCHMARK_AMM` everywhere; the training and evaluation helpers are
 :mod:`marginlib.papers.p003_amm.benchmarks`.
 
-Flow: :func:`load_data`; :func:`train_benchmarks` (per data set and architecture, :func:`schedules`, one
+Flow: :func:`load_data`; :func:`train_benchmarks` (per data set and architecture, :meth:`Params.schedules`, one
 :func:`~marginlib.papers.p003_amm.benchmarks.train_pair` per seed, the pair's errors and margins, then the cost of
 the first seed's pair); :func:`run_imagenet`; :func:`figure_pairs`, :func:`cost_frame`, :func:`imagenet_frame` and
 :func:`paper_table` render; :func:`record` and :func:`quoted` give the record and the prose's numbers.
