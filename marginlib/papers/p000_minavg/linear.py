@@ -53,6 +53,14 @@ def log_epochs(epochs: int, *, points: int = 200) -> np.ndarray:
     return np.unique(np.round(np.logspace(0, np.log10(epochs), points)).astype(int))
 
 
+def _start(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+           dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """What both trainers start from: flattened inputs, the +/-1 labels of the training points, zero weights and
+    bias."""
+    xtr, xte = x_train.flatten(1).to(dtype), x_test.flatten(1).to(dtype)
+    return xtr, xte, 2.0 * y_train.to(dtype) - 1.0, torch.zeros(xtr.shape[1], dtype=dtype), torch.zeros((), dtype=dtype)
+
+
 def logistic_gd(
     x_train: torch.Tensor,
     y_train: torch.Tensor,
@@ -78,11 +86,8 @@ def logistic_gd(
     validate.positive("epochs", epochs)
     validate.positive("lr", lr)
     _check_binary(y_train, y_test)
-    xtr, xte = x_train.flatten(1).to(dtype), x_test.flatten(1).to(dtype)
-    s_tr = 2.0 * y_train.to(dtype) - 1.0
+    xtr, xte, s_tr, w, b = _start(x_train, y_train, x_test, dtype)
     n = xtr.shape[0]
-    w = torch.zeros(xtr.shape[1], dtype=dtype)
-    b = torch.zeros((), dtype=dtype)
     rec = _Recorder(xtr, y_train, xte, y_test, record_epochs, histogram_epochs, record_scales)
     for epoch in range(1, epochs + 1):
         sz = s_tr * (xtr @ w + b)
@@ -125,11 +130,8 @@ def logistic_sgd(
     validate.positive("batch_size", batch_size)
     validate.nonnegative("momentum", momentum)
     _check_binary(y_train, y_test)
-    xtr, xte = x_train.flatten(1).to(dtype), x_test.flatten(1).to(dtype)
-    s_tr = 2.0 * y_train.to(dtype) - 1.0
+    xtr, xte, s_tr, w, b = _start(x_train, y_train, x_test, dtype)
     n = xtr.shape[0]
-    w = torch.zeros(xtr.shape[1], dtype=dtype)
-    b = torch.zeros((), dtype=dtype)
     vw, vb = torch.zeros_like(w), torch.zeros_like(b)
     gen = torch.Generator().manual_seed(seed)
     rec = _Recorder(xtr, y_train, xte, y_test, record_epochs, histogram_epochs, record_scales)
