@@ -79,7 +79,9 @@ def execute(
 
     ``dry_run`` runs the paper preset cut by its ``dry_run:`` block (sizes and lengths only): every code path of the
     paper profile in about a minute, writing ``results/<stem>/paper-dryrun.*`` with the full run's estimated time
-    (``metrics.paper_estimate``); its checkpoints go to a temporary folder, so it always measures from scratch.
+    (``metrics.paper_estimate``). It writes no checkpoints (even with ``$MARGINLIB_CHECKPOINTS`` set), so it always
+    measures from scratch: a checkpoint's cost is per epoch, not per image, and a work unit scaled by the images
+    would count a WRN-34-10's 0.5 GB save tens of thousands of times over (``tests/core`` test checkpointing).
     """
     import papermill
 
@@ -97,8 +99,8 @@ def execute(
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".staging", dir=out.parent))
     env = {RESULTS_ENV: str(results_dir()), STAGING_ENV: str(staging), TAG_ENV: tag or "",
            DRY_RUN_ENV: "1" if dry_run else ""}
-    if dry_run:
-        env[CHECKPOINTS_ENV] = str(staging / "checkpoints")
+    if dry_run:   # no checkpoints: a save costs per epoch, not per image, and would distort the estimate
+        env[CHECKPOINTS_ENV] = ""
     elif profile == "paper" and not os.environ.get(CHECKPOINTS_ENV):   # long runs: a killed one resumes
         env[CHECKPOINTS_ENV] = str(repo_root() / "checkpoints" / source.stem)
     saved = {k: os.environ.get(k) for k in env}

@@ -83,3 +83,29 @@ def test_the_cli_refuses_a_dry_run_of_another_profile(capsys):
 
     assert cli.main(["run", SECTIONS[0], "--profile", "demo", "--dry-run"]) == 2
     assert "--dry-run is a cut of the paper profile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_dry_run_writes_no_checkpoints(tmp_path, monkeypatch, dry_run):
+    """A checkpoint costs per epoch, not per image: in a dry run it would swamp the training units it scales by
+    the images (a WRN-34-10 save is 0.5 GB), so a dry run checkpoints nothing, even with the variable set."""
+    import os
+
+    import papermill
+
+    from marginlib import train
+    from marginlib.book import build
+
+    seen = {}
+
+    def execute(*args, **kwargs):
+        seen["checkpoints"] = os.environ.get(train.CHECKPOINTS_ENV)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    monkeypatch.setenv(train.CHECKPOINTS_ENV, str(tmp_path / "ckpt"))
+    with pytest.raises(RuntimeError, match="stop here"):
+        build.execute(SECTIONS[0], profile="paper", dry_run=dry_run, progress=False)
+    assert seen["checkpoints"] == ("" if dry_run else str(tmp_path / "ckpt"))
+    assert os.environ[train.CHECKPOINTS_ENV] == str(tmp_path / "ckpt")   # restored after the run

@@ -75,10 +75,20 @@ def test_recipe_puts_igr_on_emrs_per_sample_scale_and_overrides_emr_for_the_grid
     ({"milestones_at": (3, 2)}, r"milestones_at=\[3, 2\] must be increasing"),
     ({"mail_burn_in": 1}, r"mail_burn_in=1 must be below epochs_mail=1"),
     ({"grid_weights": ()}, r"grid_weights must hold at least one value"),
+    ({"image_size": 10}, r"image_size=10: mnist images \(28x28\) .* valid: \[28, 14, 7, 4, 2, 1\]"),
+    ({"image_size": 0}, r"image_size=0: .* valid:"),
+    ({"dataset": "svhn"}, r"dataset='svhn': valid: \['mnist', 'cifar10'\]"),
 ])
 def test_params_refuse_inconsistent_values_before_any_work(overrides, message):
     with pytest.raises(ValueError, match=message):
         _params(**overrides)
+
+
+@pytest.mark.parametrize(("dataset", "size"), [("mnist", 14), ("mnist", 28), ("cifar10", 16)])
+def test_images_are_pooled_to_image_size(dataset, size):
+    p = _params(dataset=dataset, source="offline", image_size=size, n_train=4, n_val=2, n_test=2)
+    splits = s07.load_data(p)
+    assert {tuple(d.x.shape[-2:]) for d in (splits.train, splits.val, splits.test)} == {(size, size)}
 
 
 @pytest.mark.parametrize("profile", PROFILES)

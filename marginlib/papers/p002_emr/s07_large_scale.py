@@ -58,6 +58,8 @@ REGULARIZERS: dict[str, tuple[str, ...]] = {
 SELECTED = ("AT", "TRADES")
 #: the families of Table 10 (every regularizer timed, whether or not its row is trained)
 TIMED = ("AT", "TRADES")
+#: each dataset's images: pixels a side (``image_size`` pools them by a whole factor)
+NATIVE_SIZE = {"mnist": 28, "cifar10": 32}
 #: the pairs (baseline, +EMR) of Fig. 3
 FIG3_PAIRS = (("AT+MAIL", "AT+MAIL+EMR"), ("TRADES+MAIL", "TRADES+MAIL+EMR"))
 #: rows the page quotes and Table 3's claims compare (AutoAttack accuracies, the HE gap, Fig. 6's baseline):
@@ -107,7 +109,7 @@ class Params:
     n_train: int = 1000
     n_val: int = 100
     n_test: int = 200
-    downsample: int = 2
+    image_size: int = 14
     arch: str = "resnet"
     resnet_blocks: tuple[int, ...] = (1, 1, 1)
     resnet_widths: tuple[int, ...] = (8, 16, 32)
@@ -190,7 +192,14 @@ class Params:
         for name in ("aa_eps_factors", "grid_temperatures", "grid_weights"):
             if not getattr(self, name):
                 raise ValueError(f"{name} must hold at least one value")
-        for name in ("downsample", "timing_batch", "timing_repeat", "timing_rounds", "pgd_long_steps"):
+        if self.dataset not in NATIVE_SIZE:
+            raise ValueError(f"dataset={self.dataset!r}: valid: {list(NATIVE_SIZE)}")
+        native = NATIVE_SIZE[self.dataset]
+        if self.image_size < 1 or native % self.image_size:
+            raise ValueError(f"image_size={self.image_size!r}: {self.dataset} images ({native}x{native}) are "
+                             f"average-pooled by a whole factor; valid: "
+                             f"{[native // k for k in range(1, native + 1) if native % k == 0]}")
+        for name in ("timing_batch", "timing_repeat", "timing_rounds", "pgd_long_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
 
@@ -278,15 +287,19 @@ class Splits:
 
 def _load(p: Params, split: str, n: int) -> data.Dataset:
     d = data.load(p.dataset, split=split, n=n, seed=p.seed, source=p.source)
-    if p.downsample > 1:
-        d = dataclasses.replace(d, x=F.avg_pool2d(d.x, p.downsample),
-                                source=f"{d.source}; {p.downsample}x{p.downsample} average-pooled")
+    factor = d.x.shape[-1] // p.image_size
+    if factor * p.image_size != d.x.shape[-1]:
+        raise ValueError(f"image_size={p.image_size}: {d.source} images are {d.x.shape[-1]} pixels a side, not a "
+                         "whole multiple of it")
+    if factor > 1:
+        d = dataclasses.replace(d, x=F.avg_pool2d(d.x, factor),
+                                source=f"{d.source}; {factor}x{factor} average-pooled to {p.image_size}x{p.image_size}")
     return d
 
 
 def load_data(p: Params) -> Splits:
     """``n_train + n_val`` training images split at random (seed ``seed``) into training and validation, and
-    ``n_test`` test images; average-pooled by ``downsample``."""
+    ``n_test`` test images; average-pooled to ``image_size`` pixels a side."""
     pool = _load(p, "train", p.n_train + p.n_val)
     order = torch.randperm(len(pool.y), generator=torch.Generator().manual_seed(p.seed))
     return Splits(pool.subset(order[:p.n_train]), pool.subset(order[p.n_train:]), _load(p, "test", p.n_test))
@@ -353,7 +366,7 @@ def _val_pgd10(p: Params, val: data.Dataset, *scales: str) -> Callable[[nn.Modul
     """Validation PGD10 accuracy: the model-selection metric (paper 002, §5.1), as a ``train.fit`` callback (its
     own work unit, scaling with ``n_val`` and ``scales``: the epochs)."""
     def measure(model: nn.Module, epoch: int) -> float:
-        with cost.work("n_val", *scales):
+        with cost.work("n_val", "image_size", *scales):
             return _pgd_accuracy(p, model, val, steps=10)
     return measure
 
@@ -369,7 +382,7 @@ def train_row(p: Params, splits: Splits, family: str, reg: str, *, weight: float
     spec, select = p.families[family], family in SELECTED
     epochs = f"epochs_{spec.key}"
     t0 = time.perf_counter()
-    with cost.work("n_train", epochs, *scales):
+    with cost.work("n_train", epochs, "at_steps", "image_size", *scales):
         history = train.fit(model, method, splits.train if select else splits.train_and_val, epochs=spec.epochs,
                             batch_size=p.batch_size, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay(family, reg),
                             milestones=spec.milestones, gamma=0.1, decay_regularizer=True, seed=p.seed,
@@ -391,7 +404,7 @@ def autoattack_accuracy(p: Params, model: nn.Module, test: data.Dataset, *, radi
 def attack_accuracies(p: Params, model: nn.Module, test: data.Dataset) -> dict[str, float]:
     """Clean, FGSM, PGD10, long-PGD and AutoAttack accuracies on ``test`` (Table 3's columns, in that order)."""
     g = torch.Generator().manual_seed(p.seed)
-    with cost.work("n_test"):
+    with cost.work("n_test", "image_size"):
         return _attack_accuracies(p, model, test, g)
 
 
@@ -406,7 +419,7 @@ def _attack_accuracies(p: Params, model: nn.Module, test: data.Dataset, g: torch
 def _long_pgd_accuracy(p: Params, model: nn.Module, test: data.Dataset) -> float:
     """The long PGD's accuracy (PGD100 at paper): a cost unit of its own, scaled by its iterations, because a dry
     run cuts them."""
-    with cost.work("n_test", "pgd_long_steps"):
+    with cost.work("n_test", "pgd_long_steps", "image_size"):
         return _pgd_accuracy(p, model, test, steps=p.pgd_long_steps)
 
 
@@ -486,7 +499,7 @@ def aa_vs_eps(p: Params, splits: Splits, t: Table3) -> AACurves:
     def at_radius(name: str, r: float) -> float:
         if r == p.eps:
             return t.aa(name)
-        with cost.work("n_test", "aa_eps_factors"):
+        with cost.work("n_test", "aa_eps_factors", "image_size"):
             return autoattack_accuracy(p, t.models[name], splits.test, radius=r,
                                        generator=torch.Generator().manual_seed(p.seed))
 
@@ -532,7 +545,7 @@ def grid_fig6(p: Params, splits: Splits, t: Table3) -> pd.DataFrame:
                 grid.loc[w, temperature] = t.robust_acc["AT+EMR"]["pgd10"]
                 continue
             row = train_row(p, splits, "AT", "EMR", weight=w, temperature=temperature, arch=arch, scales=scales)
-            with cost.work("n_test", *scales):
+            with cost.work("n_test", "image_size", *scales):
                 grid.loc[w, temperature] = _pgd_accuracy(p, row.model, splits.test, steps=10)
     return grid
 
@@ -575,7 +588,7 @@ def timing_table10(p: Params, splits: Splits) -> Timing:
     timed = {name_of(f, r): (recipe(p, f, r), new_model(p, in_channels=splits.in_channels, he=r == "HE").to(device))
              for f in TIMED for r in REGULARIZERS[f]}
     seconds = {name: float("inf") for name in timed}
-    with cost.work("timing_rounds", "timing_repeat", "timing_batch"):
+    with cost.work("timing_rounds", "timing_repeat", "timing_batch", "at_steps", "image_size"):
         for _ in range(p.timing_rounds):
             for name, (method, model) in timed.items():
                 step = timing.step_seconds(method, model, xb, yb, repeat=p.timing_repeat, warmup=1, seed=p.seed)
