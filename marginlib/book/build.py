@@ -39,6 +39,9 @@ from marginlib.train import CHECKPOINTS_ENV
 KERNEL = "margin-book"
 KERNEL_HINT = f"register it with: python -m ipykernel install --sys-prefix --name {KERNEL}"
 HIDDEN_TAGS = {"injected-parameters": "remove-cell"}
+#: the kernel's own log shows errors only: its startup warning that it talks to papermill "over TCP without
+#: encryption" is about the local loopback socket of this process and says nothing about the run
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def kernel_name() -> str:
@@ -109,7 +112,7 @@ def execute(
     try:
         papermill.execute_notebook(
             str(source), str(staging / out.name), parameters=params, kernel_name=kernel, cwd=str(source.parent),
-            progress_bar=progress, execution_timeout=timeout,
+            progress_bar=progress, execution_timeout=timeout, extra_arguments=KERNEL_ARGUMENTS,
         )
         staged = staging / record.name
         if not staged.is_file():

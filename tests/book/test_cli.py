@@ -192,3 +192,23 @@ def test_claims_tells_a_missing_record_from_a_failed_claim(tmp_path, monkeypatch
     captured = capsys.readouterr()
     assert "MISS 04_mma_margins" in captured.out
     assert "no usable record" in captured.err and "do not hold" not in captured.err
+
+
+def test_the_kernel_says_nothing_of_its_transport_but_keeps_the_notebooks_warnings(tmp_path, capfd):
+    """Issue 19 item 7: no "running over TCP without encryption" line in a run's output; a warning raised by
+    the notebook's code still reaches its output."""
+    import nbformat
+    import papermill
+
+    from marginlib.book import build
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import warnings\nwarnings.warn('the notebook warns')")]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                               kernel_name=build.kernel_name(), extra_arguments=build.KERNEL_ARGUMENTS,
+                               progress_bar=False)
+    out, err = capfd.readouterr()
+    assert "without encryption" not in out + err
+    outputs = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs
+    assert any("the notebook warns" in o.get("text", "") for o in outputs)

@@ -100,6 +100,7 @@ def test_a_dry_run_writes_no_checkpoints(tmp_path, monkeypatch, dry_run):
 
     def execute(*args, **kwargs):
         seen["checkpoints"] = os.environ.get(train.CHECKPOINTS_ENV)
+        seen["kernel"] = kwargs.get("extra_arguments")
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(papermill, "execute_notebook", execute)
@@ -108,4 +109,5 @@ def test_a_dry_run_writes_no_checkpoints(tmp_path, monkeypatch, dry_run):
     with pytest.raises(RuntimeError, match="stop here"):
         build.execute(SECTIONS[0], profile="paper", dry_run=dry_run, progress=False)
     assert seen["checkpoints"] == ("" if dry_run else str(tmp_path / "ckpt"))
+    assert seen["kernel"] == build.KERNEL_ARGUMENTS
     assert os.environ[train.CHECKPOINTS_ENV] == str(tmp_path / "ckpt")   # restored after the run
