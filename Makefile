@@ -10,6 +10,7 @@ KERNEL := margin-book
 
 help:
 	@echo "make book [PROFILE=demo|smoke|paper]  install, execute the notebooks not up to date (FORCE=1: all), build _build/html"
+	@echo "                                      (HIDE_SOLUTIONS=1: the exercises without their solutions, for a course)"
 	@echo "make test                             ruff, mypy, unit tests + every notebook at the smoke profile"
 	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
 	@echo "make seeds [PROFILE=demo] [JOBS=2]     run every section at seeds 0-4 (resumable) -> book/data/seeds/"
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 book: install
-	$(PY) -m marginlib book --profile $(PROFILE) --quiet $(if $(FORCE),--force)
+	$(PY) -m marginlib book --profile $(PROFILE) --quiet $(if $(FORCE),--force) $(if $(HIDE_SOLUTIONS),--hide-solutions)
 
 test: install
 	$(PY) -m ruff check marginlib tests benchmarks

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import nbformat
+import yaml
 
 from marginlib import validate
 from marginlib.book import checks, pages, paper_check, results, seeds
@@ -148,9 +149,11 @@ def up_to_date(notebook: str | pathlib.Path, profile: str) -> bool:
 STAGE_MARKER = ".margin-book-stage"
 
 
-def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Path | None = None) -> pathlib.Path:
+def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Path | None = None,
+          hide_solutions: bool = False) -> pathlib.Path:
     """Assemble ``<output>/_build/src`` (``output`` defaults to the repository root): config, ``book/`` pages,
-    the executed notebooks and a local MathJax."""
+    the executed notebooks and a local MathJax. ``hide_solutions`` builds a course's book: the exercises'
+    solutions are left out (sphinx-exercise's ``hide_solutions``)."""
     root = root or repo_root()
     src = (output or root) / "_build" / "src"
     if src.exists():
@@ -162,6 +165,10 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
     (src / STAGE_MARKER).write_text("staged by marginlib.book.build.stage; deleted and rebuilt on every build\n")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, src / name)
+    if hide_solutions:
+        config = yaml.safe_load((src / "_config.yml").read_text())
+        config["sphinx"]["config"]["hide_solutions"] = True
+        (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copytree(root / "book", src / "book")
     (src / "notebooks").mkdir()
     timings = [("section", "profile", "seconds", "device", "started")]
@@ -249,9 +256,10 @@ def _copy_mathjax(target: pathlib.Path) -> None:
     shutil.copytree(es5, target, ignore=shutil.ignore_patterns("*.map", "sre", "a11y", "adaptors", "ui"))
 
 
-def build(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Path | None = None) -> pathlib.Path:
+def build(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Path | None = None,
+          hide_solutions: bool = False) -> pathlib.Path:
     """Stage and build the HTML book with warnings as errors; returns ``<output>/_build/html``
-    (``output`` defaults to the repository root)."""
+    (``output`` defaults to the repository root; ``hide_solutions``: see :func:`stage`)."""
     root = root or repo_root()
     output = output or root
     typed = checks.typed_numbers(root)
@@ -259,7 +267,7 @@ def build(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
         raise ValueError("prose states numbers by hand (glue them from the record, quote the paper with {paper}, "
                          "or write settings in math; python -m marginlib.book.checks prose shows them):\n"
                          + "\n".join(f"  {where}: {p}" for where, found in typed.items() for p in found))
-    src = stage(profile, root=root, output=output)
+    src = stage(profile, root=root, output=output, hide_solutions=hide_solutions)
     jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent)) or shutil.which("jupyter-book")
     if jb is None:
         raise RuntimeError("jupyter-book is not installed: pip install -e '.[book]' -c constraints.txt")

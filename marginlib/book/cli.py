@@ -94,7 +94,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
             _, seconds = book_mod.execute(path, profile=args.profile, timeout=args.timeout, progress=not args.quiet)
             timings.append((path.name, seconds))
     t0 = time.perf_counter()
-    html = book_mod.build(args.profile)
+    html = book_mod.build(args.profile, hide_solutions=args.hide_solutions)
     timings.append(("jupyter-book build", time.perf_counter() - t0))
     print("\nseconds  step")
     for name, seconds in timings:
@@ -183,6 +183,8 @@ def parser() -> argparse.ArgumentParser:
     bk.add_argument("--no-execute", action="store_true", help="build from the executed notebooks already in results/")
     bk.add_argument("--force", action="store_true",
                     help="execute every notebook, also those whose record is up to date (make book FORCE=1)")
+    bk.add_argument("--hide-solutions", action="store_true",
+                    help="leave the exercises' solutions out of the HTML, for a course (make book HIDE_SOLUTIONS=1)")
     common(bk)
     bk.set_defaults(func=_cmd_book)
 

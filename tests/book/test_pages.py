@@ -1,10 +1,16 @@
 """What the build writes from the records: run box, claims table with seed hold rates, the claims ledger."""
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
+import yaml
 
 from marginlib.book import build, pages
+from marginlib.book.params import toc_notebooks
+
+NOTEBOOKS = toc_notebooks()
 
 DETAIL = "MMA - PGD-AT white-box accuracy at every radius: " + ", ".join(f"{e}: +0.{e}" for e in range(30))
 RECORD = {
@@ -77,7 +83,9 @@ def test_a_value_that_is_not_a_number_reads_as_a_dash_in_sentences_and_tables():
     assert build.MISSING_CELL.sub(r"\1—\2", cells) == '<tr><th class="row_heading" >—</th><td id="x">—</td><td>0.5</td></tr>'
 
 
-def test_the_build_refuses_a_failed_required_claim_and_names_it(tmp_path, monkeypatch):
+def _demo_records(tmp_path, monkeypatch, *, failing=None):
+    """A results folder holding a demo record and an executed notebook per section; the section numbered
+    ``failing`` fails its required claim ``c``."""
     from marginlib.book import params as notebook
     from marginlib.book import results
 
@@ -85,10 +93,37 @@ def test_the_build_refuses_a_failed_required_claim_and_names_it(tmp_path, monkey
     for i, path in enumerate(notebook.toc_notebooks()):
         run = results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo"),
                           required={"c": ["demo"], "info": []})
-        run.save(metrics={}, claims={"c": results.claim(i != 3, detail=f"value {i}", paper="p"),
+        run.save(metrics={}, claims={"c": results.claim(i != failing, detail=f"value {i}", paper="p"),
                                      "info": results.claim(False, detail="", paper="p")})
         nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t")]),
                        build.executed_path(path, "demo"))
-    broken = notebook.toc_notebooks()[3].stem
+
+
+def test_the_build_refuses_a_failed_required_claim_and_names_it(tmp_path, monkeypatch):
+    _demo_records(tmp_path, monkeypatch, failing=3)
+    broken = NOTEBOOKS[3].stem
     with pytest.raises(ValueError, match=rf"do not hold, so the book is not published:\n  {broken}: c \(value 3\)$"):
         build.stage("demo", output=tmp_path / "out")
+
+
+@pytest.mark.parametrize("hide", [False, True])
+def test_a_course_build_hides_the_solutions(tmp_path, monkeypatch, hide):
+    """``make book HIDE_SOLUTIONS=1`` (issue 19 item 4): the staged config turns on sphinx-exercise's
+    ``hide_solutions``; the default book shows them."""
+    _demo_records(tmp_path, monkeypatch)
+    src = build.stage("demo", output=tmp_path / "out", hide_solutions=hide)
+    config = yaml.safe_load((src / "_config.yml").read_text())
+    assert config["sphinx"]["config"]["hide_solutions"] is hide
+    assert "sphinx_exercise" in config["sphinx"]["extra_extensions"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_section_ends_with_numbered_exercises_each_with_a_solution(path):
+    """Issue 19 item 4: each section's exercises are sphinx-exercise directives with a label, and each has a
+    solution (a dropdown a course build can hide)."""
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    labels = re.findall(r"^`{3,}\{exercise\}.*\n:label: (\S+)$", text, re.M)
+    solved = re.findall(r"^`{3,}\{solution\} (\S+)\n:class: dropdown$", text, re.M)
+    assert labels and labels == solved, (labels, solved)
+    assert "## Exercises" in text and "{toggle}" not in text
