@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 KERNEL := margin-book
 
-.PHONY: install book test claims seeds paper-check bench publish clean help
+.PHONY: install book test claims seeds page-check paper-check bench publish clean help
 
 help:
 	@echo "make book [PROFILE=demo|smoke|paper]  install, execute the notebooks not up to date (FORCE=1: all), build _build/html"
@@ -14,6 +14,7 @@ help:
 	@echo "make test                             ruff, mypy, unit tests + every notebook at the smoke profile"
 	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
 	@echo "make seeds [PROFILE=demo] [JOBS=2]     run every section at seeds 0-4 (resumable) -> book/data/seeds/"
+	@echo "make page-check                       every built page in headless Chromium at 1280 and 420 px (clipped, tiny, no alt)"
 	@echo "make paper-check                      every section's paper profile as a dry run (target: 90 s each) + cost estimate"
 	@echo "make publish                          build the demo book and push _build/html to the gh-pages branch"
 	@echo "make bench                            speed benchmarks (ratios measured in one run)"
@@ -36,6 +37,9 @@ test: install
 	$(PY) -m ruff check marginlib tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest
+
+page-check: install
+	$(PY) -m marginlib.book.browser _build/html
 
 claims: install
 	$(PY) -m marginlib claims --profile $(PROFILE)

@@ -201,7 +201,8 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
         csv.writer(f).writerows(estimates)
     (src / f"{pages.LEDGER}.md").write_text(pages.ledger(records, summaries, titles=titles))
     (src / f"{pages.API}.md").write_text(pages.api_reference(root))
-    _copy_mathjax(src / "_static" / "mathjax")
+    shutil.copytree(root / "_static", src / "_static")   # the book's CSS and JS: Jupyter Book links each file
+    _copy_mathjax(src / MATHJAX_EXTRA / "mathjax")
     return src
 
 
@@ -245,8 +246,14 @@ def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mappin
     return heading or record["notebook"]
 
 
+#: where the local MathJax is staged: an ``html_extra_path`` (copied beside the pages), not ``_static``, because
+#: Jupyter Book links every .js file under ``_static`` into every page (60 MathJax bundles, 18.7 MB a page)
+MATHJAX_EXTRA = "_mathjax"
+
+
 def _copy_mathjax(target: pathlib.Path) -> None:
-    """MathJax 3 (shipped by the ``django-static-mathjax`` wheel) so the built book renders math offline."""
+    """MathJax 3 (shipped by the ``django-static-mathjax`` wheel) so the built book renders math offline; pages
+    load only ``tex-chtml.js`` (``mathjax_path`` in ``_config.yml``), which fetches the fonts it needs."""
     import importlib.util
 
     spec = importlib.util.find_spec("mathjax")

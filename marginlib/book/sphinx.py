@@ -12,6 +12,9 @@ inside ``marginlib.papers.p001_mma``) or by a type alias (``Stat``). :func:`reso
 the object and links its defining module's entry; a name that leads outside ``marginlib`` (torch, numpy), to a
 constant, a type alias or an object without an entry of its own is shown as plain text; a name that leads nowhere
 stays a warning, so a broken reference still fails the build.
+
+A figure's image gets its caption as ``alt`` text (:func:`caption_as_alt`) where it has none of its own: myst-nb
+names a glued figure's image by its file hash, which tells a screen reader nothing.
 """
 from __future__ import annotations
 
@@ -79,7 +82,19 @@ def resolve_reexport(app: Sphinx, env: Any, node: Any, contnode: nodes.Node) -> 
     return None
 
 
+def caption_as_alt(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """``doctree-resolved``: every figure's image whose ``alt`` is missing or its own file name gets the figure's
+    caption, as rendered (glued numbers resolved, math as its TeX source)."""
+    for figure in doctree.findall(nodes.figure):
+        caption = next(iter(figure.findall(nodes.caption)), None)
+        for image in figure.findall(nodes.image):
+            alt = image.get("alt", "")
+            if caption is not None and (not alt or alt.endswith(image.get("uri", "\0").rsplit("/", 1)[-1])):
+                image["alt"] = " ".join(caption.astext().split())
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_role("paper", PaperNumber())
+    app.connect("doctree-resolved", caption_as_alt)
     app.connect("missing-reference", resolve_reexport)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
