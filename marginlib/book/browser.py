@@ -11,7 +11,6 @@ width is set by device emulation. Debian's ``chromium`` and ``chromium-driver`` 
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import pathlib
@@ -86,7 +85,7 @@ def chromium() -> tuple[str, str] | None:
 
 
 class Browser:
-    """One headless Chromium session (see :func:`session`): open pages at a width, measure, screenshot."""
+    """One headless Chromium session (see :func:`session`): open pages at a width and measure them."""
 
     def __init__(self, url: str, session: str) -> None:
         self._url, self._session = url, session
@@ -116,16 +115,6 @@ class Browser:
         text"), ``what`` (the element and its first words) and ``by`` (pixels hidden) or ``px`` (text size)."""
         font_px = FIGURE_FONT_PT * FIGURE_DPI / 72
         return list(self._call("POST", "/execute/async", {"script": MEASURE, "args": [font_px, MIN_TEXT_PX]}))
-
-    def screenshot(self, path: pathlib.Path) -> pathlib.Path:
-        """The whole open page as a PNG at ``path``."""
-        size = self._call("POST", "/execute/sync", {"script": "return document.documentElement.scrollHeight",
-                                                     "args": []})
-        self._call("POST", "/goog/cdp/execute", {"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-            "width": self._call("POST", "/execute/sync", {"script": "return window.innerWidth", "args": []}),
-            "height": int(size), "deviceScaleFactor": 1, "mobile": False}})
-        path.write_bytes(base64.b64decode(self._call("GET", "/screenshot")))
-        return path
 
 
 @contextmanager
