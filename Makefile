@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 KERNEL := margin-book
 
-.PHONY: install book test claims seeds page-check paper-check bench publish clean help
+.PHONY: install book test claims seeds page-check paper-check bench publish publish-only clean help
 
 help:
 	@echo "make book [PROFILE=demo|smoke|paper]  install, execute the notebooks not up to date (FORCE=1: all), build _build/html"
@@ -17,6 +17,7 @@ help:
 	@echo "make page-check                       every built page in headless Chromium at 1280 and 420 px (clipped, tiny, no alt)"
 	@echo "make paper-check                      every section's paper profile as a dry run (target: 90 s each) + cost estimate"
 	@echo "make publish                          build the demo book and push _build/html to the gh-pages branch"
+	@echo "make publish-only                     push the built _build/html to gh-pages (what the workflow does on main)"
 	@echo "make bench                            speed benchmarks (ratios measured in one run)"
 	@echo "make bench-peers                      marginlib beside foolbox, adv-lib, torchattacks, AutoAttack (.venv-bench)"
 
@@ -34,7 +35,7 @@ book: install
 	$(PY) -m marginlib book --profile $(PROFILE) --quiet $(if $(FORCE),--force) $(if $(HIDE_SOLUTIONS),--hide-solutions)
 
 test: install
-	$(PY) -m ruff check marginlib tests benchmarks
+	$(PY) -m ruff check marginlib tests benchmarks setup.py
 	$(PY) -m mypy
 	$(PY) -m pytest
 
@@ -67,9 +68,12 @@ $(BENCH_STAMP): pyproject.toml constraints.txt benchmarks/requirements-peers.txt
 bench-peers: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/peers.py
 
-# Manual publishing (the workflow .github/workflows/book.yml deploys main to GitHub Pages by itself).
-publish: book
-	$(PY) -m ghp_import --no-jekyll --push --force _build/html
+# Publishing: _build/html onto the gh-pages branch (ghp-import), which GitHub Pages serves and the launch buttons
+# open (the executed notebooks under _sources/, Binder's environment under binder/). `make publish` builds the
+# demo book first; the workflow (.github/workflows/book.yml) builds, checks the claims, then runs publish-only.
+publish: book publish-only
+publish-only: install
+	$(PY) -m ghp_import --no-jekyll --push --force --message "book built from $$(git rev-parse --short HEAD)" _build/html
 
 clean:
 	rm -rf _build results/*/smoke.* results/*/demo.* results/*/smoke@* results/*/demo@* results/*/paper-dryrun* results/bench

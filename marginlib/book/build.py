@@ -23,7 +23,7 @@ import nbformat
 import yaml
 
 from marginlib import validate
-from marginlib.book import checks, pages, paper_check, results, seeds
+from marginlib.book import checks, launch, pages, paper_check, results, seeds
 from marginlib.book import params as nb_params
 from marginlib.book.results import (
     DRY_RUN_ENV,
@@ -171,6 +171,13 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
         (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copytree(root / "book", src / "book")
     (src / "notebooks").mkdir()
+    repository, commit = _repository(root), _commit(root)
+    install = launch.install_cell(repository=repository, commit=commit)
+    binder = src / LAUNCH_EXTRA / "binder"   # beside the site on gh-pages, where Binder builds from
+    binder.mkdir(parents=True)
+    (binder / "requirements.txt").write_text(
+        launch.binder_requirements(repository=repository, commit=commit, torch_pin=_torch_pin(root)))
+    (binder / "runtime.txt").write_text(f"python-{BINDER_PYTHON}\n")
     timings = [("section", "profile", "seconds", "device", "started")]
     records, summaries, titles, failed = [], {}, {}, []
     for source in nb_params.toc_notebooks(root):
@@ -183,7 +190,8 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
             raise ValueError(f"{record_path(source.stem, profile)} was run with other parameters than the "
                              f"{profile!r} preset ({'; '.join(differs)}): rerun it at the preset before building")
         summary = seeds.load(source.stem, root=root)
-        titles[source.stem] = _write_for_book(executed, src / "notebooks" / source.name, record, summary)
+        titles[source.stem] = _write_for_book(executed, src / "notebooks" / source.name, record, summary,
+                                              install=install)
         records.append(record)
         summaries[source.stem] = summary
         failed += [f"{source.stem}: {name} ({record['claims'][name].get('detail', '')})"
@@ -206,6 +214,37 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
     return src
 
 
+#: staged as an ``html_extra_path`` (``_config.yml``): copied to the site's root, so ``binder/`` lands beside the
+#: executed notebooks on the gh-pages branch that the launch buttons open
+LAUNCH_EXTRA = "_launch"
+#: Binder's Python (``binder/runtime.txt``): the version the workflow builds the book with
+BINDER_PYTHON = "3.11"
+#: the kernel of a published notebook: the standard one of any Jupyter (Colab, Binder), not this project's
+PUBLISHED_KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def _repository(root: pathlib.Path) -> str:
+    """The repository's address, written once in ``_config.yml`` (``repository.url``)."""
+    return str(yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"])
+
+
+def _commit(root: pathlib.Path) -> str | None:
+    """The full hash of the checkout's HEAD (what a published notebook installs), or None outside git."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+
+def _torch_pin(root: pathlib.Path) -> str:
+    """``torch==<version>`` as ``constraints.txt`` pins it (every install path pins torch)."""
+    pin = re.search(r"^torch==\S+", (root / "constraints.txt").read_text(), re.M)
+    if pin is None:
+        raise ValueError(f"{root / 'constraints.txt'} does not pin torch (torch==<version>)")
+    return pin.group(0)
+
+
 def _json_or_none(path: pathlib.Path) -> Any:
     import json
 
@@ -219,12 +258,16 @@ CLAIMS_CALL = "plots.claims_table("
 
 
 def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mapping[str, Any],
-                    summary: Mapping[str, Any] | None) -> str:
+                    summary: Mapping[str, Any] | None, *, install: str) -> str:
     """Copy an executed notebook for the book and return its title: papermill's injected-parameters cell hidden
     from readers, missing values in tables shown as "—", the run box (:func:`marginlib.book.pages.run_box`)
     inserted under the title, and the claims table re-rendered from the record and the current seeds summary
-    (so "holds on k of n seeds" is never older than ``book/data/seeds``)."""
+    (so "holds on k of n seeds" is never older than ``book/data/seeds``). For the launch buttons the notebook
+    starts with the ``install`` cell (:func:`marginlib.book.launch.install_cell`, hidden on the site) and names
+    the standard ``python3`` kernel."""
     nb = nbformat.read(executed, as_version=4)
+    nb.metadata["kernelspec"] = dict(PUBLISHED_KERNELSPEC)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(install, metadata={"tags": ["remove-cell"]}))
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         extra = [HIDDEN_TAGS[t] for t in tags if t in HIDDEN_TAGS and HIDDEN_TAGS[t] not in tags]

@@ -72,6 +72,26 @@ def test_book_builds_from_the_smoke_notebooks(smoke_results, tmp_path):
     staged = nbformat.read(tmp_path / "_build" / "src" / "notebooks" / NOTEBOOKS[0].name, as_version=4)
     injected = [c for c in staged.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and all("remove-cell" in c.metadata.tags for c in injected)
+    _check_launch(html, NOTEBOOKS[0].stem)
+
+
+def _check_launch(html, stem):
+    """The launch buttons open the executed notebook the site publishes (``_sources/``, on the gh-pages branch),
+    which starts with the install cell (not shown on the page); Binder's environment is published beside it."""
+    import yaml
+
+    repository = yaml.safe_load((results.repo_root() / "_config.yml").read_text())["repository"]
+    org_repo = repository["url"].removeprefix("https://github.com/")
+    page = (html / "notebooks" / f"{stem}.html").read_text()
+    path = f"{repository['path_to_book']}/notebooks/{stem}.ipynb"
+    assert f"colab.research.google.com/github/{org_repo}/blob/{repository['branch']}/{path}" in page
+    assert f"mybinder.org/v2/gh/{org_repo}/{repository['branch']}?urlpath=lab/tree/{path}" in page
+    published = nbformat.read(html / path, as_version=4)
+    assert "launch.home()" in published.cells[0].source and "launch.home()" not in page
+    assert published.metadata.kernelspec.name == "python3"
+    assert any(o.get("output_type") for c in published.cells for o in c.get("outputs", [])), "it is the executed one"
+    requirements = (html / "binder" / "requirements.txt").read_text()
+    assert "torch==" in requirements and f"marginlib @ git+{repository['url']}" in requirements
 
 
 def test_glue_uses_finds_text_and_figure_keys():

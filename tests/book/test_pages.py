@@ -67,8 +67,11 @@ def test_staged_notebook_gets_run_box_claims_table_and_dashes(tmp_path):
     ])
     source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, source)
-    assert build._write_for_book(source, target, RECORD, SUMMARY) == "5. MMA training"
+    assert build._write_for_book(source, target, RECORD, SUMMARY, install="launch.home()") == "5. MMA training"
     out = nbformat.read(target, as_version=4)
+    install = out.cells.pop(0)   # the launch buttons' install cell comes first, hidden on the site
+    assert install.cell_type == "code" and install.source == "launch.home()" and install.metadata.tags == ["remove-cell"]
+    assert out.metadata.kernelspec.name == "python3", "Colab and Binder know the standard kernel, not the project's"
     assert out.cells[1].cell_type == "markdown" and "This page's run" in out.cells[1].source
     assert out.cells[2].outputs[0]["data"]["text/html"] == "<table><tr><td>—</td><td>0.5</td></tr></table>"
     glue, table = out.cells[3].outputs

@@ -35,11 +35,20 @@ def test_pull_requests_build_smoke_and_main_deploys_the_demo_book():
     assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
     steps = {s.get("name"): s for s in wf["jobs"]["build"]["steps"]}
     assert "'smoke'" in steps["Build the book"]["run"] and "'demo'" in steps["Build the book"]["run"]
-    assert steps["Upload the site"]["with"]["path"] == "_build/html"
-    deploy = wf["jobs"]["deploy"]
-    assert deploy["needs"] == "build" and deploy["permissions"] == {"pages": "write", "id-token": "write"}
-    assert "pull_request" in deploy["if"]
-    assert any("deploy-pages" in s.get("uses", "") for s in deploy["steps"])
+    publish = steps["Publish the site on gh-pages"]
+    assert "pull_request" in publish["if"] and "make publish-only" in publish["run"]
+    assert wf["permissions"] == {"contents": "write"}, "ghp-import pushes the gh-pages branch"
+    names = list(steps)
+    assert names.index("The papers' required claims") < names.index("Publish the site on gh-pages")
+
+
+def test_publishing_pushes_the_built_site_to_the_branch_the_launch_buttons_open():
+    makefile = (ROOT / "Makefile").read_text()
+    rule = makefile[makefile.index("publish-only: install"):].splitlines()[1]
+    assert "ghp_import" in rule and "--no-jekyll" in rule and "_build/html" in rule   # .nojekyll: _sources/ served
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    assert repository["branch"] == "gh-pages" and repository["path_to_book"] == "_sources"
+    assert "-b" not in rule.split(), "ghp-import's default branch is gh-pages, the one the launch buttons name"
 
 
 def test_the_repository_url_lives_only_in_the_book_config():
