@@ -46,8 +46,35 @@ def claims_frame(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -
 
 def claims_html(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str:
     """:func:`claims_frame` as an HTML table, every cell in full (nothing cut to a column width)."""
-    frame = claims_frame(record, summary)
-    return frame.to_html(escape=True, border=0, classes="claims-table", na_rep="—")
+    return table_html(claims_frame(record, summary), classes="claims-table")
+
+
+#: significant digits of a table's non-integer numbers (the papers' tables print two decimals of percentages)
+SIGNIFICANT = 4
+
+
+def number_text(value: float) -> str:
+    """A table's number as the book prints it: a whole number in full (``12665``, not ``1.267e+04``), another to
+    :data:`SIGNIFICANT` significant digits without a fixed precision's zeros (``0.001`` stays ``0.001`` and
+    ``3e-4`` stays ``0.0003`` where two decimals would print ``0.00``; ``98.76`` stays ``98.76``), a missing or
+    undefined value as "—"."""
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return "—"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{value:.0f}"
+    if abs(value) >= 10 ** SIGNIFICANT:
+        return f"{value:.0f}"
+    return f"{value:.{SIGNIFICANT}g}"
+
+
+def table_html(frame: pd.DataFrame, *, classes: str = "margin-book-table") -> str:
+    """The book's one rendering of a table (every section's frames, through :func:`marginlib.book.plots.theme`,
+    and the claims table): numbers by :func:`number_text`, "—" for a missing cell, no index column when the index
+    is only the row numbers, every cell in full (no column cut; the page wraps long cells)."""
+    plain = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+    with pd.option_context("display.max_colwidth", None):
+        return frame.to_html(escape=True, border=0, classes=classes, na_rep="—", float_format=number_text,
+                             index=not plain)
 
 
 def data_source(record: Mapping[str, Any]) -> str:

@@ -18,9 +18,21 @@ TRAIN_TEST = {"train": "C0", "test": "C1"}
 
 
 def theme() -> None:
-    """Apply the book's theme (seaborn ``whitegrid``, colorblind palette, compact fonts)."""
+    """Apply the book's theme: figures in seaborn's ``whitegrid`` with the colorblind palette and compact fonts;
+    in a notebook, tables (pandas frames) rendered by :func:`marginlib.book.pages.table_html`."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.95)
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+    try:
+        from IPython import get_ipython
+    except ImportError:   # pragma: no cover - IPython comes with ipykernel, a dependency
+        return
+    shell = get_ipython()
+    if shell is not None:
+        import pandas as pd
+
+        from marginlib.book.pages import table_html
+
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
 
 
 def show(name: str, fig: matplotlib.figure.Figure) -> None:

@@ -130,3 +130,30 @@ def test_every_section_ends_with_numbered_exercises_each_with_a_solution(path):
     solved = re.findall(r"^`{3,}\{solution\} (\S+)\n:class: dropdown$", text, re.M)
     assert labels and labels == solved, (labels, solved)
     assert "## Exercises" in text and "{toggle}" not in text
+
+
+def test_tables_print_small_numbers_whole_numbers_and_missing_values_readably():
+    assert [pages.number_text(v) for v in (0.001, 3e-4, 98.76, 12665.0, 0.123456, -0.5, float("nan"), None)] == \
+        ["0.001", "0.0003", "98.76", "12665", "0.1235", "-0.5", "—", "—"]
+    import pandas as pd
+
+    frame = pd.DataFrame({"method": ["MMA", "PGD"], "acc": [0.001, float("nan")], "detail": ["x" * 90, "y"]})
+    html = pages.table_html(frame)
+    assert "<td>0.001</td>" in html and "<td>—</td>" in html and "x" * 90 in html, "no rounding to 0.00, no cut"
+    assert "<th>0</th>" not in html, "row numbers are not a column"
+    assert "<th>MMA</th>" in pages.table_html(frame.set_index("method")), "a named index stays"
+
+
+def test_the_theme_renders_every_frame_of_a_notebook_with_the_book_formatter():
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from marginlib.book import plots
+
+    shell = InteractiveShell.instance()
+    try:
+        plots.theme()
+        data, _ = shell.display_formatter.format(pd.DataFrame({"a": [3e-4]}))
+        assert "<td>0.0003</td>" in data["text/html"] and "<th>0</th>" not in data["text/html"]
+    finally:
+        InteractiveShell.clear_instance()
