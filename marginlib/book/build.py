@@ -179,6 +179,7 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
         launch.binder_requirements(repository=repository, commit=commit, torch_pin=_torch_pin(root)))
     (binder / "runtime.txt").write_text(f"python-{BINDER_PYTHON}\n")
     timings = [("section", "profile", "seconds", "device", "started")]
+    estimates_summary = _json_or_none(paper_check.summary_path(root))
     records, summaries, titles, failed = [], {}, {}, []
     for source in nb_params.toc_notebooks(root):
         executed = executed_path(source, profile)
@@ -190,8 +191,10 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
             raise ValueError(f"{record_path(source.stem, profile)} was run with other parameters than the "
                              f"{profile!r} preset ({'; '.join(differs)}): rerun it at the preset before building")
         summary = seeds.load(source.stem, root=root)
+        box = pages.summary_box(record, summary, key=_key_claims(source), exercise=_first_exercise(source),
+                                estimate=(estimates_summary or {}).get("sections", {}).get(source.stem))
         titles[source.stem] = _write_for_book(executed, src / "notebooks" / source.name, record, summary,
-                                              install=install)
+                                              install=install, summary_box=box)
         records.append(record)
         summaries[source.stem] = summary
         failed += [f"{source.stem}: {name} ({record['claims'][name].get('detail', '')})"
@@ -203,8 +206,7 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
                          + "\n  ".join(failed))
     with open(src / "book" / "appendix" / "timings.csv", "w", newline="") as f:
         csv.writer(f).writerows(timings)
-    estimates = paper_check.table_rows(_json_or_none(paper_check.summary_path(root)),
-                                       [s.stem for s in nb_params.toc_notebooks(root)])
+    estimates = paper_check.table_rows(estimates_summary, [s.stem for s in nb_params.toc_notebooks(root)])
     with open(src / "book" / "appendix" / "paper_estimates.csv", "w", newline="") as f:
         csv.writer(f).writerows(estimates)
     (src / f"{pages.LEDGER}.md").write_text(pages.ledger(records, summaries, titles=titles))
@@ -245,6 +247,23 @@ def _torch_pin(root: pathlib.Path) -> str:
     return pin.group(0)
 
 
+#: an exercise's label in a section's markdown (``:label: ex-07-1``)
+EXERCISE_LABEL = re.compile(r"^:label:\s*(ex-[\w-]+)\s*$", re.M)
+
+
+def _key_claims(source: pathlib.Path) -> list[str]:
+    """The claims a section's summary box leads with: ``key:`` in its preset file."""
+    meta = yaml.safe_load((source.parent / "params" / f"{source.stem}.yaml").read_text()) or {}
+    return list(meta.get("key") or [])
+
+
+def _first_exercise(source: pathlib.Path) -> str | None:
+    """The label of the section's first exercise (what its summary box suggests trying first), if it has one."""
+    cells = nbformat.read(source, as_version=4).cells
+    found = EXERCISE_LABEL.search("\n".join(c.source for c in cells if c.cell_type == "markdown"))
+    return found.group(1) if found else None
+
+
 def _json_or_none(path: pathlib.Path) -> Any:
     import json
 
@@ -258,11 +277,12 @@ CLAIMS_CALL = "plots.claims_table("
 
 
 def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mapping[str, Any],
-                    summary: Mapping[str, Any] | None, *, install: str) -> str:
+                    summary: Mapping[str, Any] | None, *, install: str, summary_box: str = "") -> str:
     """Copy an executed notebook for the book and return its title: papermill's injected-parameters cell hidden
     from readers, missing values in tables shown as "—", the run box (:func:`marginlib.book.pages.run_box`)
     inserted under the title, and the claims table re-rendered from the record and the current seeds summary
-    (so "holds on k of n seeds" is never older than ``book/data/seeds``). For the launch buttons the notebook
+    (so "holds on k of n seeds" is never older than ``book/data/seeds``), and ``summary_box``
+    (:func:`marginlib.book.pages.summary_box`) above the run box. For the launch buttons the notebook
     starts with the ``install`` cell (:func:`marginlib.book.launch.install_cell`, hidden on the site) and names
     the standard ``python3`` kernel."""
     nb = nbformat.read(executed, as_version=4)
@@ -285,6 +305,8 @@ def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mappin
     heading = title.source.splitlines()[0].lstrip("# ").strip() if title is not None and title.source else ""
     at = nb.cells.index(title) + 1 if title is not None else 0
     nb.cells.insert(at, nbformat.v4.new_markdown_cell(pages.run_box(record, summary)))
+    if summary_box:
+        nb.cells.insert(at, nbformat.v4.new_markdown_cell(summary_box))
     nbformat.write(nb, target)
     return heading or record["notebook"]
 

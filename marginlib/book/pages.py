@@ -118,6 +118,57 @@ def run_box(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str
     return "\n".join(lines) + "\n"
 
 
+def duration_text(seconds: float) -> str:
+    """A wall time as a reader says it: ``40 s``, ``12 min``, ``3.4 h``, ``2.1 days``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.2g} h"
+    return f"{seconds / 86400:.2g} days"
+
+
+def summary_box(record: Mapping[str, Any], summary: Mapping[str, Any] | None, *, key: Sequence[str],
+                estimate: Mapping[str, Any] | None, exercise: str | None) -> str:
+    """The box at the top of a section: its key result (the ``key`` claims of the preset file: the paper's
+    statement, whether it holds in this run, on how many recorded seeds, and this run's numbers), its runtime (this
+    run's, and the full paper profile's estimate from its dry run, ``estimate``: an entry of
+    ``book/data/paper_check.json``) and what to try first (the section's first exercise, ``exercise``: its label,
+    and the quick rerun). Everything in it is read from the record and the summaries, never typed."""
+    claims = record["claims"]
+    unknown = [name for name in key if name not in claims]
+    if not key or unknown:
+        raise ValueError(f"{record['notebook']}: the preset file's key: must name claims of the section; "
+                         f"{unknown or 'none given'} not among {sorted(claims)}")
+    digest = record.get("environment", {}).get("code", {}).get("digest")
+    lines = [":::{admonition} In short", ":class: tip section-summary"]
+    for name in key:
+        c = claims[name]
+        where = ", ".join(c["required_at"]) or "no profile (informational)"
+        lines += [f"**Key result** (`{name}`, required at {where}). The paper: {_sentence(c['paper'])} "
+                  f"**This run ({record['profile']}):** {'holds' if c['holds'] else 'does not hold'}; "
+                  f"{readable(c.get('detail', ''))}. Holds on {seeds_mod.hold_text(summary, name, digest=digest)} "
+                  "recorded seeds.", ""]
+    env = record["environment"]
+    runtime = f"**Runtime.** This page's run: {duration_text(record['seconds'])} on {env.get('device')}."
+    if estimate:
+        runtime += (f" The full `paper` profile: about {duration_text(estimate['estimate_seconds'])} on "
+                    f"{estimate['device']}, estimated by its dry run ({{doc}}`/book/appendix/reproducing`).")
+    lines += [runtime, ""]
+    stem = record["notebook"]
+    first = f"{{numref}}`{exercise}` below, then " if exercise else ""
+    lines += [f"**Try first.** {first}a quick rerun at the smoke profile: "
+              f"`python -m marginlib run {stem} --profile smoke` (the book's `demo` run: `--profile demo`).", ":::"]
+    return "\n".join(lines) + "\n"
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending with a full stop (a claim's paper statement, quoted in a box)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", ")", '"', "”")) else text + "."
+
+
 def _cell(text: Any) -> str:
     return html.escape(str(text)).replace("|", "\\|").replace("\n", " ")
 

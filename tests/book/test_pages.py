@@ -94,10 +94,11 @@ def _demo_records(tmp_path, monkeypatch, *, failing=None):
 
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "results"))
     for i, path in enumerate(notebook.toc_notebooks()):
+        key = {name: results.claim(True, detail="k", paper="the key") for name in build._key_claims(path)}
         run = results.Run(path.stem, profile="demo", params=notebook.resolve(path.stem, "demo"),
-                          required={"c": ["demo"], "info": []})
+                          required={"c": ["demo"], "info": [], **{name: [] for name in key}})
         run.save(metrics={}, claims={"c": results.claim(i != failing, detail=f"value {i}", paper="p"),
-                                     "info": results.claim(False, detail="", paper="p")})
+                                     "info": results.claim(False, detail="", paper="p"), **key})
         nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t")]),
                        build.executed_path(path, "demo"))
 
@@ -157,3 +158,28 @@ def test_the_theme_renders_every_frame_of_a_notebook_with_the_book_formatter():
         assert "<td>0.0003</td>" in data["text/html"] and "<th>0</th>" not in data["text/html"]
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_every_section_names_its_key_claims_and_has_an_exercise_to_try_first():
+    import yaml
+
+    from marginlib.book import params as notebook
+
+    for path in notebook.toc_notebooks():
+        meta = yaml.safe_load((path.parent / "params" / f"{path.stem}.yaml").read_text())
+        assert meta.get("key") and set(meta["key"]) <= set(meta["required"]), path.stem
+        assert build._key_claims(path) == meta["key"]
+        assert build._first_exercise(path) == f"ex-{path.stem[:2]}-1", path.stem
+
+
+def test_the_summary_box_states_the_key_claim_runtime_and_what_to_try():
+    estimate = {"estimate_seconds": 7200, "device": "cpu (2 cores)"}
+    box = pages.summary_box(RECORD, SUMMARY, key=["beats"], estimate=estimate, exercise="ex-05-1")
+    assert box.startswith(":::{admonition} In short") and box.rstrip().endswith(":::")
+    claim = RECORD["claims"]["beats"]
+    assert claim["paper"].rstrip(".") in box and "does not hold" in box and "1 of 5" in box
+    assert "about 2 h on cpu (2 cores)" in box and "{numref}`ex-05-1`" in box
+    assert "python -m marginlib run 05_mma_training --profile smoke" in box
+    with pytest.raises(ValueError, match="key: must name claims"):
+        pages.summary_box(RECORD, SUMMARY, key=["no_such_claim"], estimate=None, exercise=None)
+    assert [pages.duration_text(s) for s in (40, 720, 12240, 190000)] == ["40 s", "12 min", "3.4 h", "2.2 days"]
