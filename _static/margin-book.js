@@ -1,8 +1,9 @@
-// margin-book's figures (issue 19 item 3): shown at least at the scale where their smallest text (9 pt at
-// 110 dpi, marginlib.book.plots.style) is 9 CSS px, scrolling sideways where the column is narrower;
+// margin-book's figures (issue 19 item 3): shown at least at the scale where their smallest text is
+// marginlib.book.plots.MIN_TEXT_PX CSS px (window.marginBookMinScale, written by the build into
+// margin-book-scale.js from plots.min_figure_scale()), scrolling sideways where the column is narrower;
 // a click opens the figure at full size.
 (function () {
-  var MIN_SCALE = 9 / (9 * 110 / 72);
+  var MIN_SCALE = window.marginBookMinScale || 1;
   function fit(img) {
     img.classList.add("margin-book-figure");
     img.style.width = "100%";

@@ -1,13 +1,13 @@
 """What a reader's browser shows: every built page opened in headless Chromium at a desktop and a phone width,
 with the equations, tables and figures that do not fit measured (issue 19 item 3).
 
-An element is *clipped* when part of it lies outside an ancestor that hides its overflow, or to the left of one
-that scrolls (a scroll bar only reaches what overflows to the right): the reader cannot see all of it. A figure's
-text is too small when, at the size the page shows the figure, it is under :data:`MIN_TEXT_PX`; a figure needs
-an ``alt`` text that is not its file name. The page is driven through ChromeDriver's W3C WebDriver protocol
-(standard library only), because headless Chromium will not make a window narrower than 500 px: the phone
-width is set by device emulation. Debian's ``chromium`` and ``chromium-driver`` (``$CHROMIUM``,
-``$CHROMEDRIVER`` override the paths).
+An element is *clipped* when part of it lies outside an ancestor that hides its overflow, or to the left of one that
+scrolls (a scroll bar only reaches what overflows to the right): the reader cannot see all of it. A figure's text is
+too small when, at the size the page shows the figure, it is under :data:`marginlib.book.plots.MIN_TEXT_PX`; a
+figure needs an ``alt`` text that is not its file name. The page is driven through ChromeDriver's W3C WebDriver
+protocol (standard library only), because headless Chromium will not make a window narrower than 500 px: the phone
+width is set by device emulation. Debian's ``chromium`` and ``chromium-driver`` (``$CHROMIUM``, ``$CHROMEDRIVER``
+override the paths).
 """
 from __future__ import annotations
 
@@ -25,12 +25,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from marginlib.book.plots import FIGURE_DPI, FIGURE_FONT_PT, MIN_TEXT_PX
+
 #: the widths a page is checked at: a desktop and a phone, in CSS pixels
 WIDTHS = (1280, 420)
-#: the size of a figure's text on the page must be at least this (CSS pixels)
-MIN_TEXT_PX = 9.0
-#: matplotlib's resolution and the smallest font size (points) of the book's figures (``plots.style``)
-FIGURE_DPI, FIGURE_FONT_PT = 110, 9.0
 #: Chromium's flags for a closed network (no background connections, no first-run work)
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

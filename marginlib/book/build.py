@@ -23,7 +23,7 @@ import nbformat
 import yaml
 
 from marginlib import validate
-from marginlib.book import checks, launch, pages, paper_check, results, seeds
+from marginlib.book import checks, launch, pages, paper_check, plots, results, seeds
 from marginlib.book import params as nb_params
 from marginlib.book.results import (
     DRY_RUN_ENV,
@@ -212,10 +212,15 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
     (src / f"{pages.LEDGER}.md").write_text(pages.ledger(records, summaries, titles=titles))
     (src / f"{pages.API}.md").write_text(pages.api_reference(root))
     shutil.copytree(root / "_static", src / "_static")   # the book's CSS and JS: Jupyter Book links each file
+    (src / "_static" / FIGURE_SCALE_JS).write_text(
+        f"// written by marginlib.book.build from plots.min_figure_scale(): read by margin-book.js\n"
+        f"window.marginBookMinScale = {plots.min_figure_scale():.6f};\n")
     _copy_mathjax(src / MATHJAX_EXTRA / "mathjax")
     return src
 
 
+#: the script the stage writes beside ``_static/margin-book.js``: the figures' smallest display scale
+FIGURE_SCALE_JS = "margin-book-scale.js"
 #: staged as an ``html_extra_path`` (``_config.yml``): copied to the site's root, so ``binder/`` lands beside the
 #: executed notebooks on the gh-pages branch that the launch buttons open
 LAUNCH_EXTRA = "_launch"

@@ -15,13 +15,25 @@ import seaborn as sns
 
 PALETTE = "colorblind"
 TRAIN_TEST = {"train": "C0", "test": "C1"}
+#: the resolution figures are drawn and saved at, and the smallest font size (points) in them
+FIGURE_DPI, FIGURE_FONT_PT = 110, 9.0
+#: on the page, a figure's smallest text is never under this many CSS pixels (``_static/margin-book.js`` scales
+#: figures by :func:`min_figure_scale`; ``make page-check`` measures it)
+MIN_TEXT_PX = 9.0
+
+
+def min_figure_scale() -> float:
+    """The smallest display size of a figure, as a fraction of its pixel width, at which its smallest text is
+    :data:`MIN_TEXT_PX` CSS pixels high."""
+    return MIN_TEXT_PX / (FIGURE_FONT_PT * FIGURE_DPI / 72)
 
 
 def theme() -> None:
     """Apply the book's theme: figures in seaborn's ``whitegrid`` with the colorblind palette and compact fonts;
     in a notebook, tables (pandas frames) rendered by :func:`marginlib.book.pages.table_html`."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.95)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+    plt.rcParams.update({"figure.dpi": FIGURE_DPI, "savefig.dpi": FIGURE_DPI, "savefig.bbox": "tight",
+                         "axes.titleweight": "bold"})
     try:
         from IPython import get_ipython
     except ImportError:   # pragma: no cover - IPython comes with ipykernel, a dependency

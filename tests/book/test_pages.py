@@ -121,6 +121,21 @@ def test_a_course_build_hides_the_solutions(tmp_path, monkeypatch, hide):
     assert "sphinx_exercise" in config["sphinx"]["extra_extensions"]
 
 
+def test_the_stage_writes_the_figure_scale_and_binder_environment_from_their_one_source(tmp_path, monkeypatch):
+    from marginlib.book import plots
+
+    _demo_records(tmp_path, monkeypatch)
+    src = build.stage("demo", output=tmp_path / "out")
+    scale = (src / "_static" / build.FIGURE_SCALE_JS).read_text()
+    assert f"window.marginBookMinScale = {plots.min_figure_scale():.6f};" in scale
+    assert plots.min_figure_scale() * plots.FIGURE_FONT_PT * plots.FIGURE_DPI / 72 == pytest.approx(plots.MIN_TEXT_PX)
+    assert "window.marginBookMinScale" in (src / "_static" / "margin-book.js").read_text()
+    pin = re.search(r"^torch==\S+", (build.repo_root() / "constraints.txt").read_text(), re.M).group(0)
+    assert pin in (src / build.LAUNCH_EXTRA / "binder" / "requirements.txt").read_text().splitlines()
+    staged = nbformat.read(src / "notebooks" / "01_minavg_linear.ipynb", as_version=4)
+    assert "In short" in staged.cells[2].source and "This page's run" in staged.cells[3].source
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_every_section_ends_with_numbered_exercises_each_with_a_solution(path):
     """Issue 19 item 4: each section's exercises are sphinx-exercise directives with a label, and each has a
