@@ -25,7 +25,7 @@ help:
 # wheel (a looser pin would pull the newest CUDA build) and Jupyter Book to 1.x (offline builds).
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test,cluster]"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "$(KERNEL) (.venv)"
 	touch $(STAMP)
 

@@ -1,8 +1,12 @@
 """``python -m marginlib list | run NOTEBOOK --profile P [-p name value ...] [--dry-run] | book --profile P | claims
---profile P | seeds NOTEBOOK... --profile P --seeds 0 1 2 3 4 | paper-check [NOTEBOOK...]``."""
+--profile P | seeds NOTEBOOK... --profile P --seeds 0 1 2 3 4 | paper-check [NOTEBOOK...] | train JOB.json...
+[--executor E] [--out DIR]``."""
 from __future__ import annotations
 
 import argparse
+import os
+import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -153,6 +157,29 @@ def _cmd_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Train jobs (``marginlib.jobs``) into the cache, on the chosen executor; ``--out`` gets each final state dict."""
+    from marginlib import executors, jobs
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RuntimeError("training a job with DistributedDataParallel under torchrun is not implemented yet; run "
+                           "`python -m marginlib train JOB.json` without torchrun (one process, one device)")
+    executors.check_executor(args.executor)
+    specs = [jobs.Job.read(path) for path in args.job]       # every spec validated before any training
+    cache = pathlib.Path(args.cache) if args.cache else (
+        pathlib.Path(os.environ[jobs.CACHE_ENV]) if os.environ.get(jobs.CACHE_ENV) else results.results_dir() / "cache")
+    done = executors.run_all(specs, executor=args.executor, cache=cache, slurm=args.slurm)
+    for path, result in zip(args.job, done):
+        line = f"{path}: {result.path}"
+        if args.out:
+            out = pathlib.Path(args.out) / (pathlib.Path(path).stem + ".pt")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(result.path / "weights.pt", out)
+            line += f" -> {out}"
+        print(line)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m marginlib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -206,6 +233,16 @@ def parser() -> argparse.ArgumentParser:
                                                           "(default: report it, in the output and the summary)")
     pc.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
     pc.set_defaults(func=_cmd_paper_check)
+
+    tr = sub.add_parser("train", help="train jobs (JSON specs, marginlib.jobs) into the cache; cached ones load")
+    tr.add_argument("job", nargs="+", help="job spec files (JSON)")
+    tr.add_argument("--out", help="folder to copy each job's final weights to, as <spec stem>.pt (a state dict)")
+    tr.add_argument("--cache", help="the cache folder (default $MARGINLIB_CACHE, else results/cache)")
+    tr.add_argument("--executor", default="local",
+                    help="local (default), dask-local:N, dask://host:port or slurm (marginlib.executors)")
+    tr.add_argument("--slurm", help="with --executor slurm: a YAML file of partition, gpus_per_node, timeout_min, "
+                                    "account, cpus_per_task, mem_gb")
+    tr.set_defaults(func=_cmd_train)
 
     cl = sub.add_parser("claims", help="fail if a claim required at the profile is false in the last results")
     cl.add_argument("notebook", nargs="*", help="paths, file names or stems (default: every notebook of the book)")

@@ -21,7 +21,8 @@ def _name(requirement: str) -> str:
 
 def _pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = list(project["dependencies"]) + project["optional-dependencies"]["book"] + project["optional-dependencies"]["test"]
+    extras = project["optional-dependencies"]
+    reqs = list(project["dependencies"]) + extras["book"] + extras["test"] + extras["cluster"]
     return {_name(r): r for r in reqs}
 
 

@@ -1,0 +1,117 @@
+"""Where training jobs run: in this process, on a Dask cluster, or on Slurm through submitit.
+
+``run_all(jobs, executor=...)`` returns the jobs' results in order. Jobs already in the cache load; the same job
+asked for twice trains once; the others are submitted together and run in parallel. Executors:
+
+``local``
+    one after another in this process (the default).
+``dask-local:N``
+    a ``distributed.LocalCluster`` of ``N`` worker processes, one thread each, on this machine.
+``dask://host:port``
+    an existing Dask scheduler, e.g. one that ``dask-jobqueue`` started on Slurm, PBS or SGE.
+``slurm``
+    one Slurm job per training through ``submitit``; partition, GPUs, time limit, account and CPUs come from
+    ``slurm=`` (a mapping, or the path of a YAML file with those keys: :data:`SLURM_KEYS`).
+
+Workers need only the installed package and the shared cache folder (:func:`marginlib.jobs.default_cache`): a
+worker trains a job into the cache and the caller loads the result from there. The cluster libraries are the
+``cluster`` extra (``pip install 'marginlib[cluster]'``), imported only by the executors that need them.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from marginlib.jobs import Job, Result, cached, default_cache
+from marginlib.jobs import run as run_job
+
+EXECUTORS = ("local", "dask-local:N", "dask://host:port", "slurm")
+#: the keys of a Slurm configuration (submitit's names: ``slurm_partition``, ``gpus_per_node``, ...); ``cluster``
+#: is submitit's backend, ``slurm`` by default (``local`` runs the jobs as local processes, for a test)
+SLURM_KEYS = ("partition", "gpus_per_node", "timeout_min", "account", "cpus_per_task", "mem_gb", "cluster")
+_DASK_LOCAL = re.compile(r"^dask-local:([1-9][0-9]*)$")
+
+
+def check_executor(executor: str) -> str:
+    """``executor`` if it is one of :data:`EXECUTORS` (``N`` a positive count), else a ``ValueError`` listing
+    them."""
+    if executor in ("local", "slurm") or _DASK_LOCAL.match(executor) or (
+            executor.startswith("dask://") and len(executor) > len("dask://")):
+        return executor
+    raise ValueError(f"executor={executor!r} is not valid; choose one of: {', '.join(EXECUTORS)}")
+
+
+def run_all(jobs: Sequence[Job], *, executor: str = "local", cache: str | os.PathLike | None = None,
+            slurm: Mapping[str, Any] | str | os.PathLike | None = None) -> list[Result]:
+    """The results of ``jobs``, in order: cached ones loaded, the others trained on ``executor``."""
+    check_executor(executor)
+    folder = pathlib.Path(cache or default_cache()).absolute()
+    options = _slurm_options(slurm) if executor == "slurm" else {}
+    todo = {job.key(): job for job in jobs if cached(job, cache=folder) is None}
+    specs = [job.to_dict() for job in todo.values()]
+    if specs and executor == "local":
+        for job in todo.values():
+            run_job(job, cache=folder)
+    elif specs and executor.startswith("dask"):
+        _on_dask(executor, specs, folder)
+    elif specs:
+        _on_slurm(options, specs, folder)
+    results = [cached(job, cache=folder) for job in jobs]
+    missing = [job.key() for job, r in zip(jobs, results) if r is None]
+    if missing:
+        raise RuntimeError(f"jobs {missing} finished on {executor!r} but are not in the cache {folder}: the workers "
+                           "must share that folder")
+    return [r for r in results if r is not None]
+
+
+def train_spec(spec: Mapping[str, Any], cache: str) -> str:
+    """What a worker runs: train the job ``spec`` into ``cache``; returns its result's folder."""
+    return str(run_job(Job.from_dict(spec), cache=cache).path)
+
+
+def _on_dask(executor: str, specs: list[dict[str, Any]], cache: pathlib.Path) -> None:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:   # pragma: no cover - the test environment has the cluster extra
+        raise RuntimeError(f"executor={executor!r} needs Dask: pip install 'marginlib[cluster]' ({err})") from err
+    local = _DASK_LOCAL.match(executor)
+    if local:
+        with LocalCluster(n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            client.gather(client.map(train_spec, specs, cache=str(cache), pure=False))
+    else:
+        with Client(executor.removeprefix("dask://")) as client:
+            client.gather(client.map(train_spec, specs, cache=str(cache), pure=False))
+
+
+def _on_slurm(options: Mapping[str, Any], specs: list[dict[str, Any]], cache: pathlib.Path) -> None:
+    try:
+        import submitit
+    except ImportError as err:   # pragma: no cover
+        raise RuntimeError(f"executor='slurm' needs submitit: pip install 'marginlib[cluster]' ({err})") from err
+    settings = dict(options)
+    executor = submitit.AutoExecutor(folder=str(cache / "submitit"), cluster=settings.pop("cluster", None))
+    names = {"partition": "slurm_partition", "account": "slurm_account"}
+    executor.update_parameters(**{names.get(k, k): v for k, v in settings.items()})
+    submitted = executor.map_array(train_spec, specs, [str(cache)] * len(specs))
+    for job in submitted:
+        job.result()
+
+
+def _slurm_options(slurm: Mapping[str, Any] | str | os.PathLike | None) -> dict[str, Any]:
+    """A Slurm configuration from a mapping or a YAML file, checked against :data:`SLURM_KEYS`."""
+    if slurm is None:
+        return {}
+    if not isinstance(slurm, Mapping):
+        import yaml
+
+        slurm = yaml.safe_load(pathlib.Path(slurm).read_text()) or {}
+        if not isinstance(slurm, Mapping):
+            raise ValueError("a Slurm configuration file holds a mapping of " + ", ".join(SLURM_KEYS))
+    unknown = sorted(set(slurm) - set(SLURM_KEYS))
+    if unknown:
+        raise ValueError(f"Slurm configuration: unknown key(s) {', '.join(unknown)}; valid: {', '.join(SLURM_KEYS)}")
+    return dict(slurm)
