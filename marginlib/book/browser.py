@@ -34,9 +34,14 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--hide-scrollbars", "--disable-dev-shm-usage")
 
+#: the report of a page that had not loaded and typeset its math after :data:`TYPESET_MS` (the check opens it
+#: once more before reporting it)
+NOT_TYPESET = "math not typeset"
+TYPESET_MS = 10_000
 #: run in the page (WebDriver's execute/async): wait for MathJax to typeset, then list what does not fit
 MEASURE = r"""
-var done = arguments[arguments.length - 1], fontPx = arguments[0], minPx = arguments[1];
+var done = arguments[arguments.length - 1], fontPx = arguments[0], minPx = arguments[1], lateMs = arguments[2];
+var NOT_TYPESET = arguments[3];
 function hides(el) { return getComputedStyle(el).overflowX !== "visible"; }
 function scrolls(el) { var o = getComputedStyle(el).overflowX; return o === "auto" || o === "scroll"; }
 function label(el) {
@@ -70,8 +75,26 @@ function measure() {
   });
   done(found);
 }
-var ready = window.MathJax && MathJax.startup && MathJax.startup.promise;
-(ready ? MathJax.startup.promise : Promise.resolve()).then(function () { setTimeout(measure, 100); });
+function safely() {                 // an error in the check is reported, never a silent script timeout
+  try { measure(); } catch (e) { done([{kind: "check failed", what: String(e).slice(0, 120)}]); }
+}
+function loaded() {                 // the new page's document (the script can start before it replaced the old)
+  return new Promise(function (resolve) {
+    (function poll() {
+      if (document.readyState === "complete" && document.body) resolve(); else setTimeout(poll, 50);
+    })();
+  });
+}
+var late = new Promise(function (resolve) { setTimeout(function () { resolve("late"); }, lateMs); });
+var typeset = loaded().then(function () {
+  var ready = window.MathJax && MathJax.startup && MathJax.startup.promise;
+  return (ready ? MathJax.startup.promise : Promise.resolve()).then(function () { return "typeset"; });
+});
+Promise.race([typeset, late]).then(function (state) {
+  if (state === "late") done([{kind: NOT_TYPESET, what: "the page had not loaded and typeset its math after " + lateMs
+                                + " ms (" + document.readyState + ")"}]);
+  else setTimeout(safely, 100);
+});
 """
 
 
@@ -112,7 +135,8 @@ class Browser:
         """What does not fit on the open page: dicts with ``kind`` ("clipped", "small figure text", "no alt
         text"), ``what`` (the element and its first words) and ``by`` (pixels hidden) or ``px`` (text size)."""
         font_px = FIGURE_FONT_PT * FIGURE_DPI / 72
-        return list(self._call("POST", "/execute/async", {"script": MEASURE, "args": [font_px, MIN_TEXT_PX]}))
+        return list(self._call("POST", "/execute/async",
+                               {"script": MEASURE, "args": [font_px, MIN_TEXT_PX, TYPESET_MS, NOT_TYPESET]}))
 
 
 @contextmanager
@@ -160,12 +184,17 @@ def site_problems(html_dir: pathlib.Path, *, widths: Sequence[int] = WIDTHS,
     with session() as browser:
         for page in sorted(pages if pages is not None else _content_pages(html_dir)):
             for width in widths:
-                try:
-                    browser.open(page, width=width)
-                except RuntimeError as error:
-                    raise RuntimeError(f"{page.relative_to(html_dir)} at {width} px: {error}") from None
+                measured: list[dict[str, Any]] = []
+                for _attempt in range(2):   # once more when the page had not loaded and typeset (NOT_TYPESET)
+                    try:
+                        browser.open(page, width=width)
+                    except RuntimeError as error:
+                        raise RuntimeError(f"{page.relative_to(html_dir)} at {width} px: {error}") from None
+                    measured = _measure(browser, page, width)
+                    if [m["kind"] for m in measured] != [NOT_TYPESET]:
+                        break
                 found = [f"{p['kind']}: {p['what']}" + (f" (by {p['by']} px)" if "by" in p else "")
-                         + (f" ({p['px']} px text)" if "px" in p else "") for p in _measure(browser, page, width)]
+                         + (f" ({p['px']} px text)" if "px" in p else "") for p in measured]
                 if found:
                     problems[f"{page.relative_to(html_dir)} @ {width} px"] = found
     return problems

@@ -54,3 +54,16 @@ def test_a_figure_named_by_its_hash_gets_its_caption_as_alt_text():
     doc += [named, own]
     caption_as_alt(None, doc, "page")  # type: ignore[arg-type]
     assert [img["alt"] for img in doc.findall(nodes.image)] == ["Fig. 3: accuracy against radius.", "a heat map"]
+
+
+@needs_chromium
+def test_a_page_whose_math_never_typesets_is_reported_not_left_to_time_out(tmp_path, monkeypatch):
+    """A stalled MathJax startup (or a page still loading) is reported after TYPESET_MS, once opened again, never a
+    30 s WebDriver script timeout; a page whose MathJax finished is measured as usual."""
+    monkeypatch.setattr(browser, "TYPESET_MS", 500)
+    stalled = _page(tmp_path, "<script>window.MathJax = {startup: {promise: new Promise(function () {})}};</script>x")
+    problems = browser.site_problems(tmp_path, widths=(1280,), pages=[stalled])
+    assert list(problems) == ["page.html @ 1280 px"]
+    assert problems["page.html @ 1280 px"][0].startswith(browser.NOT_TYPESET)
+    (tmp_path / "page.html").write_text(stalled.read_text().replace("new Promise(function () {})", "Promise.resolve()"))
+    assert browser.site_problems(tmp_path, widths=(1280,), pages=[stalled]) == {}
