@@ -308,6 +308,10 @@ def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mappin
                 execution_count=cell.get("execution_count"))]
     title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
     heading = title.source.splitlines()[0].lstrip("# ").strip() if title is not None and title.source else ""
+    if title is not None and title.source.startswith("# ") and "\n" in title.source.strip():
+        first, rest = title.source.split("\n", 1)    # the boxes go right under the title, before its prose
+        title.source = first
+        nb.cells.insert(nb.cells.index(title) + 1, nbformat.v4.new_markdown_cell(rest.lstrip("\n")))
     at = nb.cells.index(title) + 1 if title is not None else 0
     nb.cells.insert(at, nbformat.v4.new_markdown_cell(pages.run_box(record, summary)))
     if summary_box:

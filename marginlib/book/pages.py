@@ -119,14 +119,13 @@ def run_box(record: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str
 
 
 def duration_text(seconds: float) -> str:
-    """A wall time as a reader says it: ``40 s``, ``12 min``, ``3.4 h``, ``2.1 days``."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.2g} h"
-    return f"{seconds / 86400:.2g} days"
+    """A wall time as a reader says it: ``40 s``, ``12 min``, ``3.4 h``, ``2.1 days``, ``44 years``."""
+    for unit, size, up_to in (("s", 1, 90), ("min", 60, 90), ("h", 3600, 48), ("days", 86400, 365)):
+        if seconds < size * up_to:
+            value = seconds / size
+            return f"{value:.0f} {unit}" if unit in ("s", "min") or value >= 10 else f"{value:.2g} {unit}"
+    years = seconds / (365.25 * 86400)
+    return f"{years:.0f} years" if years >= 10 else f"{years:.2g} years"
 
 
 def summary_box(record: Mapping[str, Any], summary: Mapping[str, Any] | None, *, key: Sequence[str],

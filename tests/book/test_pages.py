@@ -72,9 +72,11 @@ def test_staged_notebook_gets_run_box_claims_table_and_dashes(tmp_path):
     install = out.cells.pop(0)   # the launch buttons' install cell comes first, hidden on the site
     assert install.cell_type == "code" and install.source == "launch.home()" and install.metadata.tags == ["remove-cell"]
     assert out.metadata.kernelspec.name == "python3", "Colab and Binder know the standard kernel, not the project's"
+    assert out.cells[0].source == "# 5. MMA training", "the title stands alone, the boxes right under it"
     assert out.cells[1].cell_type == "markdown" and "This page's run" in out.cells[1].source
-    assert out.cells[2].outputs[0]["data"]["text/html"] == "<table><tr><td>—</td><td>0.5</td></tr></table>"
-    glue, table = out.cells[3].outputs
+    assert out.cells[2].source == "text", "then the title cell's prose"
+    assert out.cells[3].outputs[0]["data"]["text/html"] == "<table><tr><td>—</td><td>0.5</td></tr></table>"
+    glue, table = out.cells[4].outputs
     assert glue["metadata"]["scrapbook"]["name"] == "q", "the glued numbers of the claims cell are kept"
     assert table["output_type"] == "execute_result" and "1 of 5" in table["data"]["text/html"]
 
@@ -197,4 +199,5 @@ def test_the_summary_box_states_the_key_claim_runtime_and_what_to_try():
     assert "python -m marginlib run 05_mma_training --profile smoke" in box
     with pytest.raises(ValueError, match="key: must name claims"):
         pages.summary_box(RECORD, SUMMARY, key=["no_such_claim"], estimate=None, exercise=None)
-    assert [pages.duration_text(s) for s in (40, 720, 12240, 190000)] == ["40 s", "12 min", "3.4 h", "2.2 days"]
+    assert [pages.duration_text(s) for s in (40, 720, 12240, 190000, 1.4e9)] == \
+        ["40 s", "12 min", "3.4 h", "2.2 days", "44 years"]
