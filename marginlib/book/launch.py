@@ -69,7 +69,7 @@ def install_cell(*, repository: str, commit: str | None) -> str:
     """The first code cell of a published notebook: ``pip install`` marginlib from ``repository`` at ``commit``
     (the checkout's, when the book was built; the default branch when unknown) if it is missing, then work in
     :func:`home`. Colab keeps its own (CUDA) torch, which satisfies marginlib's requirement."""
-    source = f"git+{repository.rstrip('/')}" + (f"@{commit}" if commit else "")
+    source = _source(repository, commit)
     return (
         "# On Colab, Binder or any Jupyter outside a checkout of the book: install marginlib (at the commit this\n"
         "# page was built from) when it is missing, then work in a folder holding the book's inputs.\n"
@@ -85,9 +85,14 @@ def install_cell(*, repository: str, commit: str | None) -> str:
 def binder_requirements(*, repository: str, commit: str | None, torch_pin: str) -> str:
     """Binder's ``binder/requirements.txt``: torch's CPU build at ``torch_pin`` (Binder has no GPU; PyPI's
     default wheel is the large CUDA one) and marginlib from ``repository`` at ``commit``."""
-    source = f"git+{repository.rstrip('/')}" + (f"@{commit}" if commit else "")
+    source = _source(repository, commit)
     return ("# Binder's environment for the book's executed notebooks (written by marginlib.book.build)\n"
             "--index-url https://download.pytorch.org/whl/cpu\n"
             "--extra-index-url https://pypi.org/simple\n"
             f"{torch_pin}\n"
             f"marginlib @ {source}\n")
+
+
+def _source(repository: str, commit: str | None) -> str:
+    """pip's ``git+<repository>[@<commit>]`` for marginlib (the install cell's and Binder's)."""
+    return f"git+{repository.rstrip('/')}" + (f"@{commit}" if commit else "")
