@@ -1,7 +1,9 @@
-"""Where training jobs run: in this process, on a Dask cluster, or on Slurm through submitit.
+"""Where work runs: in this process, on a Dask cluster, or on Slurm through submitit.
 
-``run_all(jobs, executor=...)`` returns the jobs' results in order. Jobs already in the cache load; the same job
-asked for twice trains once; the others are submitted together and run in parallel. Executors:
+``run_all(jobs, executor=...)`` returns training jobs' results in order. Jobs already in the cache load; the same
+job asked for twice trains once; the others are submitted together and run in parallel. ``map_calls(fn, calls,
+executor=...)`` is the one dispatcher behind it, ``[fn(**kwargs) for kwargs in calls]`` on an executor; the book
+uses it to execute whole sections on workers (``python -m marginlib book --executor dask-local:2``). Executors:
 
 ``local``
     one after another in this process (the default).
@@ -14,16 +16,21 @@ asked for twice trains once; the others are submitted together and run in parall
     ``slurm=`` (a mapping, or the path of a YAML file with those keys: :data:`SLURM_KEYS`).
 
 Workers need only the installed package and the shared cache folder (:func:`marginlib.jobs.default_cache`): a
-worker trains a job into the cache and the caller loads the result from there. The cluster libraries are the
-``cluster`` extra (``pip install 'marginlib[cluster]'``), imported only by the executors that need them.
+worker trains a job into the cache and the caller loads the result from there (a section executed on a worker needs
+the checkout too, on a shared file system: its notebooks, presets and ``results/``). A worker that dies mid-task
+(killed, out of memory, preempted) is replaced and its task resubmitted by Dask (up to
+``distributed.scheduler.allowed-failures`` times, 3 by default); a training job then resumes from the checkpoint its
+last epoch left in the cache's ``<key>.partial/`` folder, to the weights of an uninterrupted run. The cluster
+libraries are the ``cluster`` extra (``pip install 'marginlib[cluster]'``), imported only by the executors that need
+them.
 """
 from __future__ import annotations
 
 import os
 import pathlib
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from marginlib.jobs import Job, Result, cached, default_cache
 from marginlib.jobs import run as run_job
@@ -33,6 +40,7 @@ EXECUTORS = ("local", "dask-local:N", "dask://host:port", "slurm")
 #: is submitit's backend, ``slurm`` by default (``local`` runs the jobs as local processes, for a test)
 SLURM_KEYS = ("partition", "gpus_per_node", "timeout_min", "account", "cpus_per_task", "mem_gb", "cluster")
 _DASK_LOCAL = re.compile(r"^dask-local:([1-9][0-9]*)$")
+T = TypeVar("T")
 
 
 def check_executor(executor: str) -> str:
@@ -51,14 +59,8 @@ def run_all(jobs: Sequence[Job], *, executor: str = "local", cache: str | os.Pat
     folder = pathlib.Path(cache or default_cache()).absolute()
     options = _slurm_options(slurm) if executor == "slurm" else {}
     todo = {job.key(): job for job in jobs if cached(job, cache=folder) is None}
-    specs = [job.to_dict() for job in todo.values()]
-    if specs and executor == "local":
-        for job in todo.values():
-            run_job(job, cache=folder)
-    elif specs and executor.startswith("dask"):
-        _on_dask(executor, specs, folder)
-    elif specs:
-        _on_slurm(options, specs, folder)
+    map_calls(train_spec, [{"spec": job.to_dict(), "cache": str(folder)} for job in todo.values()],
+              executor=executor, folder=folder, slurm=options)
     results = [cached(job, cache=folder) for job in jobs]
     missing = [job.key() for job, r in zip(jobs, results) if r is None]
     if missing:
@@ -72,33 +74,57 @@ def train_spec(spec: Mapping[str, Any], cache: str) -> str:
     return str(run_job(Job.from_dict(spec), cache=cache).path)
 
 
-def _on_dask(executor: str, specs: list[dict[str, Any]], cache: pathlib.Path) -> None:
+def map_calls(fn: Callable[..., T], calls: Sequence[Mapping[str, Any]], *, executor: str = "local",
+              folder: str | os.PathLike, slurm: Mapping[str, Any] | str | os.PathLike | None = None) -> list[T]:
+    """``[fn(**kwargs) for kwargs in calls]``, computed on ``executor`` and returned in order.
+
+    ``local`` calls ``fn`` here, one call after another; the other executors submit every call at once and wait for
+    all of them; a call that fails raises its error here. ``fn`` must be importable on the workers (a
+    module-level function of the installed package) and its keyword arguments and result picklable; ``folder``
+    (shared with the workers) receives submitit's logs under ``submitit/``. ``slurm`` as in :func:`run_all`.
+    """
+    check_executor(executor)
+    if not calls:
+        return []
+    if executor == "local":
+        return [fn(**kwargs) for kwargs in calls]
+    if executor.startswith("dask"):
+        return _on_dask(executor, fn, calls)
+    return _on_slurm(_slurm_options(slurm), fn, calls, pathlib.Path(folder))
+
+
+def call(fn: Callable[..., T], kwargs: Mapping[str, Any]) -> T:
+    """``fn(**kwargs)``: the task a worker runs for :func:`map_calls`."""
+    return fn(**kwargs)
+
+
+def _on_dask(executor: str, fn: Callable[..., T], calls: Sequence[Mapping[str, Any]]) -> list[T]:
     try:
         from distributed import Client, LocalCluster
     except ImportError as err:   # pragma: no cover - the test environment has the cluster extra
         raise RuntimeError(f"executor={executor!r} needs Dask: pip install 'marginlib[cluster]' ({err})") from err
+    n = len(calls)
     local = _DASK_LOCAL.match(executor)
     if local:
         with LocalCluster(n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
-            client.gather(client.map(train_spec, specs, cache=str(cache), pure=False))
-    else:
-        with Client(executor.removeprefix("dask://")) as client:
-            client.gather(client.map(train_spec, specs, cache=str(cache), pure=False))
+            return list(client.gather(client.map(call, [fn] * n, [dict(c) for c in calls], pure=False)))
+    with Client(executor.removeprefix("dask://")) as client:
+        return list(client.gather(client.map(call, [fn] * n, [dict(c) for c in calls], pure=False)))
 
 
-def _on_slurm(options: Mapping[str, Any], specs: list[dict[str, Any]], cache: pathlib.Path) -> None:
+def _on_slurm(options: Mapping[str, Any], fn: Callable[..., T], calls: Sequence[Mapping[str, Any]],
+              folder: pathlib.Path) -> list[T]:
     try:
         import submitit
     except ImportError as err:   # pragma: no cover
         raise RuntimeError(f"executor='slurm' needs submitit: pip install 'marginlib[cluster]' ({err})") from err
     settings = dict(options)
-    executor = submitit.AutoExecutor(folder=str(cache / "submitit"), cluster=settings.pop("cluster", None))
+    executor = submitit.AutoExecutor(folder=str(folder / "submitit"), cluster=settings.pop("cluster", None))
     names = {"partition": "slurm_partition", "account": "slurm_account"}
     executor.update_parameters(**{names.get(k, k): v for k, v in settings.items()})
-    submitted = executor.map_array(train_spec, specs, [str(cache)] * len(specs))
-    for job in submitted:
-        job.result()
+    submitted = executor.map_array(call, [fn] * len(calls), [dict(c) for c in calls])
+    return [job.result() for job in submitted]
 
 
 def _slurm_options(slurm: Mapping[str, Any] | str | os.PathLike | None) -> dict[str, Any]:

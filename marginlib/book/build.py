@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import nbformat
@@ -129,6 +129,45 @@ def execute(
                 os.environ[k] = v
         shutil.rmtree(staging, ignore_errors=True)
     return out, seconds
+
+
+def execute_elsewhere(calls: Sequence[Mapping[str, Any]], *, executor: str,
+                      slurm: Mapping[str, Any] | str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Execute sections on ``executor`` (:func:`marginlib.executors.map_calls`), all submitted at once: each call's
+    keywords go to :func:`execute` (without its progress bar), its parameters checked here first, before any work;
+    every section is tried. Returns per call ``{"out", "seconds", "error"}``, ``error`` ``None`` or one line.
+
+    A worker writes under this process's ``$MARGINLIB_RESULTS`` (absolute) and reads the notebooks, presets and
+    paper tables of the checkout: both must be on a file system the workers share."""
+    from marginlib import executors
+
+    executors.check_executor(executor)
+    for options in calls:
+        source = nb_params.find(options["notebook"])
+        dry_run = bool(options.get("dry_run"))
+        nb_params.check_section(source, nb_params.resolve(source, options["profile"], options.get("overrides"),
+                                                          dry_run=dry_run))
+    folder = results_dir().absolute()
+    return executors.map_calls(execute_task, [{"results": str(folder), "options": dict(c)} for c in calls],
+                               executor=executor, folder=folder, slurm=slurm)
+
+
+def execute_task(*, results: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """A worker's share of :func:`execute_elsewhere`: :func:`execute` with the records under ``results``; a failure
+    comes back as one line, so that the other sections still run and are reported."""
+    saved = os.environ.get(RESULTS_ENV)
+    os.environ[RESULTS_ENV] = results
+    try:
+        out, seconds = execute(**options, progress=False)
+        return {"out": str(out), "seconds": seconds, "error": None}
+    except Exception as err:   # noqa: BLE001 - reported with the section's name by the caller
+        first = (str(err).splitlines() or [""])[0][:300]
+        return {"out": None, "seconds": None, "error": f"{type(err).__name__}: {first}"}
+    finally:
+        if saved is None:
+            os.environ.pop(RESULTS_ENV, None)
+        else:
+            os.environ[RESULTS_ENV] = saved
 
 
 def up_to_date(notebook: str | pathlib.Path, profile: str) -> bool:

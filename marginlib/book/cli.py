@@ -1,6 +1,6 @@
 """``python -m marginlib list | run NOTEBOOK --profile P [-p name value ...] [--dry-run] | book --profile P | claims
 --profile P | seeds NOTEBOOK... --profile P --seeds 0 1 2 3 4 | paper-check [NOTEBOOK...] | train JOB.json...
-[--executor E] [--out DIR]``."""
+[--out DIR]``; ``run``, ``book``, ``paper-check`` and ``train`` take ``--executor E [--slurm FILE]``."""
 from __future__ import annotations
 
 import argparse
@@ -54,10 +54,15 @@ def _overrides(pairs: list[list[str]] | None) -> dict[str, str]:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run and args.profile != "paper":
         raise ValueError(f"--dry-run is a cut of the paper profile; use --profile paper, not {args.profile!r}")
-    out, seconds = book_mod.execute(
-        args.notebook, profile=args.profile, overrides=_overrides(args.param), tag=args.tag, timeout=args.timeout,
-        progress=not args.quiet, dry_run=args.dry_run
-    )
+    options = {"notebook": args.notebook, "profile": args.profile, "overrides": _overrides(args.param), "tag": args.tag,
+               "timeout": args.timeout, "dry_run": args.dry_run}
+    if args.executor == "local":
+        out, seconds = book_mod.execute(**options, progress=not args.quiet)
+    else:
+        (done,) = book_mod.execute_elsewhere([options], executor=args.executor, slurm=args.slurm)
+        if done["error"]:
+            raise RuntimeError(f"{args.notebook} failed on {args.executor}: {done['error']}")
+        out, seconds = pathlib.Path(done["out"]), done["seconds"]
     print(f"executed {out} in {seconds:.1f} s; results record: {out.with_suffix('.json')}")
     if "@" not in out.stem and not args.dry_run:
         print(f"this is the {args.profile!r} preset's own record, which make book and make claims read (it replaced "
@@ -73,7 +78,7 @@ def _cmd_paper_check(args: argparse.Namespace) -> int:
 
     notebooks = args.notebook or [p.stem for p in nb_params.toc_notebooks()]
     summary = paper_check.run(notebooks, limit=args.limit, strict=args.strict, timeout=args.timeout,
-                              log=lambda line: print(line, flush=True))
+                              executor=args.executor, slurm=args.slurm, log=lambda line: print(line, flush=True))
     stems = [nb_params.find(nb).stem for nb in notebooks]
     print()
     for row in paper_check.table_rows(summary, stems):
@@ -86,17 +91,32 @@ def _cmd_paper_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
+    from marginlib import executors
+
+    executors.check_executor(args.executor)
     notebooks = nb_params.toc_notebooks()
-    timings = []
-    if not args.no_execute:
-        for path in notebooks:
-            if not args.force and book_mod.up_to_date(path, args.profile):
-                print(f"== {path.name} at profile {args.profile} is up to date (same notebook, presets, data tables "
-                      "and library as its record; --force reruns it)", flush=True)
-                continue
+    timings: list[tuple[str, float]] = []
+    todo = []
+    for path in [] if args.no_execute else notebooks:
+        if not args.force and book_mod.up_to_date(path, args.profile):
+            print(f"== {path.name} at profile {args.profile} is up to date (same notebook, presets, data tables "
+                  "and library as its record; --force reruns it)", flush=True)
+        else:
+            todo.append(path)
+    if args.executor == "local":
+        for path in todo:
             print(f"== executing {path.name} at profile {args.profile}", flush=True)
             _, seconds = book_mod.execute(path, profile=args.profile, timeout=args.timeout, progress=not args.quiet)
             timings.append((path.name, seconds))
+    elif todo:
+        print(f"== executing {len(todo)} section(s) at profile {args.profile} on {args.executor}", flush=True)
+        done = book_mod.execute_elsewhere([{"notebook": str(path), "profile": args.profile, "timeout": args.timeout}
+                                           for path in todo], executor=args.executor, slurm=args.slurm)
+        failed = [f"{path.name}: {d['error']}" for path, d in zip(todo, done) if d["error"]]
+        if failed:
+            raise RuntimeError(f"{len(failed)} section(s) failed on {args.executor} (the others' records are "
+                               "written):\n  " + "\n  ".join(failed))
+        timings += [(path.name, d["seconds"]) for path, d in zip(todo, done)]
     t0 = time.perf_counter()
     html = book_mod.build(args.profile, hide_solutions=args.hide_solutions)
     timings.append(("jupyter-book build", time.perf_counter() - t0))
@@ -193,6 +213,13 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
         q.add_argument("--quiet", action="store_true", help="no papermill progress bar")
 
+    def where(q: argparse.ArgumentParser, what: str) -> None:
+        q.add_argument("--executor", default="local",
+                       help=f"where {what} run: local (default, this process), dask-local:N, dask://host:port or "
+                            "slurm (marginlib.executors)")
+        q.add_argument("--slurm", help="with --executor slurm: a YAML file of partition, gpus_per_node, timeout_min, "
+                                       "account, cpus_per_task, mem_gb")
+
     run = sub.add_parser("run", help="execute one notebook; writes results/<stem>/<profile>.{ipynb,json} "
                                      "(<profile>@<tag>.* when parameters are overridden)")
     run.add_argument("notebook", help="path, file name or stem, e.g. notebooks/01_minavg_linear.ipynb")
@@ -204,6 +231,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--tag", help="name of this run's record, <profile>@<tag>.json (default: the overrides, e.g. "
                                    "epochs=2000); the profile's own record is never replaced by an override run")
     common(run)
+    where(run, "the notebook's execution")
     run.set_defaults(func=_cmd_run)
 
     bk = sub.add_parser("book", help="execute every notebook in _toc.yml, then build the HTML book")
@@ -213,6 +241,7 @@ def parser() -> argparse.ArgumentParser:
     bk.add_argument("--hide-solutions", action="store_true",
                     help="leave the exercises' solutions out of the HTML, for a course (make book HIDE_SOLUTIONS=1)")
     common(bk)
+    where(bk, "the sections' executions (submitted together; the HTML is built here)")
     bk.set_defaults(func=_cmd_book)
 
     sd = sub.add_parser("seeds", help="run notebooks once per seed (resumable) and write book/data/seeds/<stem>.json: "
@@ -232,16 +261,14 @@ def parser() -> argparse.ArgumentParser:
     pc.add_argument("--strict", action="store_true", help="fail when a section's dry run takes over --limit "
                                                           "(default: report it, in the output and the summary)")
     pc.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
+    where(pc, "the dry runs (submitted together; each one is timed on its worker)")
     pc.set_defaults(func=_cmd_paper_check)
 
     tr = sub.add_parser("train", help="train jobs (JSON specs, marginlib.jobs) into the cache; cached ones load")
     tr.add_argument("job", nargs="+", help="job spec files (JSON)")
     tr.add_argument("--out", help="folder to copy each job's final weights to, as <spec stem>.pt (a state dict)")
     tr.add_argument("--cache", help="the cache folder (default $MARGINLIB_CACHE, else results/cache)")
-    tr.add_argument("--executor", default="local",
-                    help="local (default), dask-local:N, dask://host:port or slurm (marginlib.executors)")
-    tr.add_argument("--slurm", help="with --executor slurm: a YAML file of partition, gpus_per_node, timeout_min, "
-                                    "account, cpus_per_task, mem_gb")
+    where(tr, "the jobs")
     tr.set_defaults(func=_cmd_train)
 
     cl = sub.add_parser("claims", help="fail if a claim required at the profile is false in the last results")

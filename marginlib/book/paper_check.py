@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import pathlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,32 +28,41 @@ def summary_path(root: pathlib.Path | None = None) -> pathlib.Path:
 
 
 def run(notebooks: Iterable[str], *, limit: float = LIMIT_S, strict: bool = False, timeout: int = 1800,
+        executor: str = "local", slurm: Mapping[str, Any] | str | os.PathLike | None = None,
         log: Callable[[str], None] = print) -> dict[str, Any]:
     """Dry-run each notebook at the paper profile; return (and write) the summary. Raises ``RuntimeError`` naming
     every section whose dry run failed or whose ``dry_run:`` block is not a cut; a section that took over ``limit``
     seconds is marked ``over_limit`` in the summary and reported (an error too with ``strict``). The summary keeps
-    every section that did run."""
+    every section that did run. On another ``executor`` than ``local`` the dry runs are submitted together
+    (:func:`marginlib.book.build.execute_elsewhere`), and each is timed, and its cost estimated, on its worker."""
     from marginlib.book import build
 
     stems = [nb_params.find(nb).stem for nb in notebooks]
     problems = [p for stem in stems for p in nb_params.dry_run_problems(nb_params.spec(stem))]
     if problems:
         raise ValueError("dry_run: blocks that are not cuts of the paper preset:\n  " + "\n  ".join(problems))
+    calls = [{"notebook": stem, "profile": "paper", "dry_run": True, "timeout": timeout} for stem in stems]
+    if executor == "local":
+        outcomes = []
+        for options in calls:
+            log(f"== dry run of {options['notebook']} (paper profile, sizes cut)")
+            outcomes.append(build.execute_task(results=str(results.results_dir()), options=options))
+    else:
+        log(f"== dry runs of {len(stems)} section(s) (paper profile, sizes cut) on {executor}")
+        outcomes = build.execute_elsewhere(calls, executor=executor, slurm=slurm)
     path = summary_path()
     old = json.loads(path.read_text()) if path.is_file() else {}
     sections = dict(old.get("sections", {}))
     failures = []
-    for stem in stems:
-        log(f"== dry run of {stem} (paper profile, sizes cut)")
-        try:
-            _, seconds = build.execute(stem, profile="paper", dry_run=True, timeout=timeout, progress=False)
-        except Exception as err:   # noqa: BLE001 - every section is tried; the failures are reported together
-            failures.append(f"{stem}: the dry run failed ({type(err).__name__}: {str(err).splitlines()[0][:300]})")
+    for stem, outcome in zip(stems, outcomes):
+        if outcome["error"]:
+            failures.append(f"{stem}: the dry run failed ({outcome['error']})")
             log(f"   FAILED: {failures[-1]}")
             continue
+        seconds = outcome["seconds"]
         record = results.load(stem, "paper", dry_run=True)
         sections[stem] = entry(record, seconds)
-        log(f"   {seconds:.1f} s; estimated full paper profile {sections[stem]['estimate_hours']:.1f} h "
+        log(f"   {stem}: {seconds:.1f} s; estimated full paper profile {sections[stem]['estimate_hours']:.1f} h "
             f"on {sections[stem]['device']}")
         sections[stem]["over_limit"] = seconds > limit
         if seconds > limit:

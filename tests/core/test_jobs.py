@@ -153,6 +153,38 @@ def test_dask_and_submitit_workers_give_the_local_results_and_duplicates_train_o
     assert _same(on_slurm[0].weights(), local[0].weights())
 
 
+def test_a_dask_worker_killed_in_the_middle_of_a_job_is_replaced_and_the_job_resumes_to_the_same_weights(tmp_path):
+    """Issue 17: a worker killed (SIGKILL) mid-job; Dask's nanny starts a new worker, the scheduler resubmits the
+    task, and the job resumes from its last epoch's checkpoint to the weights of an uninterrupted run."""
+    import concurrent.futures
+    import signal
+    import time
+
+    distributed = pytest.importorskip("distributed")
+    from marginlib import train
+
+    epochs = 60
+    job = jobs.Job.from_dict({**ISSUE_SPEC, "schedule": {**ISSUE_SPEC["schedule"], "epochs": epochs}})
+    whole = jobs.run(job, cache=tmp_path / "local")
+    checkpoint = tmp_path / "dask" / f"{job.key()}.partial" / "checkpoint" / train.CHECKPOINT
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client, \
+            concurrent.futures.ThreadPoolExecutor(1) as pool:
+        (pid,) = client.run(os.getpid).values()
+        running = pool.submit(executors.run_all, [job], executor=f"dask://{cluster.scheduler_address}",
+                              cache=tmp_path / "dask")
+        deadline = time.monotonic() + 120
+        while not checkpoint.is_file() and time.monotonic() < deadline and not running.done():
+            time.sleep(0.005)
+        before = train.load_checkpoint(checkpoint)
+        os.kill(pid, signal.SIGKILL)
+        (resumed,) = running.result(timeout=300)
+        assert client.run(os.getpid) and pid not in client.run(os.getpid).values(), "a new worker replaced it"
+    assert before["epoch"] < epochs, "the worker was killed before the job finished"
+    assert resumed.history.rows[0]["seconds"] == before["history"]["rows"][0]["seconds"], "epoch 1 was not retrained"
+    assert len(resumed.history.rows) == epochs and _same(resumed.weights(), whole.weights())
+
+
 def test_training_under_torchrun_is_refused_until_ddp_exists(tmp_path):
     spec = tmp_path / "job.json"
     spec.write_text(json.dumps(SMALL))
