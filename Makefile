@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 KERNEL := margin-book
 
-.PHONY: install book test claims seeds page-check paper-check bench publish publish-only clean help
+.PHONY: install book test claims seeds exercises page-check paper-check bench publish publish-only clean help
 
 help:
 	@echo "make book [PROFILE=demo|smoke|paper]  install, execute the notebooks not up to date (FORCE=1: all), build _build/html"
@@ -14,6 +14,7 @@ help:
 	@echo "make test                             ruff, mypy, unit tests + every notebook at the smoke profile"
 	@echo "make claims [PROFILE=demo]            check the papers' required claims in the last results"
 	@echo "make seeds [PROFILE=demo] [JOBS=2]     run every section at seeds 0-4 (resumable) -> book/data/seeds/"
+	@echo "make exercises                        run each exercise's rerun not yet measured (resumable) -> book/data/exercises.json"
 	@echo "make page-check                       every built page in headless Chromium at 1280 and 420 px (clipped, tiny, no alt)"
 	@echo "make paper-check                      every section's paper profile as a dry run (target: 90 s each) + cost estimate"
 	@echo "make publish                          build the demo book and push _build/html to the gh-pages branch"
@@ -47,6 +48,9 @@ claims: install
 
 seeds: install
 	$(PY) -m marginlib seeds --all --profile $(PROFILE) --seeds 0 1 2 3 4 --jobs $(or $(JOBS),2)
+
+exercises: install
+	$(PY) -m marginlib exercises --measure
 
 paper-check: install
 	$(PY) -m marginlib paper-check

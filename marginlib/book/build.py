@@ -8,6 +8,7 @@ notebook paths; ``build`` runs ``jupyter-book build -W -n --keep-going`` on it w
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import pathlib
 import re
@@ -16,14 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import nbformat
 import yaml
 
 from marginlib import validate
-from marginlib.book import checks, launch, pages, paper_check, plots, results, seeds
+from marginlib.book import checks, exercises, launch, pages, paper_check, plots, results, seeds
 from marginlib.book import params as nb_params
 from marginlib.book.results import (
     DRY_RUN_ENV,
@@ -220,6 +221,7 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
     timings = [("section", "profile", "seconds", "device", "started")]
     estimates_summary = _json_or_none(paper_check.summary_path(root))
     records, summaries, titles, failed = [], {}, {}, []
+    ledger = exercises.load_ledger(root)
     for source in nb_params.toc_notebooks(root):
         executed = executed_path(source, profile)
         if not executed.is_file():
@@ -230,10 +232,13 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
             raise ValueError(f"{record_path(source.stem, profile)} was run with other parameters than the "
                              f"{profile!r} preset ({'; '.join(differs)}): rerun it at the preset before building")
         summary = seeds.load(source.stem, root=root)
-        box = pages.summary_box(record, summary, key=_key_claims(source), exercise=_first_exercise(source),
+        reruns = exercises.reruns(source)
+        box = pages.summary_box(record, summary, key=_key_claims(source), exercise=next(iter(reruns), None),
                                 estimate=(estimates_summary or {}).get("sections", {}).get(source.stem))
         titles[source.stem] = _write_for_book(executed, src / "notebooks" / source.name, record, summary,
-                                              install=install, summary_box=box)
+                                              install=install, summary_box=box,
+                                              exercise_notes=functools.partial(
+                                                  exercises.annotate, stem=source.stem, runs=reruns, ledger=ledger))
         records.append(record)
         summaries[source.stem] = summary
         failed += [f"{source.stem}: {name} ({record['claims'][name].get('detail', '')})"
@@ -291,21 +296,10 @@ def _torch_pin(root: pathlib.Path) -> str:
     return pin.group(0)
 
 
-#: an exercise's label in a section's markdown (``:label: ex-07-1``)
-EXERCISE_LABEL = re.compile(r"^:label:\s*(ex-[\w-]+)\s*$", re.M)
-
-
 def _key_claims(source: pathlib.Path) -> list[str]:
     """The claims a section's summary box leads with: ``key:`` in its preset file."""
     meta = yaml.safe_load((source.parent / "params" / f"{source.stem}.yaml").read_text()) or {}
     return list(meta.get("key") or [])
-
-
-def _first_exercise(source: pathlib.Path) -> str | None:
-    """The label of the section's first exercise (what its summary box suggests trying first), if it has one."""
-    cells = nbformat.read(source, as_version=4).cells
-    found = EXERCISE_LABEL.search("\n".join(c.source for c in cells if c.cell_type == "markdown"))
-    return found.group(1) if found else None
 
 
 def _json_or_none(path: pathlib.Path) -> Any:
@@ -321,18 +315,22 @@ CLAIMS_CALL = "plots.claims_table("
 
 
 def _write_for_book(executed: pathlib.Path, target: pathlib.Path, record: Mapping[str, Any],
-                    summary: Mapping[str, Any] | None, *, install: str, summary_box: str = "") -> str:
+                    summary: Mapping[str, Any] | None, *, install: str, summary_box: str = "",
+                    exercise_notes: Callable[[str], str] | None = None) -> str:
     """Copy an executed notebook for the book and return its title: papermill's injected-parameters cell hidden
     from readers, missing values in tables shown as "—", the run box (:func:`marginlib.book.pages.run_box`)
     inserted under the title, and the claims table re-rendered from the record and the current seeds summary
     (so "holds on k of n seeds" is never older than ``book/data/seeds``), and ``summary_box``
     (:func:`marginlib.book.pages.summary_box`) above the run box. For the launch buttons the notebook
     starts with the ``install`` cell (:func:`marginlib.book.launch.install_cell`, hidden on the site) and names
-    the standard ``python3`` kernel."""
+    the standard ``python3`` kernel. ``exercise_notes`` rewrites the markdown cells that hold exercises (their
+    rerun commands and measured runtimes: :func:`marginlib.book.exercises.annotate`)."""
     nb = nbformat.read(executed, as_version=4)
     nb.metadata["kernelspec"] = dict(PUBLISHED_KERNELSPEC)
     nb.cells.insert(0, nbformat.v4.new_code_cell(install, metadata={"tags": ["remove-cell"]}))
     for cell in nb.cells:
+        if exercise_notes is not None and cell.cell_type == "markdown" and "{exercise}" in cell.source:
+            cell.source = exercise_notes(cell.source)
         tags = cell.get("metadata", {}).get("tags", [])
         extra = [HIDDEN_TAGS[t] for t in tags if t in HIDDEN_TAGS and HIDDEN_TAGS[t] not in tags]
         if extra:

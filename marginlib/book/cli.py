@@ -177,6 +177,21 @@ def _cmd_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_exercises(args: argparse.Namespace) -> int:
+    from marginlib.book import exercises
+
+    paths = [nb_params.find(nb) for nb in args.notebook] if args.notebook else nb_params.toc_notebooks()
+    if args.measure:
+        exercises.measure([p.stem for p in paths], force=args.force, timeout=args.timeout,
+                          log=lambda line: print(line, flush=True))
+    ledger = exercises.load_ledger()
+    for path in paths:
+        for label, runs in exercises.reruns(path).items():
+            print(f"{path.stem} {label}: " + exercises.rerun_note(path.stem, runs, ledger.get(path.stem, {}).get(
+                label, {})).replace("*Rerun at the demo profile:*\n\n", "").replace("\n", "\n    "))
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     """Train jobs (``marginlib.jobs``) into the cache, on the chosen executor; ``--out`` gets each final state dict."""
     from marginlib import executors, jobs
@@ -253,6 +268,14 @@ def parser() -> argparse.ArgumentParser:
     sd.add_argument("--profile", default="demo", choices=PROFILES)
     sd.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
     sd.set_defaults(func=_cmd_seeds)
+
+    ex = sub.add_parser("exercises", help="each exercise's rerun commands and measured runtimes; --measure runs "
+                                          "the unmeasured ones and writes book/data/exercises.json")
+    ex.add_argument("notebook", nargs="*", help="paths, file names or stems (default: every notebook of the book)")
+    ex.add_argument("--measure", action="store_true", help="execute the reruns not measured yet, at the demo profile")
+    ex.add_argument("--force", action="store_true", help="with --measure: measure every rerun again")
+    ex.add_argument("--timeout", type=int, default=1800, help="seconds allowed per notebook cell (default 1800)")
+    ex.set_defaults(func=_cmd_exercises)
 
     pc = sub.add_parser("paper-check", help="dry-run every section's paper profile (or the named ones): each must "
                                             "execute within --limit seconds; writes book/data/paper_check.json")
