@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -120,7 +121,11 @@ def _on_slurm(options: Mapping[str, Any], fn: Callable[..., T], calls: Sequence[
     except ImportError as err:   # pragma: no cover
         raise RuntimeError(f"executor='slurm' needs submitit: pip install 'marginlib[cluster]' ({err})") from err
     settings = dict(options)
-    executor = submitit.AutoExecutor(folder=str(folder / "submitit"), cluster=settings.pop("cluster", None))
+    cluster = settings.pop("cluster", None)
+    if cluster in (None, "slurm") and shutil.which("sbatch") is None:   # submitit would fall back to local processes
+        raise RuntimeError("executor='slurm' needs Slurm: sbatch is not on PATH here (run from a Slurm login node; "
+                           "`cluster: local` in the configuration runs the jobs as local processes, for a test)")
+    executor = submitit.AutoExecutor(folder=str(folder / "submitit"), cluster=cluster)
     names = {"partition": "slurm_partition", "account": "slurm_account"}
     executor.update_parameters(**{names.get(k, k): v for k, v in settings.items()})
     submitted = executor.map_array(call, [fn] * len(calls), [dict(c) for c in calls])

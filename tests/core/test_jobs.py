@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -138,6 +139,10 @@ def test_executors_are_validated_before_any_work():
         executors.check_executor("dask-local:0")
     with pytest.raises(ValueError, match="unknown key"):
         executors.run_all([], executor="slurm", slurm={"queue": "gpu"})
+    if shutil.which("sbatch") is None:
+        pytest.importorskip("submitit")
+        with pytest.raises(RuntimeError, match="sbatch is not on PATH"):
+            executors.map_calls(dict, [{}], executor="slurm", folder=".")
 
 
 def test_dask_and_submitit_workers_give_the_local_results_and_duplicates_train_once(tmp_path):
