@@ -70,11 +70,12 @@ def number_text(value: float) -> str:
 def table_html(frame: pd.DataFrame, *, classes: str = "margin-book-table") -> str:
     """The book's one rendering of a table (every section's frames, through :func:`marginlib.book.plots.theme`,
     and the claims table): numbers by :func:`number_text`, "—" for a missing cell, no index column when the index
-    is only the row numbers, every cell in full (no column cut; the page wraps long cells)."""
+    is only the row numbers, every cell in full (no column cut; the page wraps long cells), headers aligned left
+    like their cells (pandas' default right-aligns the headers only)."""
     plain = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     with pd.option_context("display.max_colwidth", None):
         return frame.to_html(escape=True, border=0, classes=classes, na_rep="—", float_format=number_text,
-                             index=not plain)
+                             index=not plain, justify="left")
 
 
 def data_source(record: Mapping[str, Any]) -> str:

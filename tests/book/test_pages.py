@@ -160,6 +160,7 @@ def test_tables_print_small_numbers_whole_numbers_and_missing_values_readably():
     assert "<td>0.001</td>" in html and "<td>—</td>" in html and "x" * 90 in html, "no rounding to 0.00, no cut"
     assert "<th>0</th>" not in html, "row numbers are not a column"
     assert "<th>MMA</th>" in pages.table_html(frame.set_index("method")), "a named index stays"
+    assert 'text-align: left' in html and 'text-align: right' not in html, "headers align with their cells"
 
 
 def test_the_theme_renders_every_frame_of_a_notebook_with_the_book_formatter():
