@@ -152,9 +152,10 @@ def code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def default_cache() -> pathlib.Path:
-    """``$MARGINLIB_CACHE``, else ``results/cache`` under the working directory."""
-    return pathlib.Path(os.environ.get(CACHE_ENV) or pathlib.Path("results") / "cache").absolute()
+def default_cache(results: str | os.PathLike | None = None) -> pathlib.Path:
+    """``$MARGINLIB_CACHE``, else ``<results>/cache``, ``results`` defaulting to ``results`` under the working
+    directory (the book's command line passes its own results folder)."""
+    return pathlib.Path(os.environ.get(CACHE_ENV) or pathlib.Path(results or "results") / "cache").absolute()
 
 
 # --- building what a spec names ---------------------------------------------------------------------------------

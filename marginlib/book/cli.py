@@ -201,8 +201,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                            "`python -m marginlib train JOB.json` without torchrun (one process, one device)")
     executors.check_executor(args.executor)
     specs = [jobs.Job.read(path) for path in args.job]       # every spec validated before any training
-    cache = pathlib.Path(args.cache) if args.cache else (
-        pathlib.Path(os.environ[jobs.CACHE_ENV]) if os.environ.get(jobs.CACHE_ENV) else results.results_dir() / "cache")
+    cache = pathlib.Path(args.cache) if args.cache else jobs.default_cache(results.results_dir())
     done = executors.run_all(specs, executor=args.executor, cache=cache, slurm=args.slurm)
     for path, result in zip(args.job, done):
         line = f"{path}: {result.path}"
