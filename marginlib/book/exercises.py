@@ -86,25 +86,39 @@ def command(stem: str, arguments: str) -> str:
 def measure(notebooks: Iterable[str], *, force: bool = False, timeout: int = 1800,
             log: Callable[[str], None] = print) -> dict[str, Any]:
     """Execute every exercise rerun of ``notebooks`` not in the ledger yet (all with ``force``) at the demo profile,
-    one after another, and write its wall time to the ledger after each; returns the ledger."""
+    one after another, and write its wall time to the ledger after each; returns the ledger.
+
+    A rerun that fails is logged and left out of the ledger, the others still run, and a ``RuntimeError`` naming
+    every failed command (with its error's last line) ends the measurement: a printed command must run.
+    """
     from marginlib.book import build
 
     planned = {nb_params.find(nb).stem: reruns(nb) for nb in notebooks}   # every command checked before any work
     ledger = load_ledger()
+    failed: list[str] = []
     for stem, exercises in planned.items():
         for label, runs in exercises.items():
             for arguments in runs:
                 if not force and arguments in ledger.get(stem, {}).get(label, {}):
                     continue
                 log(f"== {label}: {command(stem, arguments)}")
-                out, seconds = build.execute(stem, profile="demo", overrides=overrides(arguments), timeout=timeout,
-                                             progress=False)
+                try:
+                    out, seconds = build.execute(stem, profile="demo", overrides=overrides(arguments),
+                                                 timeout=timeout, progress=False)
+                except Exception as err:  # noqa: BLE001 - reported below, with every other failure
+                    last = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+                    failed.append(f"{label}: {command(stem, arguments)}: {last}")
+                    log(f"   failed: {last}")
+                    continue
                 env = json.loads(out.with_suffix(".json").read_text())["environment"]
                 entry = {"seconds": round(seconds, 1), "device": env.get("device"), "threads": env.get("threads"),
                          "commit": env.get("git commit"), "date": _dt.date.today().isoformat()}
                 ledger.setdefault(stem, {}).setdefault(label, {})[arguments] = entry
                 results.write_json(ledger_path(), ledger)
                 log(f"   {seconds:.0f} s")
+    if failed:
+        raise RuntimeError("exercise reruns that failed (fix the rerun in the preset's exercises: or the page):\n"
+                           + "\n".join(failed))
     return ledger
 
 

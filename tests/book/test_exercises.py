@@ -94,10 +94,25 @@ def test_measuring_writes_each_runtime_resumes_and_checks_every_command_first(tm
     def broken(notebook):
         raise ValueError("exercises: ex-01-9")
 
+    def diverging(stem, *, profile, overrides, timeout, progress):
+        if overrides == {"lr": "10"}:
+            raise RuntimeError("Traceback ...\nFloatingPointError: non-finite loss (inf) at epoch 6")
+        return execute(stem, profile=profile, overrides=overrides, timeout=timeout, progress=progress)
+
+    monkeypatch.setattr(build, "execute", diverging)
+    (tmp_path / "exercises.json").unlink()
+    with pytest.raises(RuntimeError, match=r"ex-01-1: python -m marginlib run 01_minavg_linear -p lr 10: "
+                                           r"FloatingPointError: non-finite loss"):
+        exercises.measure(["01_minavg_linear"], log=lambda line: None)
+    kept = json.loads((tmp_path / "exercises.json").read_text())["01_minavg_linear"]["ex-01-1"]
+    assert list(kept) == ["-p lr 0.1"], "the rerun after a failed one still ran, and only it was recorded"
+    ran.clear()
+    monkeypatch.setattr(build, "execute", execute)
+
     monkeypatch.setattr(exercises, "reruns", broken)
     with pytest.raises(ValueError, match="ex-01-9"):
         exercises.measure(["01_minavg_linear"], force=True, log=lambda line: None)
-    assert len(ran) == 4, "nothing ran before every command was checked"
+    assert not ran, "nothing ran before every command was checked"
 
 
 def test_the_ledger_holds_only_commands_the_presets_list():
