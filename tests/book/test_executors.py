@@ -4,6 +4,8 @@ cluster starts."""
 from __future__ import annotations
 
 import json
+import os
+import pathlib
 
 import pytest
 
@@ -64,3 +66,32 @@ def test_bad_input_is_refused_before_a_cluster_starts(results_dir, monkeypatch, 
         assert cli.main(command) == 2
         assert "choose one of: local, dask-local:N, dask://host:port, slurm" in capsys.readouterr().err
     assert not any(results_dir.iterdir()), "nothing was written"
+
+
+def test_a_worker_writes_under_the_callers_results_whatever_its_own_environment(tmp_path, monkeypatch):
+    """A worker on another machine does not inherit this process's ``$MARGINLIB_RESULTS``: the caller's folder
+    travels with each call, made absolute, and the worker's own setting is put back afterwards, also on failure."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(build, "results_dir", lambda: pathlib.Path("caller"))   # relative, as a user may set it
+    caller = str(tmp_path / "caller")
+    sent, seen = [], []
+    monkeypatch.setattr(executors, "map_calls",
+                        lambda fn, calls, **kw: sent.extend(calls) or [fn(**c) for c in calls])
+
+    def execute(**options):
+        seen.append(os.environ[results.RESULTS_ENV])
+        if options["profile"] == "broken":
+            raise RuntimeError("the section failed\nand said more")
+        return pathlib.Path(seen[-1]) / "x.ipynb", 1.0
+
+    monkeypatch.setattr(build, "execute", execute)
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "worker"))         # the worker's own setting
+    call = {"notebook": NB, "profile": "smoke"}
+    out = build.execute_elsewhere([call], executor="dask-local:1")
+    assert sent == [{"results": caller, "options": call}]
+    assert seen == [caller] and out[0]["error"] is None, "the worker wrote under its own results folder"
+    assert os.environ[results.RESULTS_ENV] == str(tmp_path / "worker"), "the worker's setting was not put back"
+    monkeypatch.delenv(results.RESULTS_ENV)
+    failed = build.execute_task(results=caller, options={**call, "profile": "broken"})
+    assert failed == {"out": None, "seconds": None, "error": "RuntimeError: the section failed"}
+    assert results.RESULTS_ENV not in os.environ
