@@ -1,19 +1,21 @@
 """Data augmentation of image batches, for the ``augment`` hook of :func:`marginlib.train.fit`.
 
 An augmentation is a function ``(x, generator) -> x'``: ``x`` a batch (N, C, H, W) in [0, 1] on any device,
-``generator`` a CPU ``torch.Generator`` (the trainer seeds one per epoch from the run's seed). The random choices
-are drawn on the CPU from ``generator``, so a seed gives the same augmentation on every device, and applied to the
-whole batch in one indexing pass; the result has the shape of ``x`` and stays in [0, 1].
+``generator`` a CPU ``torch.Generator`` or, from the trainer, a :class:`~marginlib.rng.SampleDraws` keyed by each
+image's dataset position (so an image is cropped and flipped alike whatever batch or rank it lands in). Either way a
+seed gives the same augmentation on every device; the choices are applied to the whole batch in one indexing pass,
+and the result has the shape of ``x`` and stays in [0, 1].
 """
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
 
-from marginlib import validate
+from marginlib import rng, validate
+from marginlib.rng import Draws
 
 
-def random_crop_flip(x: torch.Tensor, generator: torch.Generator, *, padding: int = 4, flip: bool = True,
+def random_crop_flip(x: torch.Tensor, generator: Draws, *, padding: int = 4, flip: bool = True,
                      resize: int | None = None) -> torch.Tensor:
     """Random crops of the original size from zero-padded images, each mirrored left-right with probability 1/2.
 
@@ -37,12 +39,12 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator, *, padding: in
         x = F.pad(x, (padding,) * 4)
     if x.shape[-2] < h or x.shape[-1] < w:
         raise ValueError(f"resize + 2 * padding = {tuple(x.shape[-2:])} is smaller than the images ({h}, {w})")
-    top = torch.randint(0, x.shape[-2] - h + 1, (n, 1), generator=generator)
-    left = torch.randint(0, x.shape[-1] - w + 1, (n, 1), generator=generator)
-    rows, cols = top + torch.arange(h), left + torch.arange(w)  # (N, H), (N, W): each image's window
+    top = rng.integers(0, x.shape[-2] - h + 1, (n, 1), generator, device=x.device)
+    left = rng.integers(0, x.shape[-1] - w + 1, (n, 1), generator, device=x.device)
+    rows = top + torch.arange(h, device=x.device)  # (N, H), (N, W): each image's window
+    cols = left + torch.arange(w, device=x.device)
     if flip:
-        mirror = torch.rand(n, 1, generator=generator) < 0.5
+        mirror = rng.uniform((n, 1), generator, device=x.device) < 0.5
         cols = torch.where(mirror, cols.flip(1), cols)  # a mirrored crop reads its window right to left
-    rows, cols = rows.to(x.device), cols.to(x.device)
     batch, channel = torch.arange(n, device=x.device), torch.arange(c, device=x.device)
     return x[batch[:, None, None, None], channel[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]

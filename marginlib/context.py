@@ -43,6 +43,12 @@ def noparamgrad_and_eval(model: nn.Module) -> Iterator[nn.Module]:
         yield model
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The network inside a ``DistributedDataParallel`` wrapper (the model itself when it is not wrapped)."""
+    inner = getattr(model, "module", None)
+    return inner if isinstance(model, nn.parallel.DistributedDataParallel) and isinstance(inner, nn.Module) else model
+
+
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter or buffer (CPU for a parameter-free model)."""
     for parameter in model.parameters():

@@ -12,7 +12,9 @@ each block's measured seconds by the ratio of the full parameters to the run's (
 lengths' ratio) and adds the time spent outside every block once: the paper profile's wall time from its dry run
 (``python -m marginlib run NOTEBOOK --profile paper --dry-run``, which cuts only declared size and length
 parameters). The model is linear in each named size, which is what training epochs over a data set and attacks
-over a test set are; it ignores what does not scale (compilation, caches, a batch too small to fill the device).
+over a test set are, or, for a scale written ``"name^k"``, a power of it: ``"image_size^2"`` for convolutions, whose
+work grows with the number of pixels, the square of the image side. It ignores what does not scale (compilation,
+caches, a batch too small to fill the device).
 """
 from __future__ import annotations
 
@@ -28,9 +30,12 @@ _stack: list[float] = []   # per open block: the seconds its nested blocks took
 
 @contextlib.contextmanager
 def work(*scales: str) -> Iterator[None]:
-    """Count the time spent inside as work whose size is linear in each of the parameters ``scales``."""
+    """Count the time spent inside as work whose size is linear in each of the parameters ``scales`` (or in the
+    ``k``-th power of one named ``"name^k"``)."""
     if not all(isinstance(s, str) and s for s in scales):
         raise ValueError(f"scales={scales!r}: give parameter names (non-empty strings)")
+    for s in scales:
+        _power(s)
     key = tuple(sorted(set(scales)))
     _stack.append(0.0)
     t0 = time.perf_counter()
@@ -53,6 +58,20 @@ def reset() -> None:
     """Forget every measurement (a new run in the same process)."""
     _ledger.clear()
     _stack.clear()
+
+
+def _power(scale: str) -> tuple[str, int]:
+    """``("name", k)`` of a scale ``"name^k"`` (``k`` a positive integer), ``(scale, 1)`` without ``^``."""
+    name, caret, power = scale.partition("^")
+    if not name or (caret and (not power.isdigit() or int(power) < 1)):
+        raise ValueError(f"scale {scale!r}: write a parameter name, or name^k with k a positive integer")
+    return name, int(power or 1)
+
+
+def factor(scale: str, *, run: Mapping[str, Any], full: Mapping[str, Any]) -> float:
+    """:func:`ratio` of the scale's parameter, raised to its power (``"image_size^2"``: the pixels' ratio)."""
+    name, power = _power(scale)
+    return ratio(name, run=run, full=full) ** power
 
 
 def ratio(name: str, *, run: Mapping[str, Any], full: Mapping[str, Any]) -> float:
@@ -82,7 +101,7 @@ def estimate(*, run: Mapping[str, Any], full: Mapping[str, Any], total_seconds: 
     measured = ledger() if measured is None else dict(measured)
     inside = sum(measured.values())
     parts: list[tuple[tuple[str, ...], float, float]] = [((), max(total_seconds - inside, 0.0), 1.0)]
-    parts += [(scales, seconds, float(math.prod(ratio(s, run=run, full=full) for s in scales)))
+    parts += [(scales, seconds, float(math.prod(factor(s, run=run, full=full) for s in scales)))
               for scales, seconds in sorted(measured.items())]
     units = [{"scales": list(scales), "seconds": seconds, "factor": factor, "estimate": seconds * factor}
              for scales, seconds, factor in parts]

@@ -44,6 +44,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from marginlib import ddp
+
 CACHE_ENV = "MARGINLIB_CACHE"
 SPEC_KEYS = ("model", "method", "data", "schedule", "seed", "snapshots", "select", "eval_data")
 #: the options of :func:`marginlib.train.fit` a schedule may set (``augment`` names a transform)
@@ -271,6 +273,9 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
                         record_at=None if job.select else sorted(keep | {epochs}),
                         checkpoint_dir=partial / "checkpoint", progress=progress, early_stopping=rule,
                         augment=transform)
+    if ddp.world()[0] != 0:   # under torchrun rank 0 writes the entry; the others wait for it and read it
+        ddp.barrier()
+        return Result(folder, json.loads((folder / "result.json").read_text()))
     if rule is not None:
         _save(model.state_dict(), partial / "selected.pt")
     info = {"key": folder.name, "spec": job.to_dict(), "history": history.to_dict(), "selected_epoch":
@@ -282,6 +287,7 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
         shutil.rmtree(partial, ignore_errors=True)
     else:
         os.replace(partial, folder)
+    ddp.barrier()
     return Result(folder, json.loads((folder / "result.json").read_text()))
 
 
@@ -293,6 +299,8 @@ class _Snapshot:
         self.folder, self.epochs = folder, epochs
 
     def __call__(self, model: nn.Module, epoch: int) -> None:
+        if ddp.world()[0] != 0:   # every rank holds the same weights: rank 0 writes them
+            return
         _save(model.state_dict(), self.folder / "weights.pt")
         if epoch in self.epochs:
             _save(model.state_dict(), self.folder / "snapshots" / f"epoch-{epoch}.pt")
@@ -327,4 +335,4 @@ def _save(state: Mapping[str, torch.Tensor], path: pathlib.Path) -> None:
 
 def _environment(device: torch.device | str | None) -> dict[str, Any]:
     return {"python": platform.python_version(), "torch": torch.__version__, "device": str(device or "default"),
-            "threads": torch.get_num_threads(), "code": code_digest()}
+            "threads": torch.get_num_threads(), "ranks": ddp.world()[1], "code": code_digest()}

@@ -5,12 +5,16 @@ Conventions
 * Epochs are 1-based; ``record_at`` may include 0 (the initial model). Metrics of epoch ``e`` describe the
   model after its ``e``-th pass over the training data.
 * Shuffling uses an explicit generator seeded from ``(seed, epoch)``, so every epoch's order is known
-  without replaying earlier epochs; so does the ``augment`` hook, which draws from a second per-epoch generator
-  seeded from ``(seed, epoch)`` on its own stream, and torch's global generator (dropout) is reseeded every epoch
-  from ``(seed, epoch)`` on a third, inside a fork of the global random state (the caller's state is untouched), so
-  two runs with the same ``seed`` draw the same dropout masks whatever ran before them. The method's generator
-  (random starts) is saved in checkpoints. A run killed after epoch ``k`` and resumed ends with the same
-  weights as one uninterrupted run (CPU, same threads).
+  without replaying earlier epochs. The per-sample random draws, the ``augment`` hook's and the method's (random
+  starts, TRADES' noise), are keyed by ``(seed, epoch, dataset position)`` (:class:`marginlib.rng.SampleDraws`), so
+  a sample draws the same numbers whatever batch or rank it is in. Torch's global generator (dropout) is reseeded
+  every epoch from ``(seed, epoch)`` inside a fork of the global random state (the caller's state is untouched), so
+  two runs with the same ``seed`` draw the same dropout masks whatever ran before them (dropout is not keyed by
+  sample: under DistributedDataParallel its masks depend on the number of ranks). A run killed after epoch ``k``
+  and resumed ends with the same weights as one uninterrupted run (CPU, same threads).
+* Under ``torchrun`` (a process group with several ranks) :func:`fit` trains with DistributedDataParallel
+  (:mod:`marginlib.ddp`): each rank takes its share of every batch, the epoch statistics are summed over the ranks,
+  per-sample memories (MMA's eps) are merged after every epoch, and only rank 0 writes checkpoints.
 * Checkpoints hold only tensors, dicts, lists and numbers and load with ``torch.load(weights_only=True)``;
   they are written to a temporary file and moved into place (``os.replace``), so a kill never leaves a
   half-written checkpoint.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -35,12 +40,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from marginlib import validate
+from marginlib import ddp, validate
 from marginlib.context import eval_mode, model_device
 from marginlib.data import Dataset
 from marginlib.evaluate import batched
 from marginlib.methods.base import Method
 from marginlib.optim import multistep, sgd
+from marginlib.rng import Draws, SampleDraws
 
 CHECKPOINT = "checkpoint.pt"
 #: a folder: when set and ``checkpoint_dir`` is not given, every :func:`fit` checkpoints into its own subfolder,
@@ -48,7 +54,7 @@ CHECKPOINT = "checkpoint.pt"
 #: loads (``python -m marginlib run --profile paper`` sets it to ``checkpoints/<notebook>``)
 CHECKPOINTS_ENV = "MARGINLIB_CHECKPOINTS"
 Callback = Callable[[nn.Module, int], Any]
-Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+Augment = Callable[[torch.Tensor, Draws], torch.Tensor]
 
 
 @dataclasses.dataclass
@@ -150,10 +156,14 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     callback.
     With ``checkpoint_dir``
     a checkpoint is written after every epoch and, with ``resume=True``, training continues from it.
-    ``augment(x, generator)`` (e.g. :func:`marginlib.augment.random_crop_flip`) transforms every training batch on
-    ``device`` before the method sees it, drawing from a CPU generator seeded per epoch from ``seed``, so a resumed
-    run augments exactly as an uninterrupted one; the training and test errors are measured on the clean data.
+    ``augment(x, draws)`` (e.g. :func:`marginlib.augment.random_crop_flip`) transforms every training batch on
+    ``device`` before the method sees it, drawing from draws keyed by ``(seed, epoch)`` and each image's position, so
+    a resumed run augments exactly as an uninterrupted one; the training and test errors are measured on the clean data.
     A non-finite loss raises ``FloatingPointError`` naming the epoch and batch.
+
+    In a process group of several ranks (``torchrun``), the model trains wrapped in DistributedDataParallel on the
+    ranks' shares of each batch (module docstring); every rank returns the same history and weights. The method must
+    be ``shardable`` (:class:`~marginlib.methods.base.Method`), and every batch must have a sample per rank.
     """
     validate.positive("epochs", epochs)
     validate.positive("batch_size", batch_size)
@@ -163,6 +173,15 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     if early_stopping is not None and early_stopping.metric.startswith("test_") and eval_data is None:
         raise ValueError(f"early_stopping selects on {early_stopping.metric!r}, which needs eval_data")
     record_epochs = set(range(epochs + 1) if record_at is None else record_at)
+    n = len(train_data.y)
+    rank, ranks = ddp.world()
+    if ranks > 1:
+        if not method.shardable:
+            raise ValueError(f"method {method!r} cannot train under DistributedDataParallel: its loss is not a mean "
+                             "of per-sample terms, or it reads the model's parts past the wrapper (see its docstring)")
+        if 0 < n % batch_size < ranks:
+            raise ValueError(f"the last batch has {n % batch_size} samples (n={n}, batch_size={batch_size}), fewer "
+                             f"than the {ranks} ranks: choose a batch_size that leaves none or at least {ranks}")
     was_training = model.training
     model.to(device)
     validate.choice("optimizer", optimizer, OPTIMIZERS)
@@ -171,6 +190,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
         sgd(model, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay) if kind == "sgd"
         else torch.optim.Adam(model.parameters(), lr=validate.positive("lr", lr), weight_decay=weight_decay))
     method.setup(device=device, seed=seed)
+    net = ddp.wrap(model, device) if ranks > 1 else model
     history = History()
     best: dict[str, Any] = {"value": None, "model": None}
     start = 1
@@ -190,7 +210,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
     elif 0 in record_epochs:
         _record(model, 0, callbacks, history)
 
-    n = len(train_data.y)
+    progress = progress and rank == 0
     bar = _progress(range(start, epochs + 1), total=epochs, initial=start - 1, enabled=progress)
     with _own_global_rng():
         for epoch in bar:
@@ -205,23 +225,31 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
             model.train()
             sums: dict[str, torch.Tensor] = {}
             order = torch.randperm(n, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch)))
-            augment_generator = torch.Generator().manual_seed(_epoch_seed(seed, epoch, stream=1))
+            trained = []
             for b, index in enumerate(order.split(batch_size)):
-                x, y = train_data.x[index].to(device), train_data.y[index].to(device)
+                mine = ddp.share(index, rank=rank, ranks=ranks)
+                trained.append(mine)
+                keys = mine.to(device)
+                x, y = train_data.x[mine].to(device), train_data.y[mine].to(device)
                 if augment is not None:
-                    x = augment(x, augment_generator)
-                loss, stats = method.loss(model, x, y, index=index.to(device))
+                    x = augment(x, SampleDraws(seed=_epoch_seed(seed, epoch, stream=1), index=keys))
+                method.draw_for(SampleDraws(seed=_epoch_seed(seed, epoch, stream=3), index=keys))
+                loss, stats = method.loss(net, x, y, index=keys)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, batch {b} "
                                              f"(method {method!r}, lr {lr * factor:g})")
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                # DDP averages the ranks' gradients: weighting each share by its size gives the whole batch's mean
+                (loss * (len(mine) * ranks / len(index)) if ranks > 1 else loss).backward()
                 if method.max_grad_norm is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), method.max_grad_norm)
                 opt.step()
                 method.after_step(model)
                 for key, value in {"loss": loss.detach(), **stats}.items():
-                    sums[key] = sums.get(key, 0.0) + value.detach().float() * len(index)
+                    sums[key] = sums.get(key, 0.0) + value.detach().float() * len(mine)
+            if ranks > 1:
+                sums = {key: ddp.all_sum(torch.as_tensor(sums[key]), device=device) for key in sorted(sums)}
+                method.sync_samples(functools.partial(ddp.merge_rows, rows=torch.cat(trained), n=n, device=device))
             method.after_epoch(model, epoch)
             row: dict[str, float] = {"epoch": int(epoch), "lr": float(lr * factor), "seconds": time.perf_counter() - t0}
             row.update({key: float(total) / n for key, total in sums.items()})
@@ -239,7 +267,7 @@ def fit(model: nn.Module, method: Method, train_data: Dataset, *, epochs: int, b
                 _select(early_stopping, model, epoch, row, history, best)
             if progress:
                 bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "train_error", "test_error") if k in row})
-            if path is not None:
+            if path is not None and rank == 0:
                 _save(path, model, opt, method, history, best, epoch, config=config)
     if early_stopping is not None and early_stopping.restore_best and best["model"] is not None:
         model.load_state_dict(best["model"])
@@ -255,9 +283,11 @@ def _own_global_rng() -> Any:
 
 
 def _epoch_seed(seed: int, epoch: int, *, stream: int = 0) -> int:
-    """The seed of epoch ``epoch``'s generator number ``stream`` (0: shuffling, 1: augmentation, 2: torch's global
-    generator, which dropout uses)."""
-    return (seed * 1_000_003 + epoch + stream * 2**62) % (2**63)
+    """The seed of epoch ``epoch``'s random stream number ``stream`` (0: shuffling, 1: augmentation, 2: torch's global
+    generator, which dropout uses, 3: the method's draws), distinct for the streams of one epoch (``stream < 8``)."""
+    if not 0 <= stream < 8:
+        raise ValueError(f"stream must be in 0..7, got {stream!r}")
+    return ((seed * 1_000_003 + epoch) * 8 + stream) % (2**63)
 
 
 def _plain(value: Any, where: str, when: str = "") -> Any:
@@ -329,7 +359,7 @@ def _raw_bytes(tensor: torch.Tensor) -> bytes:
 
 def _describe(value: Any, depth: int = 0) -> Any:
     """A JSON-able description of a method's settings (its public attributes, nested methods included; tensors by
-    shape, dtype and digest; the random generator left out), for the checkpoint configuration."""
+    shape, dtype and digest; the random draws left out), for the checkpoint configuration."""
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     if isinstance(value, torch.Tensor):
@@ -341,7 +371,7 @@ def _describe(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Method) and depth < 8:
         return {"class": type(value).__name__,
                 **{k: _describe(v, depth + 1) for k, v in sorted(vars(value).items())
-                   if not k.startswith("_") and not isinstance(v, torch.Generator)}}
+                   if not k.startswith("_") and not isinstance(v, (torch.Generator, SampleDraws))}}
     return getattr(value, "__qualname__", type(value).__name__)
 
 

@@ -44,6 +44,7 @@ from marginlib.attacks.bisection import bisect
 from marginlib.attacks.gradient import check_inputs, pgd
 from marginlib.attacks.projections import clip_to_box, fresh_generator, lp_norm, per_sample
 from marginlib.context import noparamgrad_and_eval
+from marginlib.rng import Draws
 
 SEARCH_LOSSES = ("soft_margin", "margin")
 SEARCH_RESULTS = ("upper", "midpoint")
@@ -65,7 +66,7 @@ def an_pgd(
     search_loss: str = "soft_margin",
     search_result: str = "upper",
     final_pgd: bool = True,
-    generator: torch.Generator | None = None,
+    generator: Draws | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """AN-PGD (paper 001, Alg. 1). Returns ``(x_adv, eps)``: adversarial images in [0, 1] and the ``(N,)``
     per-sample perturbation length found (the margin estimate MMA training stores for the next epoch).

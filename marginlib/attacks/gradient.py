@@ -31,6 +31,7 @@ from marginlib.attacks.projections import (
     random_start as draw_start,
 )
 from marginlib.context import noparamgrad_and_eval
+from marginlib.rng import Draws
 
 #: How PGD picks the point it returns among its iterates (see the module docstring).
 SELECTIONS = ("fooled", "objective")
@@ -92,7 +93,7 @@ def pgd(
     random_start: bool = False,
     restarts: int = 1,
     loss: str = "ce",
-    generator: torch.Generator | None = None,
+    generator: Draws | None = None,
     targeted: bool = False,
     select: str = "fooled",
 ) -> torch.Tensor:

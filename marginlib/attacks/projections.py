@@ -6,10 +6,12 @@ its own eps (MMA training, paper 001, Alg. 2). Perturbations have the input's sh
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import torch
 
-from marginlib import validate
+from marginlib import rng, validate
+from marginlib.rng import Draws
 
 _TINY = 1e-12
 
@@ -96,23 +98,27 @@ def projected_ascent(
     return x + clip_to_box(x, delta)
 
 
-def random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator: torch.Generator) -> torch.Tensor:
+def random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator: Draws) -> torch.Tensor:
     """A perturbation drawn uniformly from the ``norm`` ball of radius ``eps[i]`` around each sample.
 
     Linf: i.i.d. uniform in ``[-eps, eps]`` per pixel (Madry et al.). L2: uniform in the ball, a Gaussian direction
-    times ``eps * U^(1/d)``. Numbers are drawn on ``generator``'s device and moved to ``x``'s.
+    times ``eps * U^(1/d)``. Numbers come from ``generator`` (a ``torch.Generator``, drawn on its device and moved to
+    ``x``'s, or the trainer's per-sample :class:`~marginlib.rng.SampleDraws`).
     """
     n, d = x.shape[0], math.prod(x.shape[1:])
-    dev = generator.device
     if norm == "linf":
-        u = torch.rand(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
+        u = rng.uniform(x.shape, generator, device=x.device, dtype=x.dtype)
         return (2 * u - 1) * _col(eps, x)
-    g = torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
-    radius = torch.rand(n, generator=generator, device=dev, dtype=x.dtype).to(x.device) ** (1.0 / d) * eps
+    g = rng.normal(x.shape, generator, device=x.device, dtype=x.dtype)
+    radius = rng.uniform((n,), generator, device=x.device, dtype=x.dtype) ** (1.0 / d) * eps
     return g * _col(radius / lp_norm(g, "l2").clamp_min(_TINY), x)
 
 
-def fresh_generator(generator: torch.Generator | None) -> torch.Generator:
+@overload
+def fresh_generator(generator: torch.Generator | None) -> torch.Generator: ...
+@overload
+def fresh_generator(generator: Draws | None) -> Draws: ...
+def fresh_generator(generator: Draws | None) -> Draws:
     """``generator``, or a new non-deterministically seeded CPU generator: the global RNG is never touched."""
     if generator is not None:
         return generator

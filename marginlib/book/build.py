@@ -211,7 +211,7 @@ def stage(profile: str, *, root: pathlib.Path | None = None, output: pathlib.Pat
         (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copytree(root / "book", src / "book")
     (src / "notebooks").mkdir()
-    repository, commit = _repository(root), _commit(root)
+    repository, commit = _repository(root), results.git("rev-parse", "HEAD") or None
     install = launch.install_cell(repository=repository, commit=commit)
     binder = src / LAUNCH_EXTRA / "binder"   # beside the site on gh-pages, where Binder builds from
     binder.mkdir(parents=True)
@@ -277,15 +277,6 @@ PUBLISHED_KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)
 def _repository(root: pathlib.Path) -> str:
     """The repository's address, written once in ``_config.yml`` (``repository.url``)."""
     return str(yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"])
-
-
-def _commit(root: pathlib.Path) -> str | None:
-    """The full hash of the checkout's HEAD (what a published notebook installs), or None outside git."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
 
 
 def _torch_pin(root: pathlib.Path) -> str:

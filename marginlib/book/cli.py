@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import shutil
 import subprocess
@@ -193,16 +192,27 @@ def _cmd_exercises(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    """Train jobs (``marginlib.jobs``) into the cache, on the chosen executor; ``--out`` gets each final state dict."""
-    from marginlib import executors, jobs
+    """Train jobs (``marginlib.jobs``) into the cache, on the chosen executor; ``--out`` gets each final state dict.
+    Under ``torchrun`` every rank trains each job with DistributedDataParallel (:mod:`marginlib.ddp`) and rank 0
+    writes the cache entry and ``--out``."""
+    from marginlib import ddp, executors, jobs
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise RuntimeError("training a job with DistributedDataParallel under torchrun is not implemented yet; run "
-                           "`python -m marginlib train JOB.json` without torchrun (one process, one device)")
     executors.check_executor(args.executor)
+    if ddp.launched() and args.executor != "local":
+        raise ValueError(f"--executor {args.executor} under torchrun: the ranks torchrun started are the workers; "
+                         "use --executor local (the default)")
     specs = [jobs.Job.read(path) for path in args.job]       # every spec validated before any training
     cache = pathlib.Path(args.cache) if args.cache else jobs.default_cache(results.results_dir())
-    done = executors.run_all(specs, executor=args.executor, cache=cache, slurm=args.slurm)
+    if ddp.launched():
+        device = ddp.init_from_env()
+        try:
+            done = [jobs.run(spec, cache=cache, device=device) for spec in specs]
+            if ddp.world()[0] != 0:
+                return 0
+        finally:
+            ddp.close()
+    else:
+        done = executors.run_all(specs, executor=args.executor, cache=cache, slurm=args.slurm)
     for path, result in zip(args.job, done):
         line = f"{path}: {result.path}"
         if args.out:

@@ -91,8 +91,8 @@ def environment() -> dict[str, Any]:
     """Python, torch, device and git commit of this run, and whether the checkout had uncommitted changes to
     tracked files (``git dirty``; None outside a git checkout)."""
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
-    commit = _git("rev-parse", "--short", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    commit = git("rev-parse", "--short", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -103,7 +103,7 @@ def environment() -> dict[str, Any]:
     }
 
 
-def _git(*args: str) -> str | None:
+def git(*args: str) -> str | None:
     """The stripped output of ``git args`` in the repo root, or None when git or the checkout is missing."""
     try:
         done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=repo_root(), timeout=10)

@@ -15,10 +15,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from marginlib import validate
-from marginlib.attacks.projections import linf_box, per_sample, projected_ascent
+from marginlib import rng, validate
+from marginlib.attacks.projections import fresh_generator, linf_box, per_sample, projected_ascent
 from marginlib.context import noparamgrad_and_eval
 from marginlib.methods.base import Adversarial, Stats
+from marginlib.rng import Draws
 
 
 class PGDAT(Adversarial):
@@ -78,12 +79,12 @@ class FGSMAT(PGDAT):
 
 
 def kl_adversary(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: float, steps: int, norm: str,
-                 generator: torch.Generator | None = None, init_std: float = 0.001) -> torch.Tensor:
+                 generator: Draws | None = None, init_std: float = 0.001) -> torch.Tensor:
     """TRADES' inner maximization: PGD on ``KL(p(x) || p(x'))`` from ``x + init_std * N(0, I)``
     (Zhang et al. 2019, Alg. 1), projected onto the ``eps`` ball and [0, 1]."""
     with noparamgrad_and_eval(model):
         p_clean = F.softmax(model(x), dim=1).detach()
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noise = rng.normal(x.shape, fresh_generator(generator), device=x.device, dtype=x.dtype)
         x_adv = (x + init_std * noise).clamp(0, 1)
         eps_t, step_t = per_sample(eps, x, name="eps"), per_sample(step_size, x, name="step_size")
         box = linf_box(x, eps_t) if norm == "linf" else None

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from marginlib import validate
+from marginlib import ddp, validate
 from marginlib.context import eval_mode
 from marginlib.methods.base import Method, Stats
 
@@ -131,11 +131,13 @@ class AMM(Method):
         MIN selection of the module docstring otherwise."""
         if self.aggregation == "avg":
             return usable
+        # under DistributedDataParallel the selection is made over the whole batch, gathered from every rank
+        (norms, y, correct, usable), mine = ddp.gather_batch(norms, y, correct, usable)
         keep = min_aggregation_mask(norms, y, usable & correct, batch_size=len(y), fraction=self.min_fraction)
         wrong = usable & ~correct
         if self.misclassified == "largest":
             wrong = min_aggregation_mask(norms, y, wrong, largest=True, batch_size=len(y), fraction=self.min_fraction)
-        return keep | wrong
+        return (keep | wrong)[mine]
 
     def regularizer(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """``L_DD`` of eq. (6) on the batch (differentiable in the parameters) and its statistics."""
@@ -161,7 +163,7 @@ class AMM(Method):
         signed = torch.where(keep, signed, 0.0)  # a dropped sample's exp(d ||r||) may overflow: 0 * inf = nan gradient
         cap = self.cap()
         terms = shrink(signed, self.shrinkage, inv_max=self.inv_max, cap=cap)
-        value = torch.where(keep, terms, 0.0).sum() / len(x)
+        value = torch.where(keep, terms, 0.0).sum() / len(x)   # a mean over the samples (over a rank's share)
         if cap and self.shrinkage != "lin":
             saturated = keep & (terms.detach() >= cap * (1 - 1e-6))
         else:

@@ -52,6 +52,7 @@ class AMR(Method):
     the paper's is garbled, module docstring)."""
 
     name = "amr"
+    shardable = False   # reads model.features and model.classifier, past a DistributedDataParallel wrapper
 
     def __init__(self, *, lam: float = 0.1, tau: float = 5.0, beta: float = 1e-3) -> None:
         super().__init__()

@@ -7,6 +7,7 @@ that objective as ``base`` and delegate to it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ from torch.nn import functional as F
 from marginlib import validate
 from marginlib.context import eval_mode
 from marginlib.models.base import weight_layers  # noqa: F401  (re-exported for the methods)
+from marginlib.rng import Draws, SampleDraws
 
 _MODE_DEPENDENT = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
 
@@ -35,14 +37,23 @@ class Method:
     ``reg_scale`` multiplies every regularizer weight; the trainer divides it with the learning rate
     when asked (paper 002 divides lambda_EMR at each LR milestone). ``max_grad_norm``, when set, makes the
     trainer clip the gradient norm before each step (paper 003 clips at 10).
+
+    Random draws (random starts, TRADES' noise) come from ``generator``: a ``torch.Generator`` made by
+    :meth:`setup`, which :func:`~marginlib.train.fit` replaces before every batch with draws keyed by the batch's
+    dataset positions (:meth:`draw_for`), so that a sample's draws do not depend on its batch or its rank.
+
+    ``shardable`` says whether the loss is a mean of per-sample terms (plus terms of the weights alone), so
+    that a batch split over ranks, each rank's share weighted by its size, has the gradient of the whole batch:
+    :func:`~marginlib.train.fit` refuses a method without it under DistributedDataParallel.
     """
 
     name = "method"
     max_grad_norm: float | None = None
+    shardable = True
 
     def __init__(self) -> None:
         self.reg_scale = 1.0
-        self.generator: torch.Generator | None = None
+        self.generator: Draws | None = None
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
              index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
@@ -51,6 +62,15 @@ class Method:
     def setup(self, *, device: torch.device | str, seed: int) -> None:
         """Create the method's random generator on ``device`` (the trainer calls this before training)."""
         self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def draw_for(self, draws: SampleDraws) -> None:
+        """Draw the next batch's random numbers from ``draws`` (keyed by its samples; the trainer calls this)."""
+        self.generator = draws
+
+    def sync_samples(self, merge: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Replace every memory indexed by dataset position (MMA's eps) with ``merge(memory)``: under
+        DistributedDataParallel the trainer calls this after every epoch, and ``merge`` gathers each position from
+        the rank that trained it. Methods without such a memory have nothing to do."""
 
     def set_reg_scale(self, scale: float) -> None:
         self.reg_scale = float(scale)
@@ -64,13 +84,13 @@ class Method:
     def state_dict(self) -> dict[str, Any]:
         """Tensors, lists and numbers only, so that checkpoints load with ``weights_only=True``."""
         state: dict[str, Any] = {"reg_scale": self.reg_scale}
-        if self.generator is not None:
+        if isinstance(self.generator, torch.Generator):
             state["generator"] = self.generator.get_state()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.reg_scale = state["reg_scale"]
-        if "generator" in state and self.generator is not None:
+        if "generator" in state and isinstance(self.generator, torch.Generator):
             self.generator.set_state(state["generator"])
 
     def __repr__(self) -> str:
@@ -87,6 +107,17 @@ class Extends(Method):
     def setup(self, *, device: torch.device | str, seed: int) -> None:
         super().setup(device=device, seed=seed)
         self.base.setup(device=device, seed=seed + 1)
+
+    def draw_for(self, draws: SampleDraws) -> None:
+        super().draw_for(draws)
+        self.base.draw_for(draws.child(1))
+
+    def sync_samples(self, merge: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.base.sync_samples(merge)
+
+    @property
+    def shardable(self) -> bool:  # type: ignore[override]
+        return self.base.shardable
 
     def set_reg_scale(self, scale: float) -> None:
         super().set_reg_scale(scale)
@@ -165,6 +196,11 @@ class Regularized(Extends):
 
     def values(self, model: nn.Module, x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    @property
+    def shardable(self) -> bool:  # type: ignore[override]
+        """``scaling="batch_mean"`` divides by the batch size, which a rank's share does not know."""
+        return self.scaling == "sample" and self.base.shardable
 
     def reduce(self, values: torch.Tensor) -> torch.Tensor:
         """The batch's penalty from per-sample values: their mean, over ``B`` again for ``scaling="batch_mean"``."""

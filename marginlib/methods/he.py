@@ -84,6 +84,7 @@ class HE(Extends, Adversarial):
     """
 
     name = "he"
+    shardable = False   # reads model.classifier (its HEHead), past a DistributedDataParallel wrapper
 
     def __init__(self, *, base: Method, margin: float = 0.2) -> None:
         if not isinstance(base, (PGDAT, TRADES)):

@@ -56,6 +56,7 @@ class LSoftmax(Method):
     evaluation (``model(x)``) use the same bias-free layer."""
 
     name = "lsoftmax"
+    shardable = False   # reads model.features and model.classifier, past a DistributedDataParallel wrapper
 
     def __init__(self, *, margin: int = 4, lam: float = 0.0) -> None:
         super().__init__()

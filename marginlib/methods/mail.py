@@ -121,6 +121,11 @@ class MAIL(PGDAT):
         burn-in (``burn_in_objective="at"``), where the weights are 1."""
         return self.objective == "at" or (self.burning_in and self.burn_in_objective == "at")
 
+    @property
+    def shardable(self) -> bool:  # type: ignore[override]
+        """``normalize="mean"`` rescales the weights over the batch, which a rank's share does not see."""
+        return self.normalize != "mean"
+
     def weights(self, logits_adv: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The batch's importance weights (all 1 during the burn-in)."""
         if self.burning_in:

@@ -40,13 +40,14 @@ selection are its own.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from marginlib import validate
+from marginlib import rng, validate
 from marginlib.attacks import losses
 from marginlib.attacks.anpgd import SEARCH_RESULTS
 from marginlib.context import noparamgrad_and_eval
@@ -116,7 +117,7 @@ class MMA(Method):
             x_adv, found = an_pgd(model, x[correct], y[correct], eps_init=start, eps_max=self.eps_max,
                                   steps=self.steps, norm=self.norm, search_steps=self.search_steps,
                                   search_result=self.search_result, final_pgd=self.final_pgd,
-                                  generator=self.generator)
+                                  generator=rng.subset(self.generator, correct))
             x_train[correct] = x_adv.detach()
             eps[correct] = found.detach().to(eps.dtype)
         self._memory(index)
@@ -131,6 +132,11 @@ class MMA(Method):
             return mma, stats
         clean = F.cross_entropy(model(x), y)
         return (1 - self.clean_weight) * mma + self.clean_weight * clean, {**stats, "ce": clean.detach()}
+
+    def sync_samples(self, merge: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Under DistributedDataParallel each rank updates the lengths of its share of each batch; after every epoch
+        the trainer's ``merge`` gives every rank the whole memory (each position from the rank that trained it)."""
+        self.eps = merge(self.eps)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "eps": self.eps.clone()}

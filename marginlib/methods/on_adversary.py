@@ -7,12 +7,14 @@ generator; every other hook (steps, epochs, state) belongs to ``inner``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from marginlib.methods.base import Method, Stats
+from marginlib.rng import SampleDraws
 
 
 class OnAdversary(Method):
@@ -30,6 +32,18 @@ class OnAdversary(Method):
     def setup(self, *, device: torch.device | str, seed: int) -> None:
         self.attack.setup(device=device, seed=seed)
         self.inner.setup(device=device, seed=seed)
+
+    def draw_for(self, draws: SampleDraws) -> None:
+        self.attack.draw_for(draws)
+        self.inner.draw_for(draws.child(1))
+
+    def sync_samples(self, merge: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.attack.sync_samples(merge)
+        self.inner.sync_samples(merge)
+
+    @property
+    def shardable(self) -> bool:  # type: ignore[override]
+        return bool(self.attack.shardable) and self.inner.shardable
 
     def set_reg_scale(self, scale: float) -> None:
         self.inner.set_reg_scale(scale)

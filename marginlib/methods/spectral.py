@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from marginlib import spectrum, validate
+from marginlib.context import unwrap
 from marginlib.methods.base import Extends, Method, Stats, as_matrix, weight_layers
 
 MODES = ("clip", "rescale", "kernel")
@@ -136,8 +137,8 @@ class SpectralNorm(Extends):
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
              index: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
-        if self.mode != "kernel" and (self._sizes is None or self._sizes[0] != id(model)):
-            self._sizes = (id(model), spectrum.conv_input_sizes(model, x))
+        if self.mode != "kernel" and (self._sizes is None or self._sizes[0] != id(unwrap(model))):
+            self._sizes = (id(unwrap(model)), spectrum.conv_input_sizes(model, x))
         return self.base.loss(model, x, y, index=index)
 
     def after_epoch(self, model: nn.Module, epoch: int) -> None:

@@ -53,3 +53,17 @@ def test_scales_must_be_names():
     with pytest.raises(ValueError, match="scales"):
         with cost.work(""):
             pass
+
+
+def test_a_scale_can_be_a_power_of_its_parameter():
+    run, full = {"image_size": 8, "n_test": 10}, {"image_size": 32, "n_test": 100}
+    est = cost.estimate(run=run, full=full, total_seconds=2.0, measured={("image_size^2", "n_test"): 1.0})
+    assert est["units"][1]["factor"] == pytest.approx(16 * 10)          # 16x the pixels, 10x the images
+    assert cost.factor("image_size", run=run, full=full) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("scale", ["image_size^", "image_size^0", "image_size^x", "^2"])
+def test_a_malformed_power_is_refused_when_the_block_opens(scale):
+    with pytest.raises(ValueError, match="name\\^k with k a positive integer"):
+        with cost.work(scale):
+            pass

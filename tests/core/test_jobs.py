@@ -188,11 +188,3 @@ def test_a_dask_worker_killed_in_the_middle_of_a_job_is_replaced_and_the_job_res
     assert before["epoch"] < epochs, "the worker was killed before the job finished"
     assert resumed.history.rows[0]["seconds"] == before["history"]["rows"][0]["seconds"], "epoch 1 was not retrained"
     assert len(resumed.history.rows) == epochs and _same(resumed.weights(), whole.weights())
-
-
-def test_training_under_torchrun_is_refused_until_ddp_exists(tmp_path):
-    spec = tmp_path / "job.json"
-    spec.write_text(json.dumps(SMALL))
-    done = subprocess.run([sys.executable, "-m", "marginlib", "train", str(spec)], capture_output=True, text=True,
-                          env={**os.environ, "WORLD_SIZE": "2", jobs.CACHE_ENV: str(tmp_path)}, timeout=300)
-    assert done.returncode == 2 and "DistributedDataParallel under torchrun is not implemented yet" in done.stderr

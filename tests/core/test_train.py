@@ -85,23 +85,25 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path, augment):
     assert history.column("loss") == full.column("loss")
 
 
-def test_augment_transforms_every_training_batch_from_a_per_epoch_generator():
+def test_augment_transforms_every_training_batch_with_draws_keyed_by_epoch_and_sample():
     train = data()
     seen = []
 
-    def identity(x, generator):
-        seen.append((x.shape[0], generator.initial_seed()))
+    def identity(x, draws):
+        seen.append((x.shape[0], draws.seed, sorted(draws.index.tolist())))
         return x
 
     plain = model()  # model() also seeds the global RNG that dropout draws from
     fit(plain, methods.Standard(), train, **KW)
     observed = model()
     history = fit(observed, methods.Standard(), train, augment=identity, **KW)
-    assert [b for b, _ in seen] == [16] * 4 * KW["epochs"], "every batch of every epoch, on the training data only"
-    seeds = [s for _, s in seen]
-    assert len(set(seeds)) == KW["epochs"] and seeds[:4] == [seeds[0]] * 4, "one generator per epoch"
+    assert [b for b, _, _ in seen] == [16] * 4 * KW["epochs"], "every batch of every epoch, on the training data only"
+    seeds = [s for _, s, _ in seen]
+    assert len(set(seeds)) == KW["epochs"] and seeds[:4] == [seeds[0]] * 4, "one stream per epoch"
+    for e in range(KW["epochs"]):
+        assert sorted(i for _, _, rows in seen[4 * e: 4 * e + 4] for i in rows) == list(range(64)), "keyed by sample"
     for a, b in zip(plain.state_dict().values(), observed.state_dict().values()):
-        assert torch.equal(a, b), "the hook's generator must not disturb shuffling or dropout"
+        assert torch.equal(a, b), "the hook's draws must not disturb shuffling or dropout"
     augmented = model()
     fit(augmented, methods.Standard(), train, augment=partial(random_crop_flip, padding=1), **KW)
     assert not torch.equal(plain[1].weight, augmented[1].weight)
@@ -305,3 +307,11 @@ def test_early_stopping_on_a_metric_that_is_never_recorded_is_refused():
         fit(model(), methods.Standard(), data(), early_stopping=EarlyStopping(metric="test_error"), **KW)
     with pytest.raises(ValueError, match="'val_acc', which is neither a column.*train_error"):
         fit(model(), methods.Standard(), data(), early_stopping=EarlyStopping(metric="val_acc"), **KW)
+
+
+def test_every_random_stream_of_an_epoch_has_its_own_seed():
+    from marginlib.train import _epoch_seed
+
+    # shuffling, augmentation, dropout and the method's draws (streams 0-3) once shared seeds: 0 with 2, 1 with 3
+    seeds = [_epoch_seed(s, e, stream=k) for s in range(4) for e in range(1, 60) for k in range(4)]
+    assert len(set(seeds)) == len(seeds)

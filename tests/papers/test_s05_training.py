@@ -172,3 +172,13 @@ def test_strongest_text_compares_with_one_white_box_run_on_the_same_images():
     text = s05.strongest_text(p, strongest_grid(), "linf", "mma_linf_0.3")
     assert text == ("PGD from the same model (3 steps, 2 starts), 30.0%, tied with 1 other attack (one white-box run "
                     "of 3 steps and 1 start on the same 20 images: 40.0%)")
+
+
+@pytest.mark.parametrize("norms", ["l2", "linf", "linf+l2"])
+def test_every_model_trains_against_its_own_norm_whichever_halves_run(norms):
+    p = s05.Params(norms=norms)
+    for name, method in s05.recipes(p).items():
+        norm = s05.model_norm(p, name)
+        assert norm in p.norm_list and p.setup(norm)   # norms="l2" used to look up the L∞ half and fail
+        if name != "std":
+            assert method.base.norm == norm, name

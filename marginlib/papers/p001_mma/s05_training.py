@@ -317,6 +317,15 @@ def recipes(p: Params) -> dict[str, methods.Method]:
     return out
 
 
+def model_norm(p: Params, name: str) -> str:
+    """The norm model ``name`` trains against: the one in its name (``pgd_at_l2_3.0``, ``mma_linf_0.3``); the standard
+    model's is the first half's (``norms="l2"`` runs no L∞ half)."""
+    parts = name.split("_")
+    if name.startswith("pgd_at_"):
+        return parts[2]
+    return parts[1] if name.startswith("mma_") else p.norm_list[0]
+
+
 def _model_list(name: str) -> tuple[str, ...]:
     """The parameter listing the models of ``name``'s kind, as a cost scale (a dry run may train fewer of the L2
     PGD-AT models: each one measured then stands for ``len(paper list) / len(run list)`` of them)."""
@@ -396,7 +405,7 @@ def train_models(p: Params, train_data: data.Dataset, test_data: data.Dataset) -
     train_data, val = split_validation(train_data, p.n_val, seed=p.seed)
     for name, method in plan.items():
         t0 = time.perf_counter()
-        norm = name.split("_")[1] if name.startswith("mma") else "linf"
+        norm = model_norm(p, name)
         nets[name] = models.build(p.arch, generator=p.generator())
         histories[name] = fit_model(
             nets[name], method, train_data, val, select=p.select == "val_margin" and name.startswith("mma"),

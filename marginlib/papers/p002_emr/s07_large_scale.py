@@ -253,11 +253,19 @@ class Params:
 
     @property
     def autoattack_options(self) -> dict[str, Any]:
-        """Options of :func:`marginlib.attacks.autoattack`: none for the standard ensemble; APGD-CE and APGD-T with
-        ``aa_iters`` iterations and ``aa_targets`` target classes for the custom one."""
+        """Options of :func:`marginlib.attacks.autoattack`: none for the standard ensemble at its own length
+        (``aa_iters = 100``), or its lengths scaled by ``aa_iters / 100`` (a dry run's cut: APGD's and FAB's
+        iterations, Square's 5,000 queries); APGD-CE and APGD-T with ``aa_iters`` iterations and ``aa_targets`` target
+        classes for the custom one."""
         if self.aa_version == "standard":
-            return {}
+            if self.aa_iters == STANDARD_AA_ITERS:
+                return {}
+            return {"n_iter": self.aa_iters, "n_queries": self.aa_iters * STANDARD_AA_QUERIES // STANDARD_AA_ITERS}
         return {"attacks": ["apgd-ce", "apgd-t"], "n_iter": self.aa_iters, "n_target_classes": self.aa_targets}
+
+
+#: the standard AutoAttack ensemble's own lengths: APGD's and FAB's iterations, Square's queries
+STANDARD_AA_ITERS, STANDARD_AA_QUERIES = 100, 5000
 
 
 # ---------------------------------------------------------------------------------------------------- data, model
@@ -366,7 +374,7 @@ def _val_pgd10(p: Params, val: data.Dataset, *scales: str) -> Callable[[nn.Modul
     """Validation PGD10 accuracy: the model-selection metric (paper 002, §5.1), as a ``train.fit`` callback (its
     own work unit, scaling with ``n_val`` and ``scales``: the epochs)."""
     def measure(model: nn.Module, epoch: int) -> float:
-        with cost.work("n_val", "image_size", *scales):
+        with cost.work("n_val", "image_size^2", *scales):
             return _pgd_accuracy(p, model, val, steps=10)
     return measure
 
@@ -382,7 +390,7 @@ def train_row(p: Params, splits: Splits, family: str, reg: str, *, weight: float
     spec, select = p.families[family], family in SELECTED
     epochs = f"epochs_{spec.key}"
     t0 = time.perf_counter()
-    with cost.work("n_train", epochs, "at_steps", "image_size", *scales):
+    with cost.work("n_train", epochs, "at_steps", "image_size^2", *scales):
         history = train.fit(model, method, splits.train if select else splits.train_and_val, epochs=spec.epochs,
                             batch_size=p.batch_size, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay(family, reg),
                             milestones=spec.milestones, gamma=0.1, decay_regularizer=True, seed=p.seed,
@@ -394,17 +402,19 @@ def train_row(p: Params, splits: Splits, family: str, reg: str, *, weight: float
 
 
 def autoattack_accuracy(p: Params, model: nn.Module, test: data.Dataset, *, radius: float,
-                        generator: torch.Generator) -> float:
-    """AutoAttack (``aa_version``) accuracy at l-inf ``radius`` on ``test``."""
-    x_adv = attacks.autoattack(model, test.x, test.y, eps=radius, norm="linf", version=p.aa_version,
-                               generator=generator, **p.autoattack_options)
-    return evaluate.accuracy(model, x_adv, test.y)
+                        generator: torch.Generator, scales: tuple[str, ...] = ()) -> float:
+    """AutoAttack (``aa_version``) accuracy at l-inf ``radius`` on ``test``: a cost unit of its own, scaled by its
+    length ``aa_iters`` (and ``scales``, the grid the caller loops over), because a dry run cuts it."""
+    with cost.work("n_test", "aa_iters", "image_size^2", *scales):
+        x_adv = attacks.autoattack(model, test.x, test.y, eps=radius, norm="linf", version=p.aa_version,
+                                   generator=generator, **p.autoattack_options)
+        return evaluate.accuracy(model, x_adv, test.y)
 
 
 def attack_accuracies(p: Params, model: nn.Module, test: data.Dataset) -> dict[str, float]:
     """Clean, FGSM, PGD10, long-PGD and AutoAttack accuracies on ``test`` (Table 3's columns, in that order)."""
     g = torch.Generator().manual_seed(p.seed)
-    with cost.work("n_test", "image_size"):
+    with cost.work("n_test", "image_size^2"):
         return _attack_accuracies(p, model, test, g)
 
 
@@ -419,7 +429,7 @@ def _attack_accuracies(p: Params, model: nn.Module, test: data.Dataset, g: torch
 def _long_pgd_accuracy(p: Params, model: nn.Module, test: data.Dataset) -> float:
     """The long PGD's accuracy (PGD100 at paper): a cost unit of its own, scaled by its iterations, because a dry
     run cuts them."""
-    with cost.work("n_test", "pgd_long_steps", "image_size"):
+    with cost.work("n_test", "pgd_long_steps", "image_size^2"):
         return _pgd_accuracy(p, model, test, steps=p.pgd_long_steps)
 
 
@@ -499,9 +509,8 @@ def aa_vs_eps(p: Params, splits: Splits, t: Table3) -> AACurves:
     def at_radius(name: str, r: float) -> float:
         if r == p.eps:
             return t.aa(name)
-        with cost.work("n_test", "aa_eps_factors", "image_size"):
-            return autoattack_accuracy(p, t.models[name], splits.test, radius=r,
-                                       generator=torch.Generator().manual_seed(p.seed))
+        return autoattack_accuracy(p, t.models[name], splits.test, radius=r,
+                                   generator=torch.Generator().manual_seed(p.seed), scales=("aa_eps_factors",))
 
     curves = {name: [at_radius(name, r) for r in p.radii] for pair in pairs for name in pair}
     return AACurves(p.radii, pairs, curves)
@@ -545,7 +554,7 @@ def grid_fig6(p: Params, splits: Splits, t: Table3) -> pd.DataFrame:
                 grid.loc[w, temperature] = t.robust_acc["AT+EMR"]["pgd10"]
                 continue
             row = train_row(p, splits, "AT", "EMR", weight=w, temperature=temperature, arch=arch, scales=scales)
-            with cost.work("n_test", "image_size", *scales):
+            with cost.work("n_test", "image_size^2", *scales):
                 grid.loc[w, temperature] = _pgd_accuracy(p, row.model, splits.test, steps=10)
     return grid
 
@@ -588,7 +597,7 @@ def timing_table10(p: Params, splits: Splits) -> Timing:
     timed = {name_of(f, r): (recipe(p, f, r), new_model(p, in_channels=splits.in_channels, he=r == "HE").to(device))
              for f in TIMED for r in REGULARIZERS[f]}
     seconds = {name: float("inf") for name in timed}
-    with cost.work("timing_rounds", "timing_repeat", "timing_batch", "at_steps", "image_size"):
+    with cost.work("timing_rounds", "timing_repeat", "timing_batch", "at_steps", "image_size^2"):
         for _ in range(p.timing_rounds):
             for name, (method, model) in timed.items():
                 step = timing.step_seconds(method, model, xb, yb, repeat=p.timing_repeat, warmup=1, seed=p.seed)
