@@ -47,7 +47,7 @@ from torch.nn import functional as F
 from marginlib import ddp
 
 CACHE_ENV = "MARGINLIB_CACHE"
-SPEC_KEYS = ("model", "method", "data", "schedule", "seed", "snapshots", "select", "eval_data")
+SPEC_KEYS = ("model", "method", "data", "schedule", "seed", "snapshots", "select", "eval_data", "ranks")
 #: the options of :func:`marginlib.train.fit` a schedule may set (``augment`` names a transform)
 SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay", "milestones", "gamma",
                  "decay_regularizer", "optimizer", "augment")
@@ -71,8 +71,11 @@ class Job:
     snapshots: tuple[int, ...] = ()
     select: Mapping[str, Any] | None = None
     eval_data: Mapping[str, Any] | None = None
+    ranks: int = 1
 
     def __post_init__(self) -> None:
+        if not isinstance(self.ranks, int) or isinstance(self.ranks, bool) or self.ranks < 1:
+            raise ValueError(f"job ranks={self.ranks!r} must be a positive integer (the processes of one DDP run)")
         for name in ("model", "method", "data"):
             spec = getattr(self, name)
             if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
@@ -127,8 +130,10 @@ class Job:
         return json.loads(json.dumps(dataclasses.asdict(self), sort_keys=True))
 
     def key(self) -> str:
-        """The cache key: a digest of the canonical spec, the torch version and the core library's source."""
-        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode())
+        """The cache key: a digest of the canonical spec (without ``ranks``: N ranks train one process's weights),
+        the torch version and the core library's source."""
+        spec = {k: v for k, v in self.to_dict().items() if k != "ranks"}
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
         digest.update(torch.__version__.encode() + b"\0" + code_digest().encode())
         return digest.hexdigest()[:20]
 
@@ -247,6 +252,8 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
     found = cached(job, cache=cache)
     if found is not None:
         return found
+    if job.ranks > 1 and not ddp.launched():
+        return _run_under_torchrun(job, cache=pathlib.Path(cache or default_cache()))
     from marginlib import augment, train
 
     folder = pathlib.Path(cache or default_cache()) / job.key()
@@ -289,6 +296,29 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
         os.replace(partial, folder)
     ddp.barrier()
     return Result(folder, json.loads((folder / "result.json").read_text()))
+
+
+def _run_under_torchrun(job: Job, *, cache: pathlib.Path) -> Result:
+    """Train ``job`` with DistributedDataParallel on ``job.ranks`` processes of this node (``torchrun
+    --standalone``: one GPU each with CUDA, gloo ranks on the CPU otherwise) and return the entry rank 0 wrote."""
+    import subprocess
+    import sys
+
+    if torch.cuda.is_available() and torch.cuda.device_count() < job.ranks:
+        raise ValueError(f"job ranks={job.ranks} needs {job.ranks} GPUs on this node; it has "
+                         f"{torch.cuda.device_count()}")
+    cache.mkdir(parents=True, exist_ok=True)
+    spec = cache / f".{job.key()}.spec.json"
+    spec.write_text(json.dumps(job.to_dict()))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={job.ranks}",
+           "-m", "marginlib", "train", str(spec), "--cache", str(cache)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    spec.unlink(missing_ok=True)
+    found = cached(job, cache=cache)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"the {job.ranks}-rank run of job {job.key()} failed (exit {done.returncode}):\n"
+                           f"{done.stderr[-3000:]}")
+    return found
 
 
 class _Snapshot:

@@ -137,3 +137,18 @@ def test_one_process_is_the_one_rank_case():
     assert torch.equal(torch.cat([ddp.share(index, rank=r, ranks=3) for r in range(3)]), index), "in batch order"
     memory = torch.rand(6)
     assert torch.equal(ddp.merge_rows(memory, torch.arange(8), n=8, device=torch.device("cpu"))[:6], memory)
+
+
+def test_a_job_asking_for_two_ranks_runs_them_under_torchrun(tmp_path):
+    from core.test_jobs import ISSUE_SPEC
+
+    one = jobs.run(jobs.Job.from_dict(ISSUE_SPEC), cache=tmp_path / "one")
+    job = jobs.Job.from_dict({**ISSUE_SPEC, "ranks": 2})
+    assert job.key() == one.path.name, "N ranks train one process's weights: the same entry"
+    two = jobs.run(job, cache=tmp_path / "two")
+    assert two.info["environment"]["ranks"] == 2 and two.info["spec"]["ranks"] == 2
+    a, b = one.weights(), two.weights()
+    assert all(torch.allclose(a[k], b[k], rtol=0, atol=1e-5) for k in a)
+    assert not list((tmp_path / "two").glob(".*.spec.json")), "the spec handed to torchrun is removed"
+    with pytest.raises(ValueError, match="ranks=0 must be a positive integer"):
+        jobs.Job.from_dict({**ISSUE_SPEC, "ranks": 0})
