@@ -4,8 +4,8 @@ and MART (Wang et al.), the baselines of papers 001, 002 and 004.
 Conventions: adversarial examples are crafted with the model in eval mode and parameter gradients off
 (:mod:`marginlib.attacks`' contract), then the loss is taken in train mode with clean and adversarial
 batches passed separately (so batch-norm statistics are never pooled across them, as in the authors' code);
-images stay in [0, 1]; every ``eps`` is in pixel units. Random starts draw from the method's generator (seeded by the
-trainer).
+images stay in [0, 1]; every ``eps`` is in pixel units. Random starts draw from the method's ``generator`` (in
+training, draws keyed by sample that the trainer sets: :mod:`marginlib.rng`).
 Every method here is an :class:`~marginlib.methods.base.Adversarial`: ``adversary(model, x, y)`` crafts the batch
 and ``loss_at(model, x, x_adv, y)`` is the objective at it, so a regularizer can reuse that batch (EMR-adv).
 """
