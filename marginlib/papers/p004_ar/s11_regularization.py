@@ -347,7 +347,7 @@ def trained(p: Params, train_data: data.Dataset, eps: float, *, target: float | 
     is one :func:`marginlib.cost.work` unit, scaling with ``n_train``, ``epochs`` and the ``grid`` lists it is
     repeated over."""
     model = build_model(p, train_data)
-    with cost.work("n_train", "epochs", "image_size", *grid):
+    with cost.work("n_train", "epochs", "image_size^2", *grid):
         train.fit(model, ar_method(p, eps, target=target), train_data, epochs=p.epochs, batch_size=p.batch_size,
                   lr=p.lr, weight_decay=p.weight_decay, milestones=list(p.milestones), seed=p.seed, progress=False,
                   eval_train=False, augment=augmentation.random_crop_flip if p.augment else None)
@@ -358,9 +358,9 @@ def gaps(model: nn.Module, train_data: data.Dataset, test_data: data.Dataset, *,
          grid: Sequence[str] = ("strengths",)) -> dict[str, float]:
     """Paper 004 §4.1, Fig. 3a-b: clean training and test loss and error (:func:`marginlib.train.error_and_loss`)
     and the generalization gaps test minus training."""
-    with cost.work("n_train", "image_size", *grid):
+    with cost.work("n_train", "image_size^2", *grid):
         tr = train.error_and_loss(model, train_data)
-    with cost.work("n_test", "image_size", *grid):
+    with cost.work("n_test", "image_size^2", *grid):
         te = train.error_and_loss(model, test_data)
     return {"train_loss": tr["loss"], "test_loss": te["loss"], "loss_gap": te["loss"] - tr["loss"],
             "train_err": tr["error"], "test_err": te["error"], "err_gap": te["error"] - tr["error"]}
@@ -373,19 +373,19 @@ def measure(p: Params, model: nn.Module, train_data: data.Dataset, test_data: da
     logit margins (Fig. 4), the true-class probability and per-sample loss (Fig. 5a-b), the loss variation
     (App. B.5) and the per-layer singular-value STD (Fig. 1a)."""
     clean = gaps(model, train_data, test_data, grid=grid)
-    with cost.work("n_test", "image_size", *grid):
+    with cost.work("n_test", "image_size^2", *grid):
         logp = confidence.true_class_log_probability(model, test_data.x, test_data.y)
         margins_test = confidence.logit_margins(model, test_data.x, test_data.y)
-    with cost.work("n_test", "variation_eps", "image_size", *grid):
+    with cost.work("n_test", "variation_eps", "image_size^2", *grid):
         variation = confidence.loss_variation(model, test_data.x, test_data.y, eps=p.variation_eps,
                                               steps=p.variation_steps)
-    with cost.work("n_test", "image_size", *grid):
+    with cost.work("n_test", "image_size^2", *grid):
         robust = confidence.robust_accuracy_on_correct(model, test_data.x, test_data.y, eps=p.eval_eps,
                                                        step_size=p.eval_step, steps=p.eval_steps, random_start=True,
                                                        generator=torch.Generator().manual_seed(p.seed + 1))
-    with cost.work("n_train", "image_size", *grid):
+    with cost.work("n_train", "image_size^2", *grid):
         margins_train = confidence.logit_margins(model, train_data.x, train_data.y)
-    with cost.work("image_size", *grid):
+    with cost.work("image_size^2", *grid):
         singular_value_std = spectra.singular_value_std(model, train_data.x[:1])
     return Network(
         scalars={**clean, "test_acc": 1 - clean["test_err"], "robust_acc": robust},
