@@ -154,6 +154,7 @@ class Params:
     emr_t_mart: float = 1.0
     eval_step: float = 0.025
     pgd_long_steps: int = 50
+    pgd_steps: int = 10
     aa_version: str = "custom"
     aa_iters: int = 15
     aa_targets: int = 3
@@ -199,7 +200,7 @@ class Params:
             raise ValueError(f"image_size={self.image_size!r}: {self.dataset} images ({native}x{native}) are "
                              f"average-pooled by a whole factor; valid: "
                              f"{[native // k for k in range(1, native + 1) if native % k == 0]}")
-        for name in ("timing_batch", "timing_repeat", "timing_rounds", "pgd_long_steps"):
+        for name in ("timing_batch", "timing_repeat", "timing_rounds", "pgd_long_steps", "pgd_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
 
@@ -253,19 +254,21 @@ class Params:
 
     @property
     def autoattack_options(self) -> dict[str, Any]:
-        """Options of :func:`marginlib.attacks.autoattack`: none for the standard ensemble at its own length
-        (``aa_iters = 100``), or its lengths scaled by ``aa_iters / 100`` (a dry run's cut: APGD's and FAB's
-        iterations, Square's 5,000 queries); APGD-CE and APGD-T with ``aa_iters`` iterations and ``aa_targets`` target
-        classes for the custom one."""
+        """Options of :func:`marginlib.attacks.autoattack`: none for the standard ensemble at its own lengths
+        (``aa_iters = 100``, ``aa_targets = 9``), else those a dry run cuts (APGD's and FAB's iterations, Square's
+        5,000 queries scaled by ``aa_iters / 100``, the targeted attacks' classes); APGD-CE and APGD-T with
+        ``aa_iters`` iterations and ``aa_targets`` target classes for the custom one."""
         if self.aa_version == "standard":
-            if self.aa_iters == STANDARD_AA_ITERS:
-                return {}
-            return {"n_iter": self.aa_iters, "n_queries": self.aa_iters * STANDARD_AA_QUERIES // STANDARD_AA_ITERS}
+            cut = {"n_iter": self.aa_iters, "n_queries": self.aa_iters * STANDARD_AA_QUERIES // STANDARD_AA_ITERS,
+                   "n_target_classes": self.aa_targets}
+            own = {"n_iter": STANDARD_AA_ITERS, "n_queries": STANDARD_AA_QUERIES,
+                   "n_target_classes": STANDARD_AA_TARGETS}
+            return {k: v for k, v in cut.items() if v != own[k]}
         return {"attacks": ["apgd-ce", "apgd-t"], "n_iter": self.aa_iters, "n_target_classes": self.aa_targets}
 
 
 #: the standard AutoAttack ensemble's own lengths: APGD's and FAB's iterations, Square's queries
-STANDARD_AA_ITERS, STANDARD_AA_QUERIES = 100, 5000
+STANDARD_AA_ITERS, STANDARD_AA_QUERIES, STANDARD_AA_TARGETS = 100, 5000, 9
 
 
 # ---------------------------------------------------------------------------------------------------- data, model
@@ -370,12 +373,18 @@ def _pgd_accuracy(p: Params, model: nn.Module, d: data.Dataset, *, steps: int) -
                                     steps=steps)[p.eps]
 
 
+def _pgd10_accuracy(p: Params, model: nn.Module, d: data.Dataset, size: str, *scales: str) -> float:
+    """Table 3's PGD10 accuracy (``pgd_steps`` iterations, 10 at paper) on ``d``: a cost unit of its own, scaled by
+    ``size`` (the images' parameter), its iterations and ``scales``, because a dry run cuts the iterations."""
+    with cost.work(size, "pgd_steps", "image_size^2", *scales):
+        return _pgd_accuracy(p, model, d, steps=p.pgd_steps)
+
+
 def _val_pgd10(p: Params, val: data.Dataset, *scales: str) -> Callable[[nn.Module, int], float]:
-    """Validation PGD10 accuracy: the model-selection metric (paper 002, §5.1), as a ``train.fit`` callback (its
-    own work unit, scaling with ``n_val`` and ``scales``: the epochs)."""
+    """Validation PGD10 accuracy: the model-selection metric (paper 002, §5.1), as a ``train.fit`` callback (scaling
+    with ``n_val`` and ``scales``: the epochs)."""
     def measure(model: nn.Module, epoch: int) -> float:
-        with cost.work("n_val", "image_size^2", *scales):
-            return _pgd_accuracy(p, model, val, steps=10)
+        return _pgd10_accuracy(p, model, val, "n_val", *scales)
     return measure
 
 
@@ -405,7 +414,7 @@ def autoattack_accuracy(p: Params, model: nn.Module, test: data.Dataset, *, radi
                         generator: torch.Generator, scales: tuple[str, ...] = ()) -> float:
     """AutoAttack (``aa_version``) accuracy at l-inf ``radius`` on ``test``: a cost unit of its own, scaled by its
     length ``aa_iters`` (and ``scales``, the grid the caller loops over), because a dry run cuts it."""
-    with cost.work("n_test", "aa_iters", "image_size^2", *scales):
+    with cost.work("n_test", "aa_iters", "aa_targets", "image_size^2", *scales):
         x_adv = attacks.autoattack(model, test.x, test.y, eps=radius, norm="linf", version=p.aa_version,
                                    generator=generator, **p.autoattack_options)
         return evaluate.accuracy(model, x_adv, test.y)
@@ -421,7 +430,7 @@ def attack_accuracies(p: Params, model: nn.Module, test: data.Dataset) -> dict[s
 def _attack_accuracies(p: Params, model: nn.Module, test: data.Dataset, g: torch.Generator) -> dict[str, float]:
     return {"clean": evaluate.accuracy(model, test.x, test.y),
             "fgsm": evaluate.accuracy(model, attacks.fgsm(model, test.x, test.y, eps=p.eps), test.y),
-            "pgd10": _pgd_accuracy(p, model, test, steps=10),
+            "pgd10": _pgd10_accuracy(p, model, test, "n_test"),
             p.long_pgd: _long_pgd_accuracy(p, model, test),
             "autoattack": autoattack_accuracy(p, model, test, radius=p.eps, generator=g)}
 
@@ -554,8 +563,7 @@ def grid_fig6(p: Params, splits: Splits, t: Table3) -> pd.DataFrame:
                 grid.loc[w, temperature] = t.robust_acc["AT+EMR"]["pgd10"]
                 continue
             row = train_row(p, splits, "AT", "EMR", weight=w, temperature=temperature, arch=arch, scales=scales)
-            with cost.work("n_test", "image_size^2", *scales):
-                grid.loc[w, temperature] = _pgd_accuracy(p, row.model, splits.test, steps=10)
+            grid.loc[w, temperature] = _pgd10_accuracy(p, row.model, splits.test, "n_test", *scales)
     return grid
 
 
