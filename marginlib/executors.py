@@ -15,6 +15,10 @@ uses it to execute whole sections on workers (``python -m marginlib book --execu
     one Slurm job per training through ``submitit``; partition, GPUs, time limit, account and CPUs come from
     ``slurm=`` (a mapping, or the path of a YAML file with those keys: :data:`SLURM_KEYS`).
 
+A section submits its trainings with :func:`train_all`, on the executor its run chose (``python -m marginlib run
+NOTEBOOK --executor E`` puts ``E`` in ``$MARGINLIB_EXECUTOR`` and a Slurm configuration file in ``$MARGINLIB_SLURM``
+for the kernel; ``local`` by default).
+
 Workers need only the installed package and the shared cache folder (:func:`marginlib.jobs.default_cache`): a
 worker trains a job into the cache and the caller loads the result from there (a section executed on a worker needs
 the checkout too, on a shared file system: its notebooks, presets and ``results/``). A worker that dies mid-task
@@ -26,6 +30,7 @@ them.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pathlib
 import re
@@ -40,8 +45,12 @@ EXECUTORS = ("local", "dask-local:N", "dask://host:port", "slurm")
 #: the keys of a Slurm configuration (submitit's names: ``slurm_partition``, ``gpus_per_node``, ...); ``cluster``
 #: is submitit's backend, ``slurm`` by default (``local`` runs the jobs as local processes, for a test)
 SLURM_KEYS = ("partition", "gpus_per_node", "timeout_min", "account", "cpus_per_task", "mem_gb", "cluster")
+#: the environment variables that choose the executor (and Slurm configuration file) of a section's jobs
+EXECUTOR_ENV, SLURM_ENV = "MARGINLIB_EXECUTOR", "MARGINLIB_SLURM"
 _DASK_LOCAL = re.compile(r"^dask-local:([1-9][0-9]*)$")
 T = TypeVar("T")
+#: the local Dask clusters this process started, by executor name, with their clients
+_clusters: dict[str, tuple[Any, Any]] = {}
 
 
 def check_executor(executor: str) -> str:
@@ -68,6 +77,17 @@ def run_all(jobs: Sequence[Job], *, executor: str = "local", cache: str | os.Pat
         raise RuntimeError(f"jobs {missing} finished on {executor!r} but are not in the cache {folder}: the workers "
                            "must share that folder")
     return [r for r in results if r is not None]
+
+
+def chosen() -> str:
+    """The executor a run chose for its section's jobs: ``$MARGINLIB_EXECUTOR`` (checked), else ``local``."""
+    return check_executor(os.environ.get(EXECUTOR_ENV) or "local")
+
+
+def train_all(jobs: Sequence[Job], *, cache: str | os.PathLike | None = None) -> list[Result]:
+    """A section's trainings: :func:`run_all` on the :func:`chosen` executor (Slurm options from
+    ``$MARGINLIB_SLURM``), every job not in the cache submitted at once."""
+    return run_all(jobs, executor=chosen(), cache=cache, slurm=os.environ.get(SLURM_ENV) or None)
 
 
 def train_spec(spec: Mapping[str, Any], cache: str) -> str:
@@ -106,12 +126,24 @@ def _on_dask(executor: str, fn: Callable[..., T], calls: Sequence[Mapping[str, A
         raise RuntimeError(f"executor={executor!r} needs Dask: pip install 'marginlib[cluster]' ({err})") from err
     n = len(calls)
     local = _DASK_LOCAL.match(executor)
-    if local:
-        with LocalCluster(n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            return list(client.gather(client.map(call, [fn] * n, [dict(c) for c in calls], pure=False)))
+    if local:   # one cluster per process, kept for its later submissions (a section submits several times)
+        if executor not in _clusters:
+            cluster = LocalCluster(n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            _clusters[executor] = (cluster, Client(cluster))
+            atexit.register(_close, executor)
+        client = _clusters[executor][1]
+        return list(client.gather(client.map(call, [fn] * n, [dict(c) for c in calls], pure=False)))
     with Client(executor.removeprefix("dask://")) as client:
         return list(client.gather(client.map(call, [fn] * n, [dict(c) for c in calls], pure=False)))
+
+
+def _close(executor: str) -> None:
+    """Shut down the local cluster of ``executor`` (at exit)."""
+    cluster, client = _clusters.pop(executor, (None, None))
+    if client is not None:
+        client.close()
+        cluster.close()
 
 
 def _on_slurm(options: Mapping[str, Any], fn: Callable[..., T], calls: Sequence[Mapping[str, Any]],

@@ -12,19 +12,25 @@ A :class:`Job` names everything a training depends on (DESIGN.md, "Jobs and scal
 ``model`` goes to :func:`marginlib.models.build` (initialized from ``seed``), ``method`` to
 :func:`marginlib.methods.build` (a nested ``base``/``attack``/``inner`` dict is built first), ``data`` and
 ``eval_data`` to :func:`marginlib.data.load` (plus ``image_size``: average pooling to that many pixels a side, as
-paper 002's large-scale section does on CPU), ``schedule`` to :func:`marginlib.train.fit` (its epochs, batch size,
-optimizer, learning rate and milestones, weight decay, regularizer decay; ``augment: "crop_flip"`` is
-:func:`marginlib.augment.random_crop_flip`). ``snapshots`` are the epochs whose weights are kept; ``select`` is a
-model-selection rule on a per-epoch metric of the history (:class:`marginlib.train.EarlyStopping`), e.g. paper
-002's best validation robust accuracy with ``{"metric": "robust_accuracy", "mode": "max", "attack": {...}}``.
+paper 002's large-scale section does on CPU), or, with ``"call": "package.module:function"``, to that function
+(its other keys are the function's keyword arguments): a section's own data set, such as a validation split or
+noisy labels, loaded by the code the section measures it with; ``schedule`` to :func:`marginlib.train.fit` (its
+epochs, batch size, optimizer, learning rate and milestones, weight decay, regularizer decay; ``augment:
+"crop_flip"`` is :func:`marginlib.augment.random_crop_flip`). ``snapshots`` are the epochs whose weights are
+kept; ``select`` is a model-selection rule on a per-epoch metric of the history
+(:class:`marginlib.train.EarlyStopping`), e.g. paper 002's best validation robust accuracy with ``{"metric":
+"robust_accuracy", "mode": "max", "attack": {...}}``. The history records the errors (on ``eval_data``, and with
+``eval_train`` on the training set) at the kept epochs, or with ``"record": "every"`` after every epoch (a test-error
+curve). A training that diverges (a non-finite loss) is a result too, with ``diverged`` set and no weights.
 
 The result lives in ``<cache>/<key>/`` (``$MARGINLIB_CACHE``, default ``./results/cache``): ``weights.pt`` (the
 final state dict), ``selected.pt`` (the selected epoch's, with ``select``), ``snapshots/epoch-<e>.pt``, and
 ``result.json`` (spec, history, selected epoch, environment, seconds). Every ``.pt`` loads with
 ``torch.load(weights_only=True)``. A job trains in ``<key>.partial/`` with a checkpoint after every epoch, so a
 killed job resumes, and the finished folder is moved into place at once. The key is a digest of the canonical
-spec, the torch version and the source of the core library (every module outside ``marginlib.book`` and
-``marginlib.papers``): a cached result is never reused after the code that trains it changed, even by a comment
+spec, the torch version, the source of the core library (every module outside ``marginlib.book`` and
+``marginlib.papers``) and the source of the module whose function a data spec calls: a cached result is never
+reused after the code that trains it changed, even by a comment
 (conservative by design: a stale model costs a retraining, a wrongly reused one a wrong number).
 """
 from __future__ import annotations
@@ -47,11 +53,16 @@ from torch.nn import functional as F
 from marginlib import ddp
 
 CACHE_ENV = "MARGINLIB_CACHE"
-SPEC_KEYS = ("model", "method", "data", "schedule", "seed", "snapshots", "select", "eval_data", "ranks")
+SPEC_KEYS = ("model", "method", "data", "schedule", "seed", "snapshots", "select", "eval_data", "record",
+             "eval_train", "ranks")
+#: the epochs whose errors (and losses) the history records: the kept ones (``snapshots`` and the last), or every one
+RECORDS = ("kept", "every")
 #: the options of :func:`marginlib.train.fit` a schedule may set (``augment`` names a transform)
 SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay", "milestones", "gamma",
                  "decay_regularizer", "optimizer", "augment")
 DATA_KEYS = ("name", "split", "n", "seed", "source", "image_size")
+#: a data spec with this key names a loader ``"module:function"`` instead (its other keys are the arguments)
+CALL = "call"
 AUGMENTS = ("crop_flip",)
 #: options of ``method`` that are methods themselves (built first from their own dicts)
 METHOD_ARGUMENTS = ("base", "attack", "inner")
@@ -71,18 +82,24 @@ class Job:
     snapshots: tuple[int, ...] = ()
     select: Mapping[str, Any] | None = None
     eval_data: Mapping[str, Any] | None = None
+    record: str = "kept"
+    eval_train: bool = True
     ranks: int = 1
 
     def __post_init__(self) -> None:
+        if self.record not in RECORDS:
+            raise ValueError(f"job record={self.record!r}; choose one of: {', '.join(RECORDS)}")
+        if not isinstance(self.eval_train, bool):
+            raise ValueError(f"job eval_train={self.eval_train!r} must be true or false")
         if not isinstance(self.ranks, int) or isinstance(self.ranks, bool) or self.ranks < 1:
             raise ValueError(f"job ranks={self.ranks!r} must be a positive integer (the processes of one DDP run)")
-        for name in ("model", "method", "data"):
+        for name in ("model", "method"):
             spec = getattr(self, name)
             if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
                 raise ValueError(f"job {name}={spec!r} must be a mapping with a 'name'")
-        _check_keys("data", self.data, DATA_KEYS)
+        _check_data("data", self.data)
         if self.eval_data is not None:
-            _check_keys("eval_data", self.eval_data, DATA_KEYS)
+            _check_data("eval_data", self.eval_data)
         _check_keys("schedule", self.schedule, SCHEDULE_KEYS)
         epochs = self.schedule.get("epochs")
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
@@ -135,7 +152,54 @@ class Job:
         spec = {k: v for k, v in self.to_dict().items() if k != "ranks"}
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
         digest.update(torch.__version__.encode() + b"\0" + code_digest().encode())
+        for spec in (self.data, self.eval_data):
+            if spec is not None and CALL in spec:
+                digest.update(b"\0" + _module_file(spec[CALL]).read_bytes())
         return digest.hexdigest()[:20]
+
+
+def _check_data(where: str, spec: Any) -> None:
+    """A data spec names a data set of :func:`marginlib.data.load` or a loader to ``call``."""
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"job {where}={spec!r} must be a mapping")
+    if CALL in spec:
+        _loader(spec[CALL])   # importable now, so a bad name fails before any work
+    elif isinstance(spec.get("name"), str):
+        _check_keys(where, spec, DATA_KEYS)
+    else:
+        raise ValueError(f"job {where}={dict(spec)!r} must have a 'name' (marginlib.data.load) or a "
+                         "'call' ('package.module:function')")
+
+
+def _split_call(call: Any) -> tuple[str, str]:
+    if not isinstance(call, str) or call.count(":") != 1 or not all(call.split(":")):
+        raise ValueError(f"data call={call!r} must be 'package.module:function'")
+    module, function = call.split(":")
+    return module, function
+
+
+def _loader(call: Any) -> Any:
+    """The function a data spec's ``call`` names."""
+    import importlib
+
+    module, function = _split_call(call)
+    try:
+        fn = getattr(importlib.import_module(module), function)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"data call={call!r}: {err}") from err
+    if not callable(fn):
+        raise ValueError(f"data call={call!r} is not a function")
+    return fn
+
+
+def _module_file(call: str) -> pathlib.Path:
+    """The source file of the module a data spec's ``call`` names (part of the cache key)."""
+    import importlib.util
+
+    found = importlib.util.find_spec(_split_call(call)[0])
+    if found is None or found.origin is None:
+        raise ValueError(f"data call={call!r}: no source file for its module")
+    return pathlib.Path(found.origin)
 
 
 def _check_keys(where: str, spec: Mapping[str, Any], valid: Sequence[str]) -> None:
@@ -185,11 +249,14 @@ def build_method(spec: Mapping[str, Any]) -> Any:
 
 
 def build_data(spec: Mapping[str, Any]) -> Any:
-    """The data set a spec names (:func:`marginlib.data.load`), average-pooled to ``image_size`` if given."""
+    """The data set a spec names (:func:`marginlib.data.load`), average-pooled to ``image_size`` if given; or what
+    the function its ``call`` names returns for its other keys."""
     from marginlib import data
 
+    if CALL in spec:
+        return _loader(spec[CALL])(**{k: v for k, v in spec.items() if k != CALL})
     options = {k: v for k, v in spec.items() if k not in ("name", "image_size")}
-    loaded = data.load(spec["name"], **options)
+    loaded = data.load(spec["name"], **options, verbose=False)
     size = spec.get("image_size")
     if size is None:
         return loaded
@@ -216,13 +283,25 @@ class Result:
         return Job.from_dict(self.info["spec"])
 
     @property
+    def diverged(self) -> str | None:
+        """The error of a training that diverged (a non-finite loss: cached too, the same spec diverges again), or
+        ``None``."""
+        return self.info.get("diverged")
+
+    @property
     def history(self) -> Any:
         from marginlib.train import History
 
+        self._trained()
         return History.from_dict(self.info["history"])
+
+    def _trained(self) -> None:
+        if self.diverged:
+            raise ValueError(f"job {self.path.name} diverged, so it has no weights or history: {self.diverged}")
 
     def weights(self, which: str | int = "final") -> dict[str, torch.Tensor]:
         """A state dict: ``"final"``, ``"selected"`` (the ``select`` rule's epoch) or a snapshot epoch."""
+        self._trained()
         names = {"final": "weights.pt", "selected": "selected.pt"}
         named = isinstance(which, str) and which in names
         file = self.path / (names[str(which)] if named else f"snapshots/epoch-{which}.pt")
@@ -275,19 +354,27 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
             callbacks[ROBUST_METRIC] = _RobustAccuracy(eval_data, attack)
         rule = train.EarlyStopping(**select, restore_best=True)
     t0 = time.perf_counter()
-    history = train.fit(model, method, train_data, epochs=epochs, **schedule, device=device, seed=job.seed,
-                        eval_data=eval_data, callbacks=callbacks,
-                        record_at=None if job.select else sorted(keep | {epochs}),
-                        checkpoint_dir=partial / "checkpoint", progress=progress, early_stopping=rule,
-                        augment=transform)
+    try:
+        history = train.fit(model, method, train_data, epochs=epochs, **schedule, device=device, seed=job.seed,
+                            eval_data=eval_data, eval_train=job.eval_train, callbacks=callbacks,
+                            record_at=None if job.select or job.record == "every" else sorted(keep | {epochs}),
+                            checkpoint_dir=partial / "checkpoint", progress=progress, early_stopping=rule,
+                            augment=transform)
+    except FloatingPointError as err:   # a result too: kept, so that the same spec is not trained again
+        history, diverged = None, str(err)
+    else:
+        diverged = None
     if ddp.world()[0] != 0:   # under torchrun rank 0 writes the entry; the others wait for it and read it
         ddp.barrier()
         return Result(folder, json.loads((folder / "result.json").read_text()))
-    if rule is not None:
+    if rule is not None and history is not None:
         _save(model.state_dict(), partial / "selected.pt")
-    info = {"key": folder.name, "spec": job.to_dict(), "history": history.to_dict(), "selected_epoch":
-            history.best_epoch, "seconds": round(time.perf_counter() - t0, 2), "environment": _environment(device),
-            "data": {"train": train_data.source, "eval": getattr(eval_data, "source", None)}}
+    info = {"key": folder.name, "spec": job.to_dict(), "history": history and history.to_dict(), "selected_epoch":
+            history and history.best_epoch, "seconds": round(time.perf_counter() - t0, 2),
+            "environment": _environment(device), "data": {"train": train_data.source,
+                                                          "eval": getattr(eval_data, "source", None)}}
+    if diverged is not None:
+        info["diverged"] = diverged
     (partial / "result.json").write_text(json.dumps(info, indent=1, default=str))
     shutil.rmtree(partial / "checkpoint", ignore_errors=True)
     if folder.exists():   # another worker finished the same job first: keep theirs
@@ -365,4 +452,5 @@ def _save(state: Mapping[str, torch.Tensor], path: pathlib.Path) -> None:
 
 def _environment(device: torch.device | str | None) -> dict[str, Any]:
     return {"python": platform.python_version(), "torch": torch.__version__, "device": str(device or "default"),
+            "worker": f"{platform.node()}:{os.getpid()}",
             "threads": torch.get_num_threads(), "ranks": ddp.world()[1], "code": code_digest()}

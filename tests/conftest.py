@@ -7,6 +7,16 @@ import torch
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _job_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The sections' training jobs go to a cache of this test session (``$MARGINLIB_CACHE``), never the checkout's."""
+    import os
+
+    from marginlib import jobs
+
+    os.environ[jobs.CACHE_ENV] = str(tmp_path_factory.mktemp("job-cache"))
+
+
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(0)

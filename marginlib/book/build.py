@@ -23,7 +23,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from marginlib import validate
+from marginlib import executors, jobs, validate
 from marginlib.book import checks, exercises, launch, pages, paper_check, plots, results, seeds
 from marginlib.book import params as nb_params
 from marginlib.book.results import (
@@ -69,6 +69,8 @@ def execute(
     timeout: int = 1800,
     progress: bool = True,
     dry_run: bool = False,
+    executor: str = "local",
+    slurm: str | os.PathLike | None = None,
 ) -> tuple[pathlib.Path, float]:
     """Validate parameters, execute ``notebook`` at ``profile`` with papermill; return (executed path, seconds).
 
@@ -87,10 +89,16 @@ def execute(
     (``metrics.paper_estimate``). It writes no checkpoints (even with ``$MARGINLIB_CHECKPOINTS`` set), so it always
     measures from scratch: a checkpoint's cost is per epoch, not per image, and a work unit scaled by the images
     would count a WRN-34-10's 0.5 GB save tens of thousands of times over (``tests/core`` test checkpointing).
+
+    The section's trainings are jobs (:mod:`marginlib.jobs`) in the cache ``$MARGINLIB_CACHE`` (default
+    ``results/cache``): a rerun loads the models it already trained. They run on ``executor``
+    (:func:`marginlib.executors.train_all`, ``slurm`` its configuration file). A dry run trains into a cache of its
+    own, deleted afterwards, so its estimate always measures every training.
     """
     import papermill
 
     validate.positive("timeout", timeout)
+    executors.check_executor(executor)
     source = nb_params.find(notebook)
     params = nb_params.resolve(source, profile, overrides, dry_run=dry_run)  # fails here, before any work
     nb_params.check_section(source, params)                 # ranges and cross-parameter checks, still before
@@ -104,6 +112,8 @@ def execute(
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".staging", dir=out.parent))
     env = {RESULTS_ENV: str(results_dir()), STAGING_ENV: str(staging), TAG_ENV: tag or "",
            DRY_RUN_ENV: "1" if dry_run else ""}
+    env |= {executors.EXECUTOR_ENV: executor, executors.SLURM_ENV: str(slurm or ""),
+            jobs.CACHE_ENV: str(staging / "cache") if dry_run else str(jobs.default_cache(results_dir()))}
     if dry_run:   # no checkpoints: a save costs per epoch, not per image, and would distort the estimate
         env[CHECKPOINTS_ENV] = ""
     elif profile == "paper" and not os.environ.get(CHECKPOINTS_ENV):   # long runs: a killed one resumes

@@ -55,13 +55,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--dry-run is a cut of the paper profile; use --profile paper, not {args.profile!r}")
     options = {"notebook": args.notebook, "profile": args.profile, "overrides": _overrides(args.param), "tag": args.tag,
                "timeout": args.timeout, "dry_run": args.dry_run}
-    if args.executor == "local":
-        out, seconds = book_mod.execute(**options, progress=not args.quiet)
-    else:
-        (done,) = book_mod.execute_elsewhere([options], executor=args.executor, slurm=args.slurm)
-        if done["error"]:
-            raise RuntimeError(f"{args.notebook} failed on {args.executor}: {done['error']}")
-        out, seconds = pathlib.Path(done["out"]), done["seconds"]
+    # the notebook runs here; its training jobs go to the executor (marginlib.executors.train_all)
+    out, seconds = book_mod.execute(**options, progress=not args.quiet, executor=args.executor, slurm=args.slurm)
     print(f"executed {out} in {seconds:.1f} s; results record: {out.with_suffix('.json')}")
     if "@" not in out.stem and not args.dry_run:
         print(f"this is the {args.profile!r} preset's own record, which make book and make claims read (it replaced "
@@ -255,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--tag", help="name of this run's record, <profile>@<tag>.json (default: the overrides, e.g. "
                                    "epochs=2000); the profile's own record is never replaced by an override run")
     common(run)
-    where(run, "the notebook's execution")
+    where(run, "the section's training jobs run (the notebook runs here, submitting them together)")
     run.set_defaults(func=_cmd_run)
 
     bk = sub.add_parser("book", help="execute every notebook in _toc.yml, then build the HTML book")

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from marginlib import executors
+from marginlib import executors, jobs
 from marginlib.book import build, cli, paper_check, results
 
 NB = "01_minavg_linear"
@@ -33,12 +33,17 @@ def test_map_calls_returns_every_call_in_order_on_each_executor(tmp_path):
     assert executors.map_calls(dict, [], executor="dask-local:2", folder=tmp_path) == []
 
 
-def test_a_section_run_on_a_dask_worker_writes_the_callers_record(results_dir, capsys):
+def test_a_section_run_with_an_executor_trains_its_jobs_there_and_writes_the_record_here(results_dir, tmp_path,
+                                                                                          monkeypatch, capsys):
     pytest.importorskip("distributed")
-    assert cli.main(["run", NB, "--profile", "smoke", "--executor", "dask-local:1", "--tag", "remote"]) == 0
-    record = json.loads((results_dir / NB / "smoke@remote.json").read_text())
-    assert record["profile"] == "smoke" and record["claims"] and (results_dir / NB / "smoke@remote.ipynb").is_file()
+    monkeypatch.setenv(jobs.CACHE_ENV, str(tmp_path / "cache"))
+    stem = "11_ar_regularization"
+    assert cli.main(["run", stem, "--profile", "smoke", "--executor", "dask-local:2", "--tag", "remote"]) == 0
+    record = json.loads((results_dir / stem / "smoke@remote.json").read_text())
+    assert record["profile"] == "smoke" and record["claims"] and (results_dir / stem / "smoke@remote.ipynb").is_file()
     assert "executed" in capsys.readouterr().out
+    workers = {json.loads(f.read_text())["environment"]["worker"] for f in (tmp_path / "cache").glob("*/result.json")}
+    assert len(workers) == 2, f"the section's jobs were trained by the cluster's two workers: {workers}"
 
 
 def test_a_paper_dry_run_on_a_worker_is_timed_there_and_summarized_here(results_dir, tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from marginlib import executors, jobs, models
+from marginlib import executors, jobs, models, train
 
 #: the spec issue 17 says must train as it is
 ISSUE_SPEC = {"model": {"name": "mlp", "input_size": 8, "hidden": [64]}, "method": {"name": "pgd_at", "eps": 0.1,
@@ -188,3 +188,73 @@ def test_a_dask_worker_killed_in_the_middle_of_a_job_is_replaced_and_the_job_res
     assert before["epoch"] < epochs, "the worker was killed before the job finished"
     assert resumed.history.rows[0]["seconds"] == before["history"]["rows"][0]["seconds"], "epoch 1 was not retrained"
     assert len(resumed.history.rows) == epochs and _same(resumed.weights(), whole.weights())
+
+
+# --- data specs that call a section's loader; diverged trainings; per-epoch records -------------------------------
+
+LOADER = '''
+import dataclasses
+
+from marginlib import data
+
+
+def digits(*, n, flip):
+    d = data.load("digits", split="train", n=n, verbose=False)
+    return dataclasses.replace(d, x=d.x.flip(-1), source="flipped") if flip else d
+'''
+
+
+def _loader_module(tmp_path, monkeypatch, body=LOADER):
+    (tmp_path / "my_loader.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("my_loader", None)
+    return {**SMALL, "data": {"call": "my_loader:digits", "n": 128, "flip": True}}
+
+
+def test_a_data_spec_calls_its_loader_and_its_source_is_part_of_the_key(tmp_path, monkeypatch):
+    spec = _loader_module(tmp_path, monkeypatch)
+    job = jobs.Job.from_dict(spec)
+    result = jobs.run(job, cache=tmp_path / "cache")
+    assert result.info["data"]["train"] == "flipped", "the loader's data set trained the model"
+    same = jobs.Job.from_dict({**spec, "data": {**spec["data"], "flip": False}})
+    assert same.key() != job.key(), "the loader's arguments are part of the key"
+    before = job.key()
+    (tmp_path / "my_loader.py").write_text(LOADER + "\n# a changed loader\n")
+    assert jobs.Job.from_dict(spec).key() != before, "a change to the loader's module invalidates its entries"
+    assert jobs.cached(jobs.Job.from_dict(spec), cache=tmp_path / "cache") is None
+
+
+@pytest.mark.parametrize("call, message", [
+    ("my_loader", "must be 'package.module:function'"),
+    ("no_such_module_here:f", "No module named 'no_such_module_here'"),
+    ("my_loader:nothing", "has no attribute 'nothing'"),
+])
+def test_a_bad_loader_is_refused_before_any_work(tmp_path, monkeypatch, call, message):
+    spec = _loader_module(tmp_path, monkeypatch)
+    with pytest.raises(ValueError, match=message):
+        jobs.Job.from_dict({**spec, "data": {"call": call}})
+    with pytest.raises(ValueError, match="must have a 'name'"):
+        jobs.Job.from_dict({**spec, "data": {"split": "train"}})
+
+
+def test_a_diverged_training_is_a_cached_result_without_weights(tmp_path, monkeypatch):
+    job = jobs.Job.from_dict({**SMALL, "schedule": {"epochs": 2, "batch_size": 64, "lr": 1e30}})
+    result = jobs.run(job, cache=tmp_path)
+    assert result.diverged and "epoch 1" in result.diverged, result.diverged
+    with pytest.raises(ValueError, match="diverged, so it has no weights"):
+        result.model()
+    with pytest.raises(ValueError, match="diverged"):
+        result.history
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("a cached divergence trained again"))
+    assert jobs.run(job, cache=tmp_path).diverged == result.diverged
+
+
+def test_record_every_epoch_keeps_the_test_error_curve(tmp_path):
+    spec = {**SMALL, "eval_data": {"name": "digits", "split": "test", "n": 100}}
+    kept = jobs.run(jobs.Job.from_dict(spec), cache=tmp_path).history
+    every = jobs.run(jobs.Job.from_dict({**spec, "record": "every", "eval_train": False}), cache=tmp_path).history
+    assert len(every.column("test_error")) == SMALL["schedule"]["epochs"]
+    assert every.column("test_error")[-1] == kept.column("test_error")[-1], "the same training, recorded more often"
+    assert "train_error" not in every.rows[-1] and "train_error" in kept.rows[-1]
+    with pytest.raises(ValueError, match="record='all'; choose one of: kept, every"):
+        jobs.Job.from_dict({**spec, "record": "all"})

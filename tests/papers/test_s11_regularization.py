@@ -367,14 +367,17 @@ def test_cifar100_variant_loads_the_standin_offline_and_builds_a_100_class_fixup
     assert "stand-in" in s11.series_label(p, s11.StrengthRuns((), {}, [], train_data.source, 6, 5))
 
 
-def test_training_passes_the_crop_flip_augmentation_only_when_asked(monkeypatch):
-    seen = []
-    monkeypatch.setattr(s11.train, "fit", lambda *a, **kw: seen.append(kw["augment"]))
+def test_training_jobs_crop_and_flip_only_when_asked():
     p = preset("smoke")
     d = data.Dataset("t", "train", torch.rand(4, 1, 16, 16), torch.arange(4), "test", 10)
-    s11.trained(p, d, 0.0)
-    s11.trained(dataclasses.replace(p, augment=True), d, 0.0)
-    assert seen == [None, s11.augmentation.random_crop_flip]
+    assert "augment" not in s11.job(p, d, 0.0).schedule
+    assert s11.job(dataclasses.replace(p, augment=True), d, 0.0).schedule["augment"] == "crop_flip"
+    job = s11.job(p, d, p.high, target=1.0)
+    assert job.method == {"name": "spectral", "target": 1.0, "base": {"name": "pgd_at", "eps": p.high,
+                                                                        "steps": p.pgd_steps,
+                                                                        "step_size": p.pgd_step or None}}
+    assert job.data["call"] == "marginlib.papers.p004_ar.s11_regularization:load_split"
+    assert job.model["in_channels"] == 1 and job.model["num_classes"] == 10
 
 
 def test_variants_reuse_the_standard_network_and_record_their_claims(smoke):

@@ -10,7 +10,7 @@ its two mean DeepFool test margins (:func:`marginlib.papers.p003_amm.benchmarks.
 std over seeds (:func:`marginlib.papers.p003_amm.benchmarks.summarize_runs`).
 
 Flow: :func:`load_data`; :func:`train_runs` (the configurations of :attr:`Params.trained`, in that order, each over
-the seeds :attr:`Params.seed_range`, one model per :func:`train_one`); :func:`train_sweeps` (Figs. 4-5 and Table 3
+the seeds :attr:`Params.seed_range`, one cached job per model, :func:`job`); :func:`train_sweeps` (Figs. 4-5 and Table 3
 after them); :func:`figure_curves`, :func:`figure_data` and :func:`paper_table` render; :func:`record` and
 :func:`quoted` give the record and the prose's numbers.
 """
@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from marginlib import cost, data, methods, models, train, validate
+from marginlib import cost, data, executors, jobs, train, validate
 from marginlib.book.results import claim
 from marginlib.data import Dataset
 from marginlib.methods import Method
@@ -43,6 +43,8 @@ NO_HIGH_ORDER = "MIN+EXP w/o high order"
 ELSAYED = "elsayed"
 #: the methods of Table 2 / Fig. 3, Fig. 4 and Fig. 5, in this order
 COMPETITORS = (REFERENCE, ELSAYED, NO_HIGH_ORDER, "MIN+EXP")
+#: the configurations Table 3 trains on every architecture
+TABLE3 = (REFERENCE, "MIN+EXP")
 #: MNIST's training images (§4.1.1), for which the grids of Figs. 4-5 are written (``grid_images``)
 PAPER_TRAIN = 60000
 #: the extra architectures Table 3 compares with the MLP (``models.build`` names)
@@ -137,16 +139,22 @@ class Params:
         return config.Schedule.decaying(self.batch_size, self.epochs, self.lr)
 
 
-def method(name: str, p: Params) -> Method:
-    """The training objective of configuration ``name``: the clipped cross-entropy reference, AMM with appendix
-    Table 1's settings (eq. (7)), MIN+EXP without high-order gradients, or the Elsayed et al. hinge."""
+def method_spec(name: str, p: Params) -> dict[str, Any]:
+    """The spec (:func:`marginlib.methods.build`) of configuration ``name``'s training objective: the reference's
+    cross-entropy clipped at gradient norm 10 (:func:`~marginlib.papers.p003_amm.benchmarks.reference_method`), AMM
+    with appendix Table 1's settings (eq. (7)), MIN+EXP without high-order gradients, or the Elsayed et al. hinge."""
     if name == REFERENCE:
-        return benchmarks.reference_method()
+        return {"name": "standard", "max_grad_norm": 10.0}
     if name == ELSAYED:
-        return methods.build("elsayed", lam=p.elsayed_lam, gamma=p.elsayed_gamma)
+        return {"name": "elsayed", "lam": p.elsayed_lam, "gamma": p.elsayed_gamma}
     if name == NO_HIGH_ORDER:
-        return methods.build("amm", **config.MIN_EXP, high_order=False)
-    return methods.build("amm", **config.APPENDIX_TABLE1[validate.choice("name", name, config.CONFIGURATIONS)])
+        return {"name": "amm", **config.MIN_EXP, "high_order": False}
+    return {"name": "amm", **config.APPENDIX_TABLE1[validate.choice("name", name, config.CONFIGURATIONS)]}
+
+
+def method(name: str, p: Params) -> Method:
+    """The training objective of configuration ``name`` (:func:`method_spec`)."""
+    return jobs.build_method(method_spec(name, p))
 
 
 # ----------------------------------------------------------------------------------------------------- data
@@ -169,12 +177,34 @@ class Data:
                 f"DeepFool margins on {self.n_margin} test images")
 
 
+def train_spec(p: Params, *, n: int | None = None, n_clean: int | None = None) -> dict[str, Any]:
+    """The job data spec of a training set: the main one (``n_train`` images, a class-stratified subset drawn with
+    seed 0), Fig. 4's ``n`` images (drawn the same way), or Fig. 5's main set with ``n_clean`` correct labels
+    (:func:`noisy_training_set`)."""
+    if n_clean is not None:
+        return {"call": f"{__name__}:noisy_training_set", "n_train": p.n_train or None, "n_clean": n_clean}
+    return {"name": "mnist", "split": "train", "n": n if n is not None else p.n_train or None}
+
+
+def test_spec(p: Params) -> dict[str, Any]:
+    """The job data spec of the test set (``n_test`` images; the test-error curves are measured on it)."""
+    return {"name": "mnist", "split": "test", "n": p.n_test or None}
+
+
+def noisy_training_set(*, n_train: int | None, n_clean: int) -> Dataset:
+    """The main training set with ``n_clean`` original labels, the others random (§4.3.3, seed 0,
+    :func:`~marginlib.papers.p003_amm.label_noise.with_random_labels`)."""
+    return label_noise.with_random_labels(data.load("mnist", split="train", n=n_train, verbose=False), n_clean,
+                                          seed=0)
+
+
 def load_data(p: Params) -> Data:
     """MNIST with the paper's pre-processing (§4.1.1): pixels in [0, 1], the mean training pixel subtracted inside
     the model; ``n_train`` / ``n_test`` 0 keep every image."""
     full = data.load("mnist", split="train", verbose=False)
-    train_set = data.load("mnist", split="train", n=p.n_train or None)  # a class-stratified subset (seed 0)
-    test_set = data.load("mnist", split="test", n=p.n_test or None)
+    train_set = jobs.build_data(train_spec(p))   # a class-stratified subset (seed 0)
+    test_set = jobs.build_data(test_spec(p))
+    print(f"{train_set.describe()}\n{test_set.describe()}")
     return Data(full, train_set, test_set, n_margin=min(p.margin_points or len(test_set), len(test_set)),
                 mean=float(train_set.x.mean()))
 
@@ -191,38 +221,47 @@ SIZES = {"main": ("n_train",), "fewer": ("sample_sizes", "grid_images"), "noisy"
 GRIDS = {"main": (), "fewer": ("sample_sizes",), "noisy": ("noisy_clean",), "table3": ("architectures",)}
 
 
-def train_one(p: Params, d: Data, name: str, seed: int, *, train_data: Dataset | None = None,
-              arch: str = "mlp", kind: str = "main") -> dict[str, Any] | None:
-    """Train one model of configuration ``name`` from ``seed`` (SGD, momentum 0.9, :attr:`Params.schedule`, §4.2)
-    on ``train_data`` (default: the main training set) and return its
-    :func:`~marginlib.papers.p003_amm.benchmarks.error_and_margin` with the test-error ``curve`` per epoch and the
-    training ``seconds``; ``None`` when it diverged (reported, and left out of the means). ``kind`` (a key of
-    :data:`SIZES`) names the parameters the training and the evaluation scale with, for the cost estimate."""
-    size: dict[str, Any] = {"hidden": (p.hidden, p.hidden)} if arch == "mlp" else {}
-    model = models.build(arch, mean=d.mean, seed=seed, **size)
-    try:
-        with cost.work(*SIZES[kind], "epochs", "seeds"):
-            history = train.fit(model, method(name, p), train_data if train_data is not None else d.train,
-                                **p.schedule.fit_kw(), weight_decay=p.weight_decay, seed=seed, eval_train=False,
-                                eval_data=d.test, progress=False)
-    except FloatingPointError as error:  # reported and left out of the mean, never hidden
-        print(f"{name} (seed {seed}) diverged: {error}")
+def job(p: Params, d: Data, name: str, seed: int, *, data_spec: Mapping[str, Any] | None = None,
+        arch: str = "mlp") -> jobs.Job:
+    """The training of configuration ``name``'s model ``arch`` from ``seed`` (SGD, momentum 0.9,
+    :attr:`Params.schedule`, §4.2) on ``data_spec`` (default: the main training set, :func:`train_spec`), its test
+    error recorded after every epoch (Figs. 2-3), as a cached job."""
+    size: dict[str, Any] = {"hidden": [p.hidden, p.hidden]} if arch == "mlp" else {}
+    return jobs.Job(model={"name": arch, "mean": d.mean, **size}, method=method_spec(name, p),
+                    data=dict(data_spec or train_spec(p)), eval_data=test_spec(p), record="every", eval_train=False,
+                    schedule={**p.schedule.fit_kw(), "weight_decay": p.weight_decay}, seed=seed)
+
+
+def measured(result: jobs.Result, d: Data, *, kind: str = "main") -> dict[str, Any] | None:
+    """A trained job's :func:`~marginlib.papers.p003_amm.benchmarks.error_and_margin` with the test-error ``curve``
+    per epoch and the training ``seconds``; ``None`` when it diverged (reported, and left out of the means).
+    ``kind`` (a key of :data:`GRIDS`) names the parameters the evaluation scales with, for the cost estimate."""
+    if result.diverged:   # reported and left out of the mean, never hidden
+        spec = result.job
+        print(f"{spec.method['name']} (seed {spec.seed}) diverged: {result.diverged}")
         return None
+    model = result.model().to(train.default_device()).eval()
     with cost.work(*GRIDS[kind], "n_test", "seeds"):
-        measured = benchmarks.error_and_margin(model, d.test, margin_points=d.n_margin)
-    return {**measured, "curve": history.column("test_error"), "seconds": sum(history.column("seconds"))}
+        out = benchmarks.error_and_margin(model, d.test, margin_points=d.n_margin)
+    history = result.history
+    return {**out, "curve": history.column("test_error"), "seconds": sum(history.column("seconds"))}
 
 
-def train_config(p: Params, d: Data, name: str, *, train_data: Dataset | None = None,
-                 arch: str = "mlp", kind: str = "main") -> Summary:
-    """:func:`train_one` at every seed of :attr:`Params.seed_range`, summarized (mean and std over seeds)."""
-    runs = [train_one(p, d, name, s, train_data=train_data, arch=arch, kind=kind) for s in p.seed_range]
-    return benchmarks.summarize_runs(runs, epochs=p.epochs)
+def train_configs(p: Params, d: Data, names: Sequence[str], *, data_spec: Mapping[str, Any] | None = None,
+                  arch: str = "mlp", kind: str = "main") -> dict[str, Summary]:
+    """Configurations ``names`` trained at every seed of :attr:`Params.seed_range` (:func:`job`, every job not in the
+    cache submitted at once) and summarized (mean and std over seeds). ``kind`` (a key of :data:`SIZES`) names the
+    parameters the trainings and evaluations scale with, for the cost estimate."""
+    todo = [job(p, d, name, s, data_spec=data_spec, arch=arch) for name in names for s in p.seed_range]
+    with cost.work(*SIZES[kind], "epochs", "seeds"):
+        done = iter(executors.train_all(todo))
+    return {name: benchmarks.summarize_runs([measured(next(done), d, kind=kind) for _ in p.seed_range],
+                                            epochs=p.epochs) for name in names}
 
 
 def train_runs(p: Params, d: Data) -> dict[str, Summary]:
     """Tables 1-2, Figs. 2-3: every configuration of :attr:`Params.trained` on the main training set."""
-    return {name: train_config(p, d, name) for name in p.trained}
+    return train_configs(p, d, p.trained)
 
 
 def runs_text(runs: Mapping[str, Summary], p: Params) -> str:
@@ -244,28 +283,37 @@ class Sweeps:
     architectures: dict[str, dict[str, Summary]]
 
 
+def _submit(p: Params, d: Data, settings: Sequence[tuple[str, Mapping[str, Any] | None, str]], *, kind: str) -> None:
+    """Train every (configuration, data spec, architecture) of ``settings`` at every seed, submitted together (one
+    :func:`marginlib.cost.work` unit scaling with ``kind``'s :data:`SIZES`); :func:`train_configs` then loads
+    them."""
+    todo = [job(p, d, name, s, data_spec=spec, arch=arch) for name, spec, arch in settings for s in p.seed_range]
+    with cost.work(*SIZES[kind], "epochs", "seeds"):
+        executors.train_all(todo)
+
+
 def _sweep(p: Params, d: Data, runs: Mapping[str, Summary], values: Sequence[int],
-           make_data: Callable[[int], Dataset], *, kind: str, reuse: int | None = None) -> dict[str, list[Summary]]:
+           make_spec: Callable[[int], Mapping[str, Any]], *, kind: str,
+           reuse: int | None = None) -> dict[str, list[Summary]]:
     """Summaries of :data:`COMPETITORS` per value; the value ``reuse`` is the main training set (runs reused)."""
+    specs = {v: make_spec(v) for v in values if v != reuse}
+    _submit(p, d, [(name, spec, "mlp") for spec in specs.values() for name in COMPETITORS], kind=kind)
     out: dict[str, list[Summary]] = {name: [] for name in COMPETITORS}
     for v in values:
-        train_data = None if v == reuse else make_data(v)
+        summaries = runs if v == reuse else train_configs(p, d, COMPETITORS, data_spec=specs[v], kind=kind)
         for name in COMPETITORS:
-            out[name].append(runs[name] if train_data is None
-                             else train_config(p, d, name, train_data=train_data, kind=kind))
+            out[name].append(summaries[name])
     return out
 
 
 def train_sweeps(p: Params, d: Data, runs: Mapping[str, Summary]) -> Sweeps:
     """Fig. 4 (class-stratified subsets of the full training set, seed 0), Fig. 5 (``n_clean`` correct labels,
-    the rest random, §4.3.3) and Table 3's other architectures, in this order."""
-    fewer = _sweep(p, d, runs, p.fewer_sizes,
-                   lambda n: d.full.subset(data.stratified_subset(d.full.y, n, seed=0)), kind="fewer",
-                   reuse=len(d.train))
-    noisy = _sweep(p, d, runs, p.noisy_sizes, lambda n: label_noise.with_random_labels(d.train, n, seed=0),
-                   kind="noisy")
-    archs = {arch: {name: train_config(p, d, name, arch=arch, kind="table3") for name in (REFERENCE, "MIN+EXP")}
-             for arch in p.architectures}
+    the rest random, §4.3.3) and Table 3's other architectures, in this order; each one's trainings submitted
+    together."""
+    fewer = _sweep(p, d, runs, p.fewer_sizes, lambda n: train_spec(p, n=n), kind="fewer", reuse=len(d.train))
+    noisy = _sweep(p, d, runs, p.noisy_sizes, lambda n: train_spec(p, n_clean=n), kind="noisy")
+    _submit(p, d, [(name, None, arch) for arch in p.architectures for name in TABLE3], kind="table3")
+    archs = {arch: train_configs(p, d, TABLE3, arch=arch, kind="table3") for arch in p.architectures}
     return Sweeps(fewer, noisy, archs)
 
 

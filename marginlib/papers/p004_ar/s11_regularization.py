@@ -37,10 +37,8 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from marginlib import augment as augmentation
-from marginlib import cost, data, methods, models, train
+from marginlib import cost, data, executors, jobs, models, train
 from marginlib.book.results import claim
-from marginlib.methods.base import Method
 from marginlib.papers import tables
 from marginlib.papers.p004_ar import confidence, spectra
 
@@ -305,53 +303,87 @@ def resize(d: data.Dataset, size: int) -> data.Dataset:
     return dataclasses.replace(d, x=x)
 
 
-def _split(p: Params, split: str, n: int) -> data.Dataset:
-    """``n`` images of ``split`` drawn with ``seed``. CIFAR-100 has no offline data: with ``source="offline"`` it is
-    the labelled 100-class stand-in (:func:`marginlib.data.cifar100_standin`), subsampled the same way."""
-    if p.dataset == "cifar100" and p.source == "offline":
+def load_split(*, dataset: str, split: str, n: int, seed: int, source: str, image_size: int,
+               verbose: bool = False) -> data.Dataset:
+    """``n`` images of ``split`` drawn with ``seed`` at ``image_size`` pixels (:func:`resize`): what a training job
+    of the section loads (its data spec calls this). CIFAR-100 has no offline data: with ``source="offline"``
+    it is the labelled 100-class stand-in (:func:`marginlib.data.cifar100_standin`), subsampled the same way."""
+    if dataset == "cifar100" and source == "offline":
         d = data.cifar100_standin(split=split)
-        return d.subset(data.stratified_subset(d.y, n, seed=p.seed)) if n < len(d) else d
-    return data.load(p.dataset, split=split, n=n, seed=p.seed, source=p.source)
+        d = d.subset(data.stratified_subset(d.y, n, seed=seed)) if n < len(d) else d
+    else:
+        d = data.load(dataset, split=split, n=n, seed=seed, source=source, verbose=verbose)
+    return resize(d, image_size)
+
+
+def data_spec(p: Params, split: str) -> dict[str, Any]:
+    """The job data spec of ``split`` (``n_train`` or ``n_test`` images, :func:`load_split`)."""
+    return {"call": f"{__name__}:load_split", "dataset": p.dataset, "split": split,
+            "n": p.n_train if split == "train" else p.n_test, "seed": p.seed, "source": p.source,
+            "image_size": p.image_size}
 
 
 def load_data(p: Params) -> tuple[data.Dataset, data.Dataset]:
     """The training and test subsets (``n_train``, ``n_test`` drawn with ``seed``) at ``image_size`` pixels."""
-    return resize(_split(p, "train", p.n_train), p.image_size), resize(_split(p, "test", p.n_test), p.image_size)
+    specs = [{k: v for k, v in data_spec(p, split).items() if k != "call"} for split in ("train", "test")]
+    return load_split(**specs[0], verbose=True), load_split(**specs[1], verbose=True)
 
 
-def ar_method(p: Params, eps: float, *, target: float | None = None) -> Method:
-    """The training objective at AR strength ``eps``: cross-entropy at 0, else PGD (App. B.1: random start,
-    ``pgd_steps`` steps of ``pgd_step``, default ``2.5 eps / steps``) or FGSM (App. B.6) adversarial training;
-    with ``target``, every layer's spectral norm clipped at it after each epoch (App. B.4.2)."""
+def ar_method(p: Params, eps: float, *, target: float | None = None) -> dict[str, Any]:
+    """The spec (:func:`marginlib.methods.build`) of the training objective at AR strength ``eps``: cross-entropy at
+    0, else PGD (App. B.1: random start, ``pgd_steps`` steps of ``pgd_step``, default ``2.5 eps / steps``) or FGSM
+    (App. B.6) adversarial training; with ``target``, every layer's spectral norm clipped at it after each epoch
+    (App. B.4.2)."""
     if eps == 0:
-        base = methods.build("standard")
+        base: dict[str, Any] = {"name": "standard"}
     elif p.method == "fgsm_at":
-        base = methods.build("fgsm_at", eps=eps)
+        base = {"name": "fgsm_at", "eps": eps}
     else:
-        base = methods.build("pgd_at", eps=eps, steps=p.pgd_steps, step_size=p.pgd_step or None)
-    return base if target is None else methods.build("spectral", target=target, base=base)
+        base = {"name": "pgd_at", "eps": eps, "steps": p.pgd_steps, "step_size": p.pgd_step or None}
+    return base if target is None else {"name": "spectral", "target": target, "base": base}
+
+
+def model_spec(p: Params, train_data: data.Dataset) -> dict[str, Any]:
+    """``model_name`` for ``train_data``'s channels and classes (the data set's, so a CIFAR-100 subset missing a
+    class still gets 100 outputs, App. D.2); ``norm`` passed when it is not ``"default"``."""
+    kw: dict[str, Any] = {} if p.norm == "default" else {"norm": p.norm}
+    return {"name": p.model_name, "in_channels": int(train_data.x.shape[1]), "input_size": p.image_size,
+            "num_classes": max(int(train_data.num_classes), int(train_data.y.max()) + 1), **kw}
 
 
 def build_model(p: Params, train_data: data.Dataset) -> nn.Module:
-    """``model_name`` built from ``seed`` for ``train_data``'s channels and classes (the data set's, so a CIFAR-100
-    subset missing a class still gets 100 outputs, App. D.2); ``norm`` passed when it is not ``"default"``."""
-    kw: dict[str, Any] = {} if p.norm == "default" else {"norm": p.norm}
-    return models.build(p.model_name, seed=p.seed, in_channels=train_data.x.shape[1], input_size=p.image_size,
-                        num_classes=max(int(train_data.num_classes), int(train_data.y.max()) + 1), **kw)
+    """:func:`model_spec`'s network, its initial weights drawn from ``seed``."""
+    return models.build(seed=p.seed, **model_spec(p, train_data))
+
+
+def job(p: Params, train_data: data.Dataset, eps: float, *, target: float | None = None) -> jobs.Job:
+    """The training of :func:`build_model` by SGD (momentum 0.9) with :func:`ar_method` on ``n_train`` images
+    (:func:`data_spec`; ``train_data`` gives the model's shape), each batch randomly cropped and flipped with
+    ``augment`` (App. D.1, :func:`marginlib.augment.random_crop_flip`), as a cached job."""
+    schedule: dict[str, Any] = {"epochs": p.epochs, "batch_size": p.batch_size, "lr": p.lr,
+                                "weight_decay": p.weight_decay, "milestones": list(p.milestones)}
+    if p.augment:
+        schedule["augment"] = "crop_flip"
+    return jobs.Job(model=model_spec(p, train_data), method=ar_method(p, eps, target=target),
+                    data=data_spec(p, "train"), schedule=schedule, seed=p.seed)
+
+
+def trained_all(p: Params, train_data: data.Dataset, settings: Sequence[tuple[float, float | None]], *,
+                grid: Sequence[str] = ("strengths",)) -> list[nn.Module]:
+    """The networks of :func:`job` at each (strength, spectral-norm target) of ``settings``, in eval mode on the
+    training device: the jobs not in the cache are submitted together (:func:`marginlib.executors.train_all`).
+    The trainings are one :func:`marginlib.cost.work` unit, scaling with ``n_train``, ``epochs`` and the ``grid``
+    lists they are repeated over."""
+    with cost.work("n_train", "epochs", "image_size^2", *grid):
+        done = executors.train_all([job(p, train_data, eps, target=target) for eps, target in settings])
+    return [r.model().to(train.default_device()).eval() for r in done]
 
 
 def trained(p: Params, train_data: data.Dataset, eps: float, *, target: float | None = None,
             grid: Sequence[str] = ("strengths",)) -> nn.Module:
-    """:func:`build_model` trained by SGD (momentum 0.9) with :func:`ar_method`, each batch randomly cropped and
-    flipped with ``augment`` (App. D.1, :func:`marginlib.augment.random_crop_flip`); in eval mode. The training
-    is one :func:`marginlib.cost.work` unit, scaling with ``n_train``, ``epochs`` and the ``grid`` lists it is
-    repeated over."""
-    model = build_model(p, train_data)
-    with cost.work("n_train", "epochs", "image_size^2", *grid):
-        train.fit(model, ar_method(p, eps, target=target), train_data, epochs=p.epochs, batch_size=p.batch_size,
-                  lr=p.lr, weight_decay=p.weight_decay, milestones=list(p.milestones), seed=p.seed, progress=False,
-                  eval_train=False, augment=augmentation.random_crop_flip if p.augment else None)
-    return model.eval()
+    """The network of :func:`job` at strength ``eps`` (and spectral-norm ``target``): :func:`trained_all` of one."""
+    (model,) = trained_all(p, train_data, [(eps, target)], grid=grid)
+    return model
 
 
 def gaps(model: nn.Module, train_data: data.Dataset, test_data: data.Dataset, *,
@@ -402,13 +434,14 @@ def train_strengths(p: Params, train_data: data.Dataset, test_data: data.Dataset
     when given, is the strength-0 network's measurement (a series that differs from one already run only in how
     AR is built reuses that series' standard network: plain cross-entropy does not depend on it)."""
     networks: dict[float, Network] = {}
-    for s in p.strengths:
-        if s == 0 and standard is not None:
-            networks[s] = standard
-            continue
-        model = trained(p, train_data, s, grid=grid)
+    todo = [s for s in p.strengths if not (s == 0 and standard is not None)]
+    for s, model in zip(todo, trained_all(p, train_data, [(s, None) for s in todo], grid=grid)):
         networks[s] = measure(p, model, train_data, test_data, grid=grid)
-    layers = [f"{i + 1}: {type(layer).__name__}" for i, layer in enumerate(models.weight_layers(model))]
+    if standard is not None and 0 in p.strengths:
+        networks[0.0] = standard
+    networks = {s: networks[s] for s in p.strengths}
+    layers = [f"{i + 1}: {type(layer).__name__}"
+              for i, layer in enumerate(models.weight_layers(build_model(p, train_data)))]
     return StrengthRuns(strengths=p.strengths, networks=networks, layers=layers, source=train_data.source,
                         n_train=len(train_data.y), n_test=len(test_data.y))
 
@@ -418,8 +451,9 @@ def train_spectral_cross(p: Params, runs: StrengthRuns, train_data: data.Dataset
     """App. B.4.2: one network per (spectral-norm target, AR strength of the cross), target by target from the
     largest; the networks trained without spectral normalization are ``runs``' (the largest capacity)."""
     grid = ("sn_targets", "sn_strengths")
-    cross = {(t, s): gaps(trained(p, train_data, s, target=t, grid=grid), train_data, test_data, grid=grid)
-             for t in p.cross_targets for s in p.cross_strengths}
+    settings = [(s, t) for t in p.cross_targets for s in p.cross_strengths]
+    cross = {(t, s): gaps(model, train_data, test_data, grid=grid)
+             for (s, t), model in zip(settings, trained_all(p, train_data, settings, grid=grid))}
     capacity = {NO_SN: {s: runs.networks[s].gaps for s in p.cross_strengths},
                 **{f"SN {t:g}": {s: cross[(t, s)] for s in p.cross_strengths} for t in p.cross_targets}}
     return SpectralCross(strengths=p.cross_strengths, targets=p.cross_targets, runs=cross, capacity=capacity)
@@ -430,14 +464,18 @@ def train_variants(p: Params, runs: StrengthRuns, train_data: data.Dataset,
     """One more :class:`StrengthRuns` per name in ``variants``, in order (:data:`VARIANTS`: FGSM adversarial
     training, App. B.6; ResNet-110, App. B.4.1; CIFAR-100, §4): the main series' protocol with the variant's
     settings. A series on the main data set reuses its images; one that changes only ``method`` reuses the standard
-    network of the series with its data set and model."""
+    network of the series with its data set and model. Every variant's trainings are submitted together first
+    (those a series shares, such as a standard network, train once)."""
     sets = {p.dataset: (train_data, test_data)}
-    standard = {(p.dataset, p.model_name): runs.networks[runs.strengths[0]]} if runs.strengths[0] == 0 else {}
-    out: dict[str, StrengthRuns] = {}
-    for name in p.variants:
-        pv = p.variant(name)
+    variants = {name: p.variant(name) for name in p.variants}
+    for pv in variants.values():
         if pv.dataset not in sets:
             sets[pv.dataset] = load_data(pv)
+    with cost.work("n_train", "epochs", "image_size^2", "strengths", "variants"):
+        executors.train_all([job(pv, sets[pv.dataset][0], s) for pv in variants.values() for s in pv.strengths])
+    standard = {(p.dataset, p.model_name): runs.networks[runs.strengths[0]]} if runs.strengths[0] == 0 else {}
+    out: dict[str, StrengthRuns] = {}
+    for name, pv in variants.items():
         tr, te = sets[pv.dataset]
         key = (pv.dataset, pv.model_name)
         out[name] = train_strengths(pv, tr, te, standard=standard.get(key), grid=("strengths", "variants"))
