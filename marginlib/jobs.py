@@ -9,8 +9,8 @@ A :class:`Job` names everything a training depends on (DESIGN.md, "Jobs and scal
      "seed": 0, "snapshots": [1], "select": {"metric": "test_error", "mode": "min"},
      "eval_data": {"name": "digits", "split": "test"}}
 
-``model`` goes to :func:`marginlib.models.build` (initialized from ``seed``), ``method`` to
-:func:`marginlib.methods.build` (a nested ``base``/``attack``/``inner`` dict is built first), ``data`` and
+``model`` goes to :func:`marginlib.models.build` (initialized from ``seed``; or, with ``call``, to that function),
+``method`` to :func:`marginlib.methods.build` (a nested ``base``/``attack``/``inner`` dict is built first), ``data`` and
 ``eval_data`` to :func:`marginlib.data.load` (plus ``image_size``: average pooling to that many pixels a side, as
 paper 002's large-scale section does on CPU), or, with ``"call": "package.module:function"``, to that function
 (its other keys are the function's keyword arguments): a section's own data set, such as a validation split or
@@ -19,7 +19,8 @@ epochs, batch size, optimizer, learning rate and milestones, weight decay, regul
 "crop_flip"`` is :func:`marginlib.augment.random_crop_flip`). ``snapshots`` are the epochs whose weights are
 kept; ``select`` is a model-selection rule on a per-epoch metric of the history
 (:class:`marginlib.train.EarlyStopping`), e.g. paper 002's best validation robust accuracy with ``{"metric":
-"robust_accuracy", "mode": "max", "attack": {...}}``. The history records the errors (on ``eval_data``, and with
+"robust_accuracy", "mode": "max", "attack": {...}}`` (its ``scales``, if given, make that measurement a
+:func:`marginlib.cost.work` unit of its own). The history records the errors (on ``eval_data``, and with
 ``eval_train`` on the training set) at the kept epochs, or with ``"record": "every"`` after every epoch (a test-error
 curve). A training that diverges (a non-finite loss) is a result too, with ``diverged`` set and no weights.
 
@@ -35,7 +36,9 @@ reused after the code that trains it changed, even by a comment
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -95,8 +98,11 @@ class Job:
             raise ValueError(f"job ranks={self.ranks!r} must be a positive integer (the processes of one DDP run)")
         for name in ("model", "method"):
             spec = getattr(self, name)
-            if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
-                raise ValueError(f"job {name}={spec!r} must be a mapping with a 'name'")
+            if isinstance(spec, Mapping) and name == "model" and CALL in spec:
+                _loader(spec[CALL])
+            elif not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+                raise ValueError(f"job {name}={spec!r} must be a mapping with a 'name'"
+                                 + (" (or a 'call')" if name == "model" else ""))
         _check_data("data", self.data)
         if self.eval_data is not None:
             _check_data("eval_data", self.eval_data)
@@ -112,7 +118,7 @@ class Job:
         if bad:
             raise ValueError(f"job snapshots {bad} are not epochs of the run (0 to {epochs})")
         if self.select is not None:
-            _check_keys("select", self.select, ("metric", "mode", "attack", "patience"))
+            _check_keys("select", self.select, ("metric", "mode", "attack", "patience", "scales"))
             metric = self.select.get("metric")
             if not isinstance(metric, str):
                 raise ValueError(f"job select={dict(self.select)!r} needs a 'metric'")
@@ -152,7 +158,7 @@ class Job:
         spec = {k: v for k, v in self.to_dict().items() if k != "ranks"}
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
         digest.update(torch.__version__.encode() + b"\0" + code_digest().encode())
-        for spec in (self.data, self.eval_data):
+        for spec in (self.model, self.data, self.eval_data):
             if spec is not None and CALL in spec:
                 digest.update(b"\0" + _module_file(spec[CALL]).read_bytes())
         return digest.hexdigest()[:20]
@@ -232,9 +238,12 @@ def default_cache(results: str | os.PathLike | None = None) -> pathlib.Path:
 # --- building what a spec names ---------------------------------------------------------------------------------
 
 def build_model(job: Job) -> nn.Module:
-    """The job's model, its initial weights drawn from the job's seed."""
+    """The job's model, its initial weights drawn from the job's seed: :func:`marginlib.models.build`, or the function
+    a ``call`` names (given ``seed`` and the spec's other keys)."""
     from marginlib import models
 
+    if CALL in job.model:
+        return _loader(job.model[CALL])(seed=job.seed, **{k: v for k, v in job.model.items() if k != CALL})
     options = {k: v for k, v in job.model.items() if k != "name"}
     return models.build(job.model["name"], seed=job.seed, **options)
 
@@ -250,9 +259,21 @@ def build_method(spec: Mapping[str, Any]) -> Any:
 
 def build_data(spec: Mapping[str, Any]) -> Any:
     """The data set a spec names (:func:`marginlib.data.load`), average-pooled to ``image_size`` if given; or what
-    the function its ``call`` names returns for its other keys."""
+    the function its ``call`` names returns for its other keys. The last :data:`LOADED` data sets built in this
+    process are kept and returned again (the same object: treat it as read-only), because a section's jobs share
+    their data and some sets are slow to read (the offline MNIST is parsed from text)."""
+    return _build_data(json.dumps(spec, sort_keys=True))
+
+
+#: how many data sets :func:`build_data` keeps in memory
+LOADED = 4
+
+
+@functools.lru_cache(maxsize=LOADED)
+def _build_data(canonical: str) -> Any:
     from marginlib import data
 
+    spec = json.loads(canonical)
     if CALL in spec:
         return _loader(spec[CALL])(**{k: v for k, v in spec.items() if k != CALL})
     options = {k: v for k, v in spec.items() if k not in ("name", "image_size")}
@@ -350,8 +371,9 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
     if job.select is not None:
         select = dict(job.select)
         attack = select.pop("attack", None)
+        scales = select.pop("scales", ())
         if attack is not None:
-            callbacks[ROBUST_METRIC] = _RobustAccuracy(eval_data, attack)
+            callbacks[ROBUST_METRIC] = _RobustAccuracy(eval_data, attack, scales=scales)
         rule = train.EarlyStopping(**select, restore_best=True)
     t0 = time.perf_counter()
     try:
@@ -426,21 +448,22 @@ class _Snapshot:
 class _RobustAccuracy:
     """A ``fit`` callback: the model's accuracy on ``data`` under the PGD attack ``spec`` (selection metric)."""
 
-    def __init__(self, data: Any, spec: Mapping[str, Any]) -> None:
+    def __init__(self, data: Any, spec: Mapping[str, Any], *, scales: Sequence[str] = ()) -> None:
         _check_keys("select.attack", spec, ("eps", "norm", "steps", "step_size"))
         missing = [k for k in ("eps", "steps", "step_size") if k not in spec]
         if missing:
             raise ValueError(f"job select.attack needs {', '.join(missing)} (PGD from the clean point)")
-        self.data, self.spec = data, dict(spec)
+        self.data, self.spec, self.scales = data, dict(spec), tuple(scales)
 
     def __call__(self, model: nn.Module, epoch: int) -> float:
-        from marginlib import evaluate
+        from marginlib import cost, evaluate
 
         eps = float(self.spec["eps"])
         options = {k: v for k, v in self.spec.items() if k != "eps"}
         device = next(model.parameters()).device
-        return evaluate.robust_accuracy(model, self.data.x.to(device), self.data.y.to(device), eps=[eps],
-                                        **options)[eps]
+        with cost.work(*self.scales) if self.scales else contextlib.nullcontext():
+            return evaluate.robust_accuracy(model, self.data.x.to(device), self.data.y.to(device), eps=[eps],
+                                            **options)[eps]
 
 
 def _save(state: Mapping[str, torch.Tensor], path: pathlib.Path) -> None:

@@ -22,8 +22,8 @@ figures, tables and quoted numbers show percentages.
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Iterable, Mapping
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from marginlib import attacks, cost, data, evaluate, methods, models, timing, train
-from marginlib.augment import random_crop_flip
+from marginlib import attacks, cost, data, evaluate, executors, jobs, models, timing, train, validate
 from marginlib.book.results import claim
 from marginlib.methods.base import Method
 from marginlib.methods.he import hypersphere
@@ -296,65 +295,119 @@ class Splits:
                 f"images {tuple(self.train.x.shape[1:])}")
 
 
-def _load(p: Params, split: str, n: int) -> data.Dataset:
-    d = data.load(p.dataset, split=split, n=n, seed=p.seed, source=p.source)
-    factor = d.x.shape[-1] // p.image_size
-    if factor * p.image_size != d.x.shape[-1]:
-        raise ValueError(f"image_size={p.image_size}: {d.source} images are {d.x.shape[-1]} pixels a side, not a "
+def _load(*, dataset: str, split: str, n: int, seed: int, source: str, image_size: int,
+          verbose: bool = False) -> data.Dataset:
+    d = data.load(dataset, split=split, n=n, seed=seed, source=source, verbose=verbose)
+    factor = d.x.shape[-1] // image_size
+    if factor * image_size != d.x.shape[-1]:
+        raise ValueError(f"image_size={image_size}: {d.source} images are {d.x.shape[-1]} pixels a side, not a "
                          "whole multiple of it")
     if factor > 1:
         d = dataclasses.replace(d, x=F.avg_pool2d(d.x, factor),
-                                source=f"{d.source}; {factor}x{factor} average-pooled to {p.image_size}x{p.image_size}")
+                                source=f"{d.source}; {factor}x{factor} average-pooled to {image_size}x{image_size}")
     return d
+
+
+@functools.lru_cache(maxsize=2)
+def _pool_split(*, dataset: str, n_train: int, n_val: int, seed: int, source: str,
+                image_size: int) -> tuple[data.Dataset, data.Dataset]:
+    """``n_train + n_val`` training images split at random (seed ``seed``) into training and validation (kept for
+    the next call: every job of the section loads one of its parts)."""
+    pool = _load(dataset=dataset, split="train", n=n_train + n_val, seed=seed, source=source, image_size=image_size,
+                 verbose=True)
+    order = torch.randperm(len(pool.y), generator=torch.Generator().manual_seed(seed))
+    return pool.subset(order[:n_train]), pool.subset(order[n_train:])
+
+
+PARTS = ("train", "val", "train_and_val")
+
+
+def load_part(*, part: str, **pool: Any) -> data.Dataset:
+    """One part of :func:`_pool_split`'s training pool (``"train"``, ``"val"`` or ``"train_and_val"``): what a
+    training job of the section loads (its data specs call this)."""
+    train_set, val = _pool_split(**pool)
+    return {"train": train_set, "val": val, "train_and_val": Splits(train_set, val, val).train_and_val}[
+        validate.choice("part", part, PARTS)]
+
+
+def data_spec(p: Params, part: str) -> dict[str, Any]:
+    """The job data spec of ``part`` of the training pool (:func:`load_part`; the test images are no job's)."""
+    return {"call": f"{__name__}:load_part", "part": part, "dataset": p.dataset, "n_train": p.n_train,
+            "n_val": p.n_val, "seed": p.seed, "source": p.source, "image_size": p.image_size}
 
 
 def load_data(p: Params) -> Splits:
     """``n_train + n_val`` training images split at random (seed ``seed``) into training and validation, and
     ``n_test`` test images; average-pooled to ``image_size`` pixels a side."""
-    pool = _load(p, "train", p.n_train + p.n_val)
-    order = torch.randperm(len(pool.y), generator=torch.Generator().manual_seed(p.seed))
-    return Splits(pool.subset(order[:p.n_train]), pool.subset(order[p.n_train:]), _load(p, "test", p.n_test))
+    pool = {k: v for k, v in data_spec(p, "train").items() if k not in ("call", "part")}
+    train_set, val = _pool_split(**pool)
+    return Splits(train_set, val, _load(dataset=p.dataset, split="test", n=p.n_test, seed=p.seed, source=p.source,
+                                        image_size=p.image_size, verbose=True))
+
+
+def build_network(*, seed: int, arch: str, in_channels: int, he_scale: float | None = None,
+                  **options: Any) -> nn.Module:
+    """A fresh ``arch`` network from ``seed`` (``options`` to :func:`marginlib.models.build`), with a
+    hypersphere-embedding head of scale ``he_scale`` when given (the HE rows)."""
+    model = models.build(arch, in_channels=in_channels, seed=seed, **options)
+    return hypersphere(model, scale=he_scale) if he_scale is not None else model
+
+
+def model_spec(p: Params, *, in_channels: int, he: bool = False, arch: str | None = None) -> dict[str, Any]:
+    """The job model spec (:func:`build_network`) of the rows' ``arch`` (or the ``arch`` given: Fig. 6's
+    ``grid_arch``), with a hypersphere-embedding head for the HE rows."""
+    arch = arch or p.arch
+    resnet = {"blocks": list(p.resnet_blocks), "widths": list(p.resnet_widths)}
+    return {"call": f"{__name__}:build_network", "arch": arch, "in_channels": in_channels,
+            **(resnet if arch == "resnet" else {}), **({"he_scale": p.he_scale} if he else {})}
 
 
 def new_model(p: Params, *, in_channels: int, he: bool = False, arch: str | None = None) -> nn.Module:
-    """A fresh ``arch`` network (or the ``arch`` given: Fig. 6's ``grid_arch``; seed ``seed``), with a
-    hypersphere-embedding head for the HE rows."""
-    arch = arch or p.arch
-    resnet = {"blocks": list(p.resnet_blocks), "widths": list(p.resnet_widths)}
-    kw: dict[str, Any] = resnet if arch == "resnet" else {}
-    model = models.build(arch, in_channels=in_channels, seed=p.seed, **kw)
-    return hypersphere(model, scale=p.he_scale) if he else model
+    """A fresh network of :func:`model_spec` from seed ``seed``."""
+    spec = {k: v for k, v in model_spec(p, in_channels=in_channels, he=he, arch=arch).items() if k != "call"}
+    return build_network(seed=p.seed, **spec)
 
 
 # ---------------------------------------------------------------------------------------------------- methods
 
-def objective(p: Params, family: str) -> Method:
-    """The adversarial objective of ``family`` (AT, TRADES, MAIL with either, MART), ``at_steps`` PGD steps at
-    radius ``eps``."""
+def objective_spec(p: Params, family: str) -> dict[str, Any]:
+    """The spec (:func:`marginlib.methods.build`) of ``family``'s adversarial objective (AT, TRADES, MAIL with
+    either, MART), ``at_steps`` PGD steps at radius ``eps``."""
     spec = p.families[family]
-    return methods.build(spec.method, eps=p.eps, steps=p.at_steps, **spec.options)
+    return {"name": spec.method, "eps": p.eps, "steps": p.at_steps, **spec.options}
 
 
-def recipe(p: Params, family: str, reg: str, *, weight: float | None = None,
-           temperature: float | None = None) -> Method:
-    """The method of row ``(family, reg)``: the objective alone or with +IGR, +HE or +EMR (Approx-EMR, eq. (7),
-    at the family's lambda_EMR and t unless ``weight`` / ``temperature`` say otherwise; Fig. 6's grid).
+def objective(p: Params, family: str) -> Method:
+    """The adversarial objective of ``family`` (:func:`objective_spec`)."""
+    return jobs.build_method(objective_spec(p, family))
+
+
+def recipe_spec(p: Params, family: str, reg: str, *, weight: float | None = None,
+                temperature: float | None = None) -> dict[str, Any]:
+    """The spec of row ``(family, reg)``'s method: the objective alone or with +IGR, +HE or +EMR (Approx-EMR,
+    eq. (7), at the family's lambda_EMR and t unless ``weight`` / ``temperature`` say otherwise; Fig. 6's grid).
 
     IGR's lambda is put on EMR's per-sample scale: with ``emr_scaling="batch_mean"`` (the authors' code,
     lambda / B^2 per sample) ``igr_weight / batch_size``.
     """
-    base = objective(p, family)
+    base = objective_spec(p, family)
     if reg == "IGR":
         igr = p.igr_weight / p.batch_size if p.emr_scaling == "batch_mean" else p.igr_weight
-        return methods.build("igr", weight=igr, base=base)
+        return {"name": "igr", "weight": igr, "base": base}
     if reg == "HE":
-        return methods.build("he", margin=p.he_margin, base=base)
+        return {"name": "he", "margin": p.he_margin, "base": base}
     if reg == "EMR":
         spec = p.families[family]
-        return methods.build("emr", weight=spec.emr_weight if weight is None else weight, mode="approx",
-                             temperature=spec.emr_temperature if temperature is None else temperature,
-                             scaling=p.emr_scaling, on=p.emr_on, base=base)
+        return {"name": "emr", "weight": spec.emr_weight if weight is None else weight, "mode": "approx",
+                "temperature": spec.emr_temperature if temperature is None else temperature,
+                "scaling": p.emr_scaling, "on": p.emr_on, "base": base}
     return base
+
+
+def recipe(p: Params, family: str, reg: str, *, weight: float | None = None,
+           temperature: float | None = None) -> Method:
+    """The method of row ``(family, reg)`` (:func:`recipe_spec`)."""
+    return jobs.build_method(recipe_spec(p, family, reg, weight=weight, temperature=temperature))
 
 
 # ---------------------------------------------------------------------------------------------------- Table 3
@@ -380,34 +433,44 @@ def _pgd10_accuracy(p: Params, model: nn.Module, d: data.Dataset, size: str, *sc
         return _pgd_accuracy(p, model, d, steps=p.pgd_steps)
 
 
-def _val_pgd10(p: Params, val: data.Dataset, *scales: str) -> Callable[[nn.Module, int], float]:
-    """Validation PGD10 accuracy: the model-selection metric (paper 002, §5.1), as a ``train.fit`` callback (scaling
-    with ``n_val`` and ``scales``: the epochs)."""
-    def measure(model: nn.Module, epoch: int) -> float:
-        return _pgd10_accuracy(p, model, val, "n_val", *scales)
-    return measure
-
-
-def train_row(p: Params, splits: Splits, family: str, reg: str, *, weight: float | None = None,
-              temperature: float | None = None, arch: str | None = None, scales: tuple[str, ...] = ()) -> Trained:
-    """Train row ``(family, reg)`` with its schedule, weight decay and (AT, TRADES) validation model selection;
-    lambda_EMR is divided with the learning rate (``decay_regularizer``, paper 002 §5.1); every training batch
-    randomly cropped and flipped with ``augment`` (the authors' scripts). ``arch`` overrides the network (Fig. 6),
-    ``scales`` names the grid lists the caller loops over (:func:`marginlib.cost.work`)."""
-    model = new_model(p, in_channels=splits.in_channels, he=reg == "HE", arch=arch)
-    method = recipe(p, family, reg, weight=weight, temperature=temperature)
+def row_job(p: Params, splits: Splits, family: str, reg: str, *, weight: float | None = None,
+            temperature: float | None = None, arch: str | None = None, scales: tuple[str, ...] = ()) -> jobs.Job:
+    """Row ``(family, reg)``'s training as a cached job: its schedule and weight decay; lambda_EMR divided with the
+    learning rate (``decay_regularizer``, paper 002 §5.1); every training batch randomly cropped and flipped with
+    ``augment`` (the authors' scripts); AT and TRADES train on the training split and keep the epoch of best
+    validation PGD10 accuracy (``pgd_steps`` iterations, §5.1; a cost unit scaling with ``n_val`` and the epochs),
+    the others on training and validation images together. ``arch`` overrides the network (Fig. 6), ``scales``
+    names the grid lists the caller loops over (:func:`marginlib.cost.work`)."""
     spec, select = p.families[family], family in SELECTED
-    epochs = f"epochs_{spec.key}"
-    t0 = time.perf_counter()
-    with cost.work("n_train", epochs, "at_steps", "image_size^2", *scales):
-        history = train.fit(model, method, splits.train if select else splits.train_and_val, epochs=spec.epochs,
-                            batch_size=p.batch_size, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay(family, reg),
-                            milestones=spec.milestones, gamma=0.1, decay_regularizer=True, seed=p.seed,
-                            eval_train=False, progress=False,
-                            callbacks={"val_pgd10": _val_pgd10(p, splits.val, epochs, *scales)} if select else None,
-                            early_stopping=train.EarlyStopping("val_pgd10", mode="max") if select else None,
-                            augment=random_crop_flip if p.augment else None)
-    return Trained(model, history, time.perf_counter() - t0)
+    schedule: dict[str, Any] = {"epochs": spec.epochs, "batch_size": p.batch_size, "lr": p.lr, "momentum": 0.9,
+                                "weight_decay": p.weight_decay(family, reg), "milestones": list(spec.milestones),
+                                "gamma": 0.1, "decay_regularizer": True}
+    if p.augment:
+        schedule["augment"] = "crop_flip"
+    selection = {"metric": jobs.ROBUST_METRIC, "mode": "max",
+                 "attack": {"eps": p.eps, "norm": "linf", "steps": p.pgd_steps, "step_size": p.eval_step},
+                 "scales": ["n_val", "pgd_steps", "image_size^2", f"epochs_{spec.key}", *scales]}
+    return jobs.Job(model=model_spec(p, in_channels=splits.in_channels, he=reg == "HE", arch=arch),
+                    method=recipe_spec(p, family, reg, weight=weight, temperature=temperature),
+                    data=data_spec(p, "train" if select else "train_and_val"), schedule=schedule, seed=p.seed,
+                    select=selection if select else None, eval_data=data_spec(p, "val") if select else None,
+                    eval_train=False)
+
+
+def train_rows(p: Params, rows: list[tuple[str, jobs.Job]], *, scales: tuple[str, ...] = ()) -> list[Trained]:
+    """The trained rows of ``(family, job)`` pairs (:func:`row_job`), each with the selected epoch's weights when
+    it selects one. On a cluster every job is submitted at once. The trainings of each family are one
+    :func:`marginlib.cost.work` unit (the images, the family's epochs, ``at_steps`` and ``scales``): the families
+    have different schedules."""
+    if executors.chosen() != "local":
+        executors.train_all([job for _, job in rows])
+    epochs = {family: f"epochs_{p.families[family].key}" for family, _ in rows}
+    for key in dict.fromkeys(epochs.values()):
+        with cost.work("n_train", key, "at_steps", "image_size^2", *scales):
+            executors.train_all([job for family, job in rows if epochs[family] == key])
+    device = train.default_device()
+    return [Trained(r.model("selected" if r.job.select else "final").to(device), r.history, r.info["seconds"])
+            for r in executors.train_all([job for _, job in rows])]
 
 
 def autoattack_accuracy(p: Params, model: nn.Module, test: data.Dataset, *, radius: float,
@@ -469,11 +532,12 @@ class Table3:
 
 
 def train_table3(p: Params, splits: Splits, *, verbose: bool = False) -> Table3:
-    """Train and attack every row of ``p.rows`` in Table 3's order (paper 002, Tables 3 and 9)."""
+    """Train every row of ``p.rows`` (:func:`train_rows`), then attack each in Table 3's order (paper 002, Tables 3
+    and 9)."""
     t = Table3({}, {}, {}, {}, {}, p.long_pgd)
-    for family, reg in p.rows:
+    trained = train_rows(p, [(family, row_job(p, splits, family, reg)) for family, reg in p.rows])
+    for (family, reg), row in zip(p.rows, trained):
         name = name_of(family, reg)
-        row = train_row(p, splits, family, reg)
         accs = attack_accuracies(p, row.model, splits.test)
         t.models[name], t.clean_acc[name], t.robust_acc[name] = row.model, accs.pop("clean"), accs
         t.train_seconds[name], t.best_epoch[name] = row.seconds, row.history.best_epoch
@@ -557,13 +621,14 @@ def grid_fig6(p: Params, splits: Splits, t: Table3) -> pd.DataFrame:
     grid = pd.DataFrame(index=pd.Index(p.grid_weights, name="lambda_EMR"),
                         columns=pd.Index(p.grid_temperatures, name="t"), dtype=float)
     arch, scales = grid_network(p), ("grid_temperatures", "grid_weights")
-    for w in p.grid_weights:
-        for temperature in p.grid_temperatures:
-            if (w, temperature) == (p.emr_weight_at, p.emr_t_at) and arch == p.arch:
-                grid.loc[w, temperature] = t.robust_acc["AT+EMR"]["pgd10"]
-                continue
-            row = train_row(p, splits, "AT", "EMR", weight=w, temperature=temperature, arch=arch, scales=scales)
-            grid.loc[w, temperature] = _pgd10_accuracy(p, row.model, splits.test, "n_test", *scales)
+    cells = [(w, temperature) for w in p.grid_weights for temperature in p.grid_temperatures
+             if not ((w, temperature) == (p.emr_weight_at, p.emr_t_at) and arch == p.arch)]
+    if len(cells) < len(p.grid_weights) * len(p.grid_temperatures):
+        grid.loc[p.emr_weight_at, p.emr_t_at] = t.robust_acc["AT+EMR"]["pgd10"]
+    todo = [("AT", row_job(p, splits, "AT", "EMR", weight=w, temperature=temperature, arch=arch, scales=scales))
+            for w, temperature in cells]
+    for (w, temperature), row in zip(cells, train_rows(p, todo, scales=scales)):
+        grid.loc[w, temperature] = _pgd10_accuracy(p, row.model, splits.test, "n_test", *scales)
     return grid
 
 

@@ -240,7 +240,7 @@ def measured(result: jobs.Result, d: Data, *, kind: str = "main") -> dict[str, A
         spec = result.job
         print(f"{spec.method['name']} (seed {spec.seed}) diverged: {result.diverged}")
         return None
-    model = result.model().to(train.default_device()).eval()
+    model = result.model().to(train.default_device())   # in training mode, as fit leaves a model
     with cost.work(*GRIDS[kind], "n_test", "seeds"):
         out = benchmarks.error_and_margin(model, d.test, margin_points=d.n_margin)
     history = result.history
