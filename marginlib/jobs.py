@@ -347,14 +347,21 @@ def cached(job: Job, *, cache: str | os.PathLike | None = None) -> Result | None
 
 
 def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.device | str | None = None,
-        progress: bool = False) -> Result:
-    """The job's result: loaded from the cache, or trained now (resuming a killed attempt) and stored there."""
+        progress: bool = False, checkpoint: bool | None = None) -> Result:
+    """The job's result: loaded from the cache, or trained now (resuming a killed attempt) and stored there.
+
+    ``checkpoint`` (default: unless ``$MARGINLIB_CHECKPOINTS`` is set to the empty string, as a paper dry run sets
+    it) writes a checkpoint after every epoch, from which a killed job resumes; a dry run measures without them (a
+    save costs per epoch, not per image)."""
     found = cached(job, cache=cache)
     if found is not None:
         return found
     if job.ranks > 1 and not ddp.launched():
         return _run_under_torchrun(job, cache=pathlib.Path(cache or default_cache()))
     from marginlib import augment, train
+
+    if checkpoint is None:
+        checkpoint = os.environ.get(train.CHECKPOINTS_ENV) != ""
 
     folder = pathlib.Path(cache or default_cache()) / job.key()
     partial = folder.with_name(folder.name + ".partial")
@@ -366,7 +373,8 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
     epochs = schedule.pop("epochs")
     transform = augment.random_crop_flip if schedule.pop("augment", None) == "crop_flip" else None
     keep = set(job.snapshots)
-    callbacks: dict[str, Any] = {"snapshot": _Snapshot(partial, keep)}
+    snapshot = _Snapshot(partial, keep)
+    callbacks: dict[str, Any] = {"snapshot": snapshot}
     rule = None
     if job.select is not None:
         select = dict(job.select)
@@ -380,7 +388,8 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
         history = train.fit(model, method, train_data, epochs=epochs, **schedule, device=device, seed=job.seed,
                             eval_data=eval_data, eval_train=job.eval_train, callbacks=callbacks,
                             record_at=None if job.select or job.record == "every" else sorted(keep | {epochs}),
-                            checkpoint_dir=partial / "checkpoint", progress=progress, early_stopping=rule,
+                            checkpoint_dir=partial / "checkpoint" if checkpoint else None, progress=progress,
+                            early_stopping=rule,
                             augment=transform)
     except FloatingPointError as err:   # a result too: kept, so that the same spec is not trained again
         history, diverged = None, str(err)
@@ -389,6 +398,9 @@ def run(job: Job, *, cache: str | os.PathLike | None = None, device: torch.devic
     if ddp.world()[0] != 0:   # under torchrun rank 0 writes the entry; the others wait for it and read it
         ddp.barrier()
         return Result(folder, json.loads((folder / "result.json").read_text()))
+    if history is not None:
+        _save(snapshot.last if rule is not None and snapshot.last is not None else model.state_dict(),
+              partial / "weights.pt")
     if rule is not None and history is not None:
         _save(model.state_dict(), partial / "selected.pt")
     info = {"key": folder.name, "spec": job.to_dict(), "history": history and history.to_dict(), "selected_epoch":
@@ -431,16 +443,18 @@ def _run_under_torchrun(job: Job, *, cache: pathlib.Path) -> Result:
 
 
 class _Snapshot:
-    """A ``fit`` callback (recording nothing): the latest epoch's weights to ``weights.pt`` (the final ones when
-    training ends, early or not) and the kept epochs' to ``snapshots/epoch-<e>.pt``."""
+    """A ``fit`` callback (recording nothing): the latest epoch's weights kept in memory (``last``: the final ones
+    when training ends, early or not, also when a selection rule restores another epoch's) and the kept epochs'
+    written to ``snapshots/epoch-<e>.pt``."""
 
     def __init__(self, folder: pathlib.Path, epochs: set[int]) -> None:
         self.folder, self.epochs = folder, epochs
+        self.last: dict[str, torch.Tensor] | None = None
 
     def __call__(self, model: nn.Module, epoch: int) -> None:
         if ddp.world()[0] != 0:   # every rank holds the same weights: rank 0 writes them
             return
-        _save(model.state_dict(), self.folder / "weights.pt")
+        self.last = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         if epoch in self.epochs:
             _save(model.state_dict(), self.folder / "snapshots" / f"epoch-{epoch}.pt")
 
