@@ -4,6 +4,7 @@ the current code."""
 from __future__ import annotations
 
 import json
+import threading
 import types
 
 import pytest
@@ -32,10 +33,15 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
     monkeypatch.setattr(papers, "section", lambda stem: types.SimpleNamespace(headline=lambda m: {"x": m["x"]}))
     calls = []
+    # the real runner starts a subprocess per run; this fake parses sources in the pool's threads, and two ast.parse
+    # calls at once in CPython 3.11.7 failed here once with "SystemError: AST constructor recursion depth mismatch"
+    parsing = threading.Lock()
 
     def run_one(stem, profile, seed, *, threads, timeout):
         calls.append(seed)
-        results.write_json(seeds.seed_record_path(stem, profile, seed), _record(seed, holds=seed != 3, value=seed))
+        with parsing:
+            record = _record(seed, holds=seed != 3, value=seed)
+        results.write_json(seeds.seed_record_path(stem, profile, seed), record)
         return stem, seed, 0, ""
 
     monkeypatch.setattr(seeds, "_run_one", run_one)
