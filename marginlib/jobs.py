@@ -30,7 +30,7 @@ final state dict), ``selected.pt`` (the selected epoch's, with ``select``), ``sn
 ``torch.load(weights_only=True)``. A job trains in ``<key>.partial/`` with a checkpoint after every epoch, so a
 killed job resumes, and the finished folder is moved into place at once. The key is a digest of the canonical
 spec, the torch version, the source of the core library (every module outside ``marginlib.book`` and
-``marginlib.papers``) and the source of the module whose function a data spec calls: a cached result is never
+``marginlib.papers``) and the source of the module whose function a data or model spec calls: a cached result is never
 reused after the code that trains it changed, even by a comment
 (conservative by design: a stale model costs a retraining, a wrongly reused one a wrong number).
 """
@@ -185,7 +185,7 @@ def _split_call(call: Any) -> tuple[str, str]:
 
 
 def _loader(call: Any) -> Any:
-    """The function a data spec's ``call`` names."""
+    """The function a data or model spec's ``call`` names."""
     import importlib
 
     module, function = _split_call(call)
@@ -199,7 +199,7 @@ def _loader(call: Any) -> Any:
 
 
 def _module_file(call: str) -> pathlib.Path:
-    """The source file of the module a data spec's ``call`` names (part of the cache key)."""
+    """The source file of the module a data or model spec's ``call`` names (part of the cache key)."""
     import importlib.util
 
     found = importlib.util.find_spec(_split_call(call)[0])
